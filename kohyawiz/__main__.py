@@ -1,0 +1,3 @@
+from kohyawiz.cli import main
+
+raise SystemExit(main())

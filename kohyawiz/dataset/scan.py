@@ -1,0 +1,112 @@
+"""Read a training folder the way sd-scripts does: the parent of `N_name` folders (guide part 2).
+
+Only headers are read. Findings name rule D-FOLDER for folder names; the doctor adds the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kohyawiz.dataset.images import ImageHeaderError, image_size
+from kohyawiz.errors import UserError
+from kohyawiz.rules.base import Finding
+
+
+@dataclass
+class ScannedConcept:
+    folder: Path
+    repeats: int
+    name: str
+    images: list[Path] = field(default_factory=list)
+    sizes: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    unreadable: dict[Path, str] = field(default_factory=dict)
+    skipped: list[Path] = field(default_factory=list)
+    """Files sd-scripts would not read as images."""
+
+    def known_sizes(self) -> list[tuple[int, int]]:
+        return [self.sizes[p] for p in self.images if p in self.sizes]
+
+
+@dataclass
+class DatasetScan:
+    root: Path
+    concepts: list[ScannedConcept]
+    findings: list[Finding]
+    ignored: list[Path]
+
+
+def parse_folder_name(name: str) -> tuple[int, str] | None:
+    """(repeats, concept) for `N_name`, None for a folder without the pattern; raise for `x_name`."""
+    head, sep, rest = name.partition("_")
+    if not sep:
+        return None
+    try:
+        repeats = int(head)
+    except ValueError:
+        raise ValueError(f"folder {name!r}: the part before '_' must be the repeat count, e.g. 1_{rest}") from None
+    if repeats < 1:
+        raise ValueError(f"folder {name!r}: repeats must be 1 or more (sd-scripts skips it silently)")
+    if not rest.strip():
+        raise ValueError(f"folder {name!r}: name the concept after the '_', e.g. {repeats}_mytrigger")
+    return repeats, rest
+
+
+def is_sd_image(path: Path, extensions: tuple[str, ...]) -> bool:
+    """sd-scripts globs `*<ext>` per extension: case-sensitive, hidden files excluded."""
+    return not path.name.startswith(".") and any(path.name.endswith(ext) for ext in extensions)
+
+
+def scan_training_dir(root: Path, extensions: tuple[str, ...], read_sizes: bool = True) -> DatasetScan:
+    root = root.expanduser()
+    if not root.is_dir():
+        raise UserError("is not a folder; give the parent of your N_name image folders", where=str(root))
+    root = root.resolve()
+    concepts: list[ScannedConcept] = []
+    findings: list[Finding] = []
+    ignored: list[Path] = []
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except OSError as exc:
+        raise UserError(f"cannot list the folder: {exc.strerror}", where=str(root)) from exc
+    for entry in entries:
+        if not entry.is_dir():
+            continue
+        try:
+            parsed = parse_folder_name(entry.name)
+        except ValueError as exc:
+            findings.append(Finding("D-FOLDER", "error", str(exc)))
+            continue
+        if parsed is None:
+            ignored.append(Path(entry.path))
+            findings.append(
+                Finding("D-FOLDER", "info", f"folder {entry.name!r} has no N_ prefix: sd-scripts ignores it")
+            )
+            continue
+        concept = ScannedConcept(Path(entry.path), parsed[0], parsed[1])
+        _read_concept(concept, extensions, read_sizes)
+        concepts.append(concept)
+    if not concepts and not any(f.level == "error" for f in findings):
+        findings.append(
+            Finding("D-FOLDER", "error", f"{root} holds no N_name folders: make one like {root}/1_mytrigger")
+        )
+    return DatasetScan(root, concepts, findings, ignored)
+
+
+def _read_concept(concept: ScannedConcept, extensions: tuple[str, ...], read_sizes: bool) -> None:
+    try:
+        files = [e for e in os.scandir(concept.folder) if e.is_file()]
+    except OSError:
+        return
+    for entry in sorted(files, key=lambda e: e.name):
+        path = Path(entry.path)
+        if is_sd_image(path, extensions):
+            concept.images.append(path)
+            if read_sizes:
+                try:
+                    concept.sizes[path] = image_size(path)
+                except ImageHeaderError as exc:
+                    concept.unreadable[path] = str(exc)
+        elif path.suffix.lower() not in (".txt", ".caption", ".npz", ".json", ".toml"):
+            concept.skipped.append(path)

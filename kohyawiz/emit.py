@@ -1,0 +1,244 @@
+"""A plan as the files sd-scripts reads: dataset.toml, config.toml, the launch argv, plan.json.
+
+Nothing is written until every file has been rendered; each file then appears atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from kohyawiz import __version__, tomlwrite
+from kohyawiz.answers import strip_machine_paths
+from kohyawiz.errors import UserError
+from kohyawiz.plan import Plan
+from kohyawiz.resources import templates_dir
+from kohyawiz.rules.model import parse_resolution
+from kohyawiz.rules.network import OWN_PRESET
+
+CONFIG_SECTIONS: dict[str, tuple[str, ...]] = {
+    "model": (
+        "pretrained_model_name_or_path", "v2", "v_parameterization", "clip_skip", "zero_terminal_snr",
+        "no_half_vae", "vae", "tokenizer_cache_dir",
+    ),
+    "network": (
+        "network_module", "network_dim", "network_alpha", "network_args", "network_dropout",
+        "scale_weight_norms", "network_train_unet_only", "network_train_text_encoder_only", "network_weights",
+    ),
+    "optimizer": (
+        "optimizer_type", "learning_rate", "unet_lr", "text_encoder_lr", "optimizer_args", "lr_scheduler",
+        "lr_scheduler_num_cycles", "lr_warmup_steps", "max_grad_norm",
+    ),
+    "saving": (
+        "output_dir", "output_name", "save_model_as", "save_precision", "save_every_n_epochs", "save_state",
+        "sample_prompts", "sample_every_n_epochs", "sample_sampler",
+    ),
+    "memory": (
+        "mixed_precision", "cache_latents", "cache_latents_to_disk", "cache_text_encoder_outputs",
+        "gradient_checkpointing", "max_data_loader_n_workers", "persistent_data_loader_workers",
+        "xformers", "sdpa", "mem_eff_attn",
+    ),
+}  # fmt: skip
+CONFIG_NAME, DATASET_NAME, PLAN_NAME = "config.toml", "dataset.toml", "plan.json"
+PROMPTS_NAME, LYCORIS_PRESET_NAME, PRESET_NAME = "sample_prompts.txt", "lycoris_preset.toml", "preset.toml"
+
+
+def _header(plan: Plan, what: str) -> list[str]:
+    return [
+        f"# {what}, written by kohyawiz {__version__} for sd-scripts {plan.interface.version}.",
+        "# Each comment names the rule that chose the value; `kohyawiz explain` tells why.",
+    ]
+
+
+def _section_of(key: str) -> str:
+    return next((name for name, keys in CONFIG_SECTIONS.items() if key in keys), "training")
+
+
+def config_toml(plan: Plan) -> str:
+    grouped: dict[str, list[tuple[str, Any, str | None]]] = {}
+    for decision in plan.config_args():
+        note = decision.rule if decision.source == "rule" else f"{decision.source} override"
+        grouped.setdefault(_section_of(decision.key), []).append((decision.key, decision.value, note))
+    lines = _header(plan, f"Training arguments for {plan.script} --config_file")
+    for section in (*CONFIG_SECTIONS, "training"):
+        if section in grouped:
+            lines += ["", f"[{section}]", *tomlwrite.pairs(grouped[section])]
+    return "\n".join(lines) + "\n"
+
+
+def dataset_value(key: str, value: Any) -> Any:
+    """An argument's value in the shape the dataset config takes."""
+    if key == "resolution":
+        width, height = parse_resolution(value)
+        return [width, height]
+    if key == "face_crop_aug_range" and isinstance(value, str):
+        return [float(v) for v in value.split(",")]
+    return value
+
+
+def dataset_entries(plan: Plan) -> tuple[list[tuple[str, Any, str | None]], list[tuple[str, Any, str | None]]]:
+    """[general] entries and the entries every subset repeats."""
+    general, per_subset = [], []
+    routes = plan.interface.dataset_routes
+    for decision in plan.dataset_args():
+        route = routes[decision.key]
+        note = decision.rule if decision.source == "rule" else f"{decision.source} override"
+        entry = (route.key, dataset_value(decision.key, decision.value), note)
+        (general if route.level == "general" else per_subset).append(entry)
+    return general, per_subset
+
+
+def dataset_toml(plan: Plan) -> str:
+    general, per_subset = dataset_entries(plan)
+    lines = _header(plan, "Dataset config for --dataset_config")
+    lines += ["# It beats the same keys given as arguments, so they are set here.", "", "[general]"]
+    lines += tomlwrite.pairs(general)
+    lines += ["", "[[datasets]]"]
+    for concept in plan.concepts:
+        subset = [
+            ("image_dir", str(concept.image_dir), None),
+            ("num_repeats", concept.repeats, "M-BALANCE"),
+            ("class_tokens", ", ".join(concept.triggers), "caption used where an image has none"),
+            *per_subset,
+        ]
+        lines += ["", "  [[datasets.subsets]]", *tomlwrite.pairs(subset, indent="  ")]
+    return "\n".join(lines) + "\n"
+
+
+def accelerate_args(plan: Plan) -> list[str]:
+    args = [
+        "--num_cpu_threads_per_process", "2",
+        "--num_processes", str(plan.answers.gpus),
+        "--num_machines", "1",
+        "--mixed_precision", str(plan.value("mixed_precision", "no")),
+    ]  # fmt: skip
+    if plan.answers.gpus > 1:
+        args.append("--multi_gpu")
+    return args
+
+
+def script_args(plan: Plan) -> list[str]:
+    return ["--config_file", str(plan.out_dir / CONFIG_NAME), "--dataset_config", str(plan.out_dir / DATASET_NAME)]
+
+
+def launch_argv(plan: Plan, sd_scripts: str = "<sd-scripts>", accelerate: str = "accelerate") -> list[str]:
+    return [accelerate, "launch", *accelerate_args(plan), f"{sd_scripts}/{plan.script}", *script_args(plan)]
+
+
+def sample_prompts(plan: Plan) -> str | None:
+    if not plan.value("sample_prompts"):
+        return None
+    template = (templates_dir() / "sample_prompts" / f"{plan.answers.model.tags}.txt").read_text()
+    width, height = parse_resolution(plan.value("resolution", "512"))
+    prompts = [line for line in template.splitlines() if line.strip() and not line.startswith("#")]
+    out = []
+    for concept in plan.concepts:
+        values = {"triggers": ", ".join(concept.triggers), "width": width, "height": height}
+        out += [line.format_map(values) for line in prompts]
+    return "\n".join(out) + "\n"
+
+
+def lycoris_preset(plan: Plan) -> str | None:
+    """The full preset's targets without the time-embedding class that duplicates names on SD1/SD2."""
+    if plan.value("lycoris_preset") != OWN_PRESET:
+        return None
+    lines = [
+        "# LyCORIS preset written by kohyawiz: the targets of the built-in `full` preset for SD",
+        "# UNets, leaving out the TimestepEmbedding class that lycoris-lora 4.x also matches by",
+        "# name (time_embedding.linear_*), which stops training with a duplicated module name.",
+        *tomlwrite.pairs(
+            [
+                ("enable_conv", True, None),
+                ("unet_target_module", ["Transformer2DModel", "ResnetBlock2D", "Downsample2D", "Upsample2D"], None),
+                ("unet_target_name", ["conv_in", "conv_out", "time_embedding.linear_1", "time_embedding.linear_2"], None),
+                ("text_encoder_target_module", ["CLIPAttention", "CLIPSdpaAttention", "CLIPMLP"], None),
+            ]
+        ),
+        "text_encoder_target_name = []",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "kohyawiz": __version__,
+        "sd_scripts_version": plan.interface.version,
+        "script": plan.script,
+        "accelerate_args": accelerate_args(plan),
+        "script_args": script_args(plan),
+        "launch": launch_argv(plan),
+        "files": {"config": CONFIG_NAME, "dataset": DATASET_NAME},
+        "lycoris_version": plan.notes.get("lycoris_version"),
+        "answers": plan.answers.model_dump(mode="json"),
+        "decisions": [d.as_dict() for d in plan.decisions],
+        "findings": [f.as_dict() for f in plan.findings],
+        "figures": plan.figures.as_dict(),
+    }
+
+
+def preset_toml(plan: Plan, description: str = "answers saved by kohyawiz") -> str:
+    """The plan's answers as a shareable preset: no machine paths, overrides kept."""
+    data = strip_machine_paths(plan.answers.model_dump(mode="json", exclude_none=True, exclude_defaults=False))
+    data.pop("schema_version", None)
+    lines = ["schema_version = 1", f"description = {tomlwrite.value(description)}", "", "[answers]"]
+    scalars = [(k, v, None) for k, v in data.items() if not isinstance(v, dict | list) or _scalar_list(v)]
+    lines += tomlwrite.pairs(scalars)
+    for name, table in data.items():
+        if isinstance(table, dict):
+            lines += ["", f"[answers.{name}]", *tomlwrite.pairs([(k, v, None) for k, v in table.items()])]
+    for concept in data.get("concepts", []):
+        lines += ["", "[[answers.concepts]]", *tomlwrite.pairs([(k, v, None) for k, v in concept.items()])]
+    if plan.answers.overrides:
+        lines += ["", "[overrides]", *tomlwrite.pairs([(k, v, None) for k, v in plan.answers.overrides.items()])]
+    return "\n".join(lines) + "\n"
+
+
+def _scalar_list(value: Any) -> bool:
+    return isinstance(value, list) and all(not isinstance(v, dict | list) for v in value)
+
+
+def render(plan: Plan) -> dict[str, str]:
+    """Every file of the plan folder, by name."""
+    files = {
+        DATASET_NAME: dataset_toml(plan),
+        CONFIG_NAME: config_toml(plan),
+        PLAN_NAME: json.dumps(plan_json(plan), indent=2) + "\n",
+        PRESET_NAME: preset_toml(plan),
+    }
+    if (prompts := sample_prompts(plan)) is not None:
+        files[PROMPTS_NAME] = prompts
+    if (preset := lycoris_preset(plan)) is not None:
+        files[LYCORIS_PRESET_NAME] = preset
+    return files
+
+
+def write_atomic(path: Path, text: str) -> None:
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def write_plan(plan: Plan) -> dict[str, Path]:
+    files = render(plan)
+    try:
+        plan.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the plan folder: {exc.strerror}", where=str(plan.out_dir)) from exc
+    written = {}
+    for name, text in files.items():
+        try:
+            write_atomic(plan.out_dir / name, text)
+        except OSError as exc:
+            raise UserError(f"cannot write: {exc.strerror}", where=str(plan.out_dir / name)) from exc
+        written[name] = plan.out_dir / name
+    return written

@@ -1,0 +1,305 @@
+"""From answers to a plan: every setting decided by a rule (or an override), checked against the
+target sd-scripts, with the figures sd-scripts itself will print."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.answers import Answers
+from kohyawiz.buckets import BucketSettings, count_batches
+from kohyawiz.errors import UserError
+from kohyawiz.facts import Interface, load_interface
+from kohyawiz.networks import check_network_args
+from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
+from kohyawiz.rules.base import Source
+from kohyawiz.rules.model import parse_resolution
+
+PLAN_OWNED = {
+    "config_file": "kohyawiz writes config.toml and passes it itself",
+    "dataset_config": "kohyawiz writes dataset.toml and passes it itself",
+    "output_config": "it makes sd-scripts write a config and exit instead of training",
+    "train_data_dir": "with a dataset config sd-scripts ignores it; use --dataset",
+    "reg_data_dir": "with a dataset config sd-scripts ignores it",
+    "in_json": "with a dataset config sd-scripts ignores it",
+    "dataset_repeats": "repeats are per concept; set them in the answers",
+}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+def coerce_override(interface: Interface, script: str, key: str, raw: Any, where: str) -> Any:
+    """An override in the shape sd-scripts needs, or a UserError that says what to write."""
+    if key in PLAN_OWNED:
+        raise UserError(f"{key} cannot be overridden: {PLAN_OWNED[key]}", where=where)
+    fact = interface.arg(script, key)
+    if fact is None:
+        raise UserError(
+            f"{key} is not an argument of {script} in sd-scripts {interface.version}"
+            f"{interface.suggest(script, key)}",
+            where=where,
+        )
+    value = _parse_text(raw, fact.kind, fact.type) if isinstance(raw, str) else raw
+    if fact.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if fact.kind == "list" and fact.type == "float" and isinstance(value, list):
+        value = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+    problem = interface.check_arg(script, key, value)
+    if problem is None and key == "resolution":
+        try:
+            parse_resolution(value)
+        except ValueError:
+            problem = f"resolution {value!r} must be 'N' or 'W,H', e.g. '768,768'"
+    if problem:
+        raise UserError(problem, where=where)
+    return value
+
+
+def _parse_text(text: str, kind: str, type_name: str | None) -> Any:
+    stripped = text.strip()
+    if kind == "switch":
+        if stripped.lower() in _TRUE:
+            return True
+        if stripped.lower() in _FALSE:
+            return False
+        return text
+    if kind == "list":
+        if stripped.startswith("["):
+            try:
+                return tomllib.loads(f"v = {stripped}")["v"]
+            except tomllib.TOMLDecodeError:
+                return text
+        items = stripped.split()
+        if type_name == "float":
+            try:
+                return [float(i) for i in items]
+            except ValueError:
+                return text
+        return items
+    try:
+        if type_name == "int":
+            return int(stripped)
+        if type_name == "float":
+            return float(stripped)
+        if type_name == "number":
+            return int(stripped) if stripped.lstrip("-").isdigit() else float(stripped)
+    except ValueError:
+        return text
+    if type_name in ("str", "path") and len(stripped) >= 2 and stripped[0] == stripped[-1] == '"':
+        return stripped[1:-1]
+    return text
+
+
+@dataclass(frozen=True)
+class ConceptFigures:
+    name: str
+    images: int
+    repeats: int
+    passes_per_image: int
+    image_passes_per_epoch: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "images": self.images,
+            "repeats": self.repeats,
+            "passes_per_image": self.passes_per_image,
+            "image_passes_per_epoch": self.image_passes_per_epoch,
+        }
+
+
+@dataclass(frozen=True)
+class Figures:
+    epochs: int
+    batch_size: int
+    gradient_accumulation_steps: int
+    processes: int
+    images_with_repeats: int
+    batches_per_epoch: int
+    steps_per_epoch: int
+    total_steps: int
+    exact: bool
+    """True when every image size was read, so the buckets match sd-scripts' own."""
+    buckets: dict[tuple[int, int], int]
+    concepts: list[ConceptFigures]
+    arithmetic: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            "processes": self.processes,
+            "images_with_repeats": self.images_with_repeats,
+            "batches_per_epoch": self.batches_per_epoch,
+            "steps_per_epoch": self.steps_per_epoch,
+            "total_steps": self.total_steps,
+            "exact": self.exact,
+            "buckets": [{"resolution": list(r), "count": n} for r, n in self.buckets.items()],
+            "concepts": [c.as_dict() for c in self.concepts],
+            "arithmetic": self.arithmetic,
+        }
+
+
+@dataclass
+class Plan:
+    answers: Answers
+    interface: Interface
+    out_dir: Path
+    decisions: list[Decision]
+    findings: list[Finding]
+    concepts: list[ConceptPlan]
+    figures: Figures
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def script(self) -> str:
+        return str(self.value("script"))
+
+    def decision(self, key: str) -> Decision | None:
+        return next((d for d in self.decisions if d.key == key), None)
+
+    def value(self, key: str, default: Any = None) -> Any:
+        found = self.decision(key)
+        return default if found is None or found.value is None else found.value
+
+    def emitted(self) -> list[Decision]:
+        """sd-scripts arguments with a value, in decision order."""
+        return [d for d in self.decisions if d.scope == "arg" and d.value is not None]
+
+    def config_args(self) -> list[Decision]:
+        routes = self.interface.dataset_routes
+        return [d for d in self.emitted() if d.key not in routes]
+
+    def dataset_args(self) -> list[Decision]:
+        routes = self.interface.dataset_routes
+        return [d for d in self.emitted() if d.key in routes]
+
+
+def build_plan(
+    answers: Answers,
+    out_dir: Path,
+    *,
+    sizes: dict[str, list[tuple[int, int]]] | None = None,
+    preset_overrides: dict[str, Any] | None = None,
+    preset_where: str = "preset",
+    sd_scripts_version: str | None = None,
+) -> Plan:
+    """Decide every setting for `answers`. `sizes` holds the image sizes per concept, when known."""
+    interface = load_interface(sd_scripts_version)
+    out_dir = out_dir.expanduser().resolve()
+    script = "sdxl_train_network.py" if answers.model.family == "sdxl" else "train_network.py"
+    overrides: dict[str, tuple[Any, Source]] = {}
+    for key, raw in (preset_overrides or {}).items():
+        overrides[key] = (coerce_override(interface, script, key, raw, f"{preset_where}: overrides.{key}"), "preset")
+    for key, raw in answers.overrides.items():
+        overrides[key] = (coerce_override(interface, script, key, raw, f"--set {key}"), "user")
+
+    sizes = sizes or {}
+    concepts = []
+    for concept in answers.concepts:
+        known = sizes.get(concept.name)
+        images = concept.images if concept.images is not None else len(known or [])
+        folder = (
+            Path(concept.folder).expanduser().resolve()
+            if concept.folder
+            else out_dir / "images" / f"{concept.folder_repeats or 1}_{concept.name}"
+        )
+        concepts.append(ConceptPlan(concept.name, list(concept.triggers), images, folder, sizes=known))
+
+    ctx = Context(answers, interface, Decider(overrides), out_dir, concepts)
+    apply_rules(ctx)
+    decisions = ctx.decider.finish()
+    findings = list(ctx.decider.findings)
+    if not any(c.folder for c in answers.concepts):
+        findings.append(Finding("D-FOLDER", "info", f"no image folders yet: image_dir points to {out_dir / 'images'}"))
+    plan = Plan(answers, interface, out_dir, decisions, findings, concepts, _no_figures(), dict(ctx.notes))
+    _validate(plan)
+    plan.figures = compute_figures(plan)
+    return plan
+
+
+def _no_figures() -> Figures:
+    return Figures(0, 1, 1, 1, 0, 0, 0, 0, False, {}, [], [])
+
+
+def _validate(plan: Plan) -> None:
+    problems: list[str] = []
+    for decision in plan.emitted():
+        problem = plan.interface.check_arg(plan.script, decision.key, decision.value)
+        if problem:
+            problems.append(f"{problem} (from {decision.source}, {decision.rule})")
+    module = plan.value("network_module")
+    args = plan.value("network_args") or []
+    if module:
+        problems += [f"network_args: {p}" for p in check_network_args(str(module), [str(a) for a in args])]
+    settings = bucket_settings(plan)
+    problems += settings.problems()
+    for finding in plan.findings:
+        if finding.level == "error":
+            problems.append(f"{finding.rule}: {finding.message}")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise UserError(problems[0] + more)
+
+
+def bucket_settings(plan: Plan) -> BucketSettings:
+    def get(key: str, default: Any) -> Any:
+        return plan.value(key, default)
+
+    return BucketSettings(
+        resolution=parse_resolution(get("resolution", "512")),
+        enable_bucket=bool(get("enable_bucket", False)),
+        min_bucket_reso=int(get("min_bucket_reso", 256)),
+        max_bucket_reso=int(get("max_bucket_reso", 1024)),
+        bucket_reso_steps=int(get("bucket_reso_steps", 64)),
+        bucket_no_upscale=bool(get("bucket_no_upscale", False)),
+        batch_size=int(get("train_batch_size", 1)),
+    )
+
+
+def compute_figures(plan: Plan) -> Figures:
+    """Steps as sd-scripts counts them: buckets of (image x repeats), batches per bucket,
+    then ceil(batches / processes / accumulation) per epoch."""
+    settings = bucket_settings(plan)
+    epochs = int(plan.value("max_train_epochs", 1))
+    accumulation = int(plan.value("gradient_accumulation_steps", 1))
+    processes = plan.answers.gpus
+    exact = all(c.sizes is not None and len(c.sizes) == c.images for c in plan.concepts)
+    if exact:
+        pairs = [(size, c.repeats) for c in plan.concepts for size in c.sizes or []]
+    else:
+        pairs = [(settings.resolution, c.repeats) for c in plan.concepts for _ in range(c.images)]
+    counted = count_batches(pairs, settings)
+    with_repeats = sum(c.images * c.repeats for c in plan.concepts)
+    steps_per_epoch = math.ceil(counted.batches / processes / accumulation) if counted.batches else 0
+    total = epochs * steps_per_epoch
+    concepts = [
+        ConceptFigures(c.name, c.images, c.repeats, c.repeats * epochs, c.images * c.repeats) for c in plan.concepts
+    ]
+    lines = [
+        f"{c.name}: {c.images} images x {c.repeats} repeats = {c.image_passes_per_epoch} per epoch; "
+        f"x {epochs} epochs = {c.passes_per_image} passes per image"
+        for c in concepts
+    ]
+    lines.append(f"images x repeats per epoch: {with_repeats}")
+    if exact and settings.enable_bucket:
+        per_bucket = ", ".join(
+            f"{w}x{h}: ceil({n}/{settings.batch_size})" for (w, h), n in counted.buckets.items()
+        )
+        lines.append(f"batches per epoch, bucket by bucket: {per_bucket} = {counted.batches}")
+    else:
+        lines.append(f"batches per epoch: ceil({with_repeats} / batch {settings.batch_size}) = {counted.batches}")
+        if not exact:
+            lines.append("(image sizes unknown: one bucket assumed; buckets can add a few batches)")
+    lines.append(
+        f"steps per epoch: ceil({counted.batches} / {processes} GPU / {accumulation} accumulation) = {steps_per_epoch}"
+    )
+    lines.append(f"total steps: {epochs} epochs x {steps_per_epoch} = {total}")
+    return Figures(
+        epochs, settings.batch_size, accumulation, processes, with_repeats, counted.batches, steps_per_epoch,
+        total, exact, counted.buckets, concepts, lines,
+    )  # fmt: skip

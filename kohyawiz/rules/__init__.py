@@ -1,0 +1,35 @@
+"""The guide as code. Each rule is a pure function registered under its RULES.md id."""
+
+from __future__ import annotations
+
+from kohyawiz.rules import model, network, output, schedule, training
+from kohyawiz.rules.base import Decider, Decision, Finding
+from kohyawiz.rules.context import REGISTRY, ConceptPlan, Context, vram_tier
+
+# Order matters where a rule reads another's effective value.
+ORDER = (
+    "T-BASE", "T-FAMILY", "T-CLIPSKIP", "T-ZSNR", "T-FORMAT", "T-RES",
+    "L-PURPOSE", "L-DEFAULT",
+    "M-BALANCE", "M-OVERBAKE", "M-NAMES", "M-SETTINGS", "D-COUNT",
+    "T-PASSES", "T-SAVE", "T-BATCH",
+    "T-RANK", "L-LOCON", "L-LOHA", "L-LOKR", "L-DYLORA", "L-IA3", "L-STYLE", "T-CONV", "T-NORMS", "T-DROPOUT",
+    "T-OPT", "T-PRECISION", "T-CACHE", "T-GRADCKPT", "T-LOADER", "T-XATTN", "T-SNR",
+    "D-CAPTION", "T-FLIP", "D-ASYM",
+    "K-OUTPUT", "K-SAMPLES", "K-RESUME",
+)  # fmt: skip
+
+
+def apply_rules(ctx: Context) -> None:
+    missing = set(REGISTRY) - set(ORDER)
+    if missing:
+        raise RuntimeError(f"rules not in ORDER: {sorted(missing)}")
+    for rule_id in ORDER:
+        REGISTRY[rule_id](ctx)
+        if rule_id == "L-IA3":
+            network.other_lycoris(ctx)
+
+
+__all__ = [
+    "ORDER", "REGISTRY", "ConceptPlan", "Context", "Decider", "Decision", "Finding",
+    "apply_rules", "model", "network", "output", "schedule", "training", "vram_tier",
+]  # fmt: skip

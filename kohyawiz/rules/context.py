@@ -1,0 +1,79 @@
+"""What every rule can read: the answers, the target sd-scripts, and a few derived facts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from kohyawiz.answers import ADAPTIVE_OPTIMIZERS, Answers
+from kohyawiz.facts import Interface
+from kohyawiz.rules.base import Decider
+
+Tier = Literal["low", "mid", "high"]
+
+# GB below which a family's training is short of memory (low) or comfortable (high).
+_VRAM_TIERS = {"sd1": (8.0, 12.0), "sd2": (8.0, 12.0), "sdxl": (12.0, 24.0)}
+
+
+def vram_tier(family: str, vram_gb: float) -> Tier:
+    low, high = _VRAM_TIERS[family]
+    if vram_gb < low:
+        return "low"
+    return "high" if vram_gb >= high else "mid"
+
+
+@dataclass
+class ConceptPlan:
+    """One concept as the plan trains it."""
+
+    name: str
+    triggers: list[str]
+    images: int
+    image_dir: Path
+    repeats: int = 1
+    sizes: list[tuple[int, int]] | None = None
+
+
+@dataclass
+class Context:
+    answers: Answers
+    interface: Interface
+    decider: Decider
+    out_dir: Path
+    concepts: list[ConceptPlan]
+    algo: str = "lora"
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return self.answers.model.family
+
+    @property
+    def tier(self) -> Tier:
+        return vram_tier(self.family, self.answers.vram_gb)
+
+    @property
+    def adaptive(self) -> bool:
+        return self.answers.optimizer in ADAPTIVE_OPTIMIZERS
+
+    @property
+    def script(self) -> str:
+        return "sdxl_train_network.py" if self.family == "sdxl" else "train_network.py"
+
+
+RuleFn = Callable[[Context], None]
+REGISTRY: dict[str, RuleFn] = {}
+
+
+def rule(rule_id: str) -> Callable[[RuleFn], RuleFn]:
+    """Register a rule function under its RULES.md id."""
+
+    def register(fn: RuleFn) -> RuleFn:
+        if rule_id in REGISTRY:
+            raise RuntimeError(f"rule {rule_id} registered twice")
+        REGISTRY[rule_id] = fn
+        return fn
+
+    return register
