@@ -1,0 +1,152 @@
+"""One way from a face's inputs (a preset, flags or wizard answers, a dataset folder) to a plan.
+
+The CLI and the wizard both build a PlanRequest; this module turns it into Answers and a Plan,
+so the same answers always give the same files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from kohyawiz.answers import Answers
+from kohyawiz.dataset.scan import DatasetScan, scan_training_dir
+from kohyawiz.errors import UserError
+from kohyawiz.facts import resolve_version
+from kohyawiz.plan import Plan, build_plan
+from kohyawiz.presets import deep_merge, load_preset
+from kohyawiz.rules.base import Finding
+
+# What to tell a person who left a required answer out.
+_HINTS = {
+    "subject": "pass --subject character|concept|object|clothing|style",
+    "model.family": "pass --family sd1|sd2|sdxl",
+    "vram_gb": "pass --vram GB",
+    "concepts": "pass --dataset DIR or --concept NAME=COUNT",
+}
+
+
+@dataclass
+class PlanRequest:
+    out_dir: Path
+    preset: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    """Answers given directly (flags, wizard), laid over the preset's."""
+    dataset: Path | None = None
+    concept_counts: list[tuple[str, int]] = field(default_factory=list)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    sd_scripts_version: str | None = None
+    force: bool = False
+
+
+@dataclass
+class Assembled:
+    answers: Answers
+    sizes: dict[str, list[tuple[int, int]]]
+    preset_overrides: dict[str, Any]
+    preset_where: str
+    scan: DatasetScan | None
+
+
+def parse_concept(text: str) -> tuple[str, int]:
+    name, sep, count = text.rpartition("=")
+    if not sep or not name.strip():
+        raise UserError(f"--concept {text!r}: write NAME=COUNT, e.g. --concept 'hmbrgr=30'")
+    try:
+        number = int(count)
+    except ValueError:
+        raise UserError(f"--concept {text!r}: the count must be a whole number of images") from None
+    if number < 0:
+        raise UserError(f"--concept {text!r}: the count cannot be negative")
+    return name.strip(), number
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UserError(f"--set {text!r}: write KEY=VALUE with an sd-scripts argument, e.g. --set network_dim=16")
+    return key.strip().lstrip("-"), value
+
+
+def _concepts_from_scan(scan: DatasetScan) -> tuple[list[dict[str, Any]], dict[str, list[tuple[int, int]]]]:
+    concepts, sizes = [], {}
+    for found in scan.concepts:
+        concepts.append(
+            {"name": found.name, "images": len(found.images), "folder": str(found.folder), "folder_repeats": found.repeats}
+        )
+        if not found.unreadable:
+            sizes[found.name] = found.known_sizes()
+    return concepts, sizes
+
+
+def assemble(request: PlanRequest) -> Assembled:
+    data: dict[str, Any] = {}
+    preset_overrides: dict[str, Any] = {}
+    where = "preset"
+    if request.preset:
+        preset = load_preset(request.preset)
+        data, preset_overrides, where = preset.answers, dict(preset.overrides), str(preset.path)
+    data = deep_merge(data, request.answers)
+    sizes: dict[str, list[tuple[int, int]]] = {}
+    scan = None
+    if request.concept_counts:
+        root = request.dataset.expanduser().resolve() if request.dataset else None
+        concepts = []
+        for name, count in request.concept_counts:
+            concept: dict[str, Any] = {"name": name, "images": count}
+            if root is not None:
+                concept["folder"] = str(root / f"1_{name}")
+            concepts.append(concept)
+        data["concepts"] = _merge_concepts(data.get("concepts"), concepts)
+    elif request.dataset is not None:
+        extensions = resolve_version(request.sd_scripts_version).image_extensions
+        scan = scan_training_dir(request.dataset, extensions)
+        scanned, sizes = _concepts_from_scan(scan)
+        if scanned:
+            data["concepts"] = _merge_concepts(data.get("concepts"), scanned)
+    if request.overrides:
+        data["overrides"] = {**data.get("overrides", {}), **request.overrides}
+    try:
+        answers = Answers.model_validate(data)
+    except ValidationError as exc:
+        raise UserError(_answer_error(exc)) from exc
+    return Assembled(answers, sizes, preset_overrides, where, scan)
+
+
+def _merge_concepts(known: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Concepts from the folder, keeping what answers said about the same names (triggers, repeats)."""
+    by_name = {c.get("name"): c for c in known or [] if isinstance(c, dict)}
+    return [deep_merge(by_name.get(c["name"], {}), c) for c in found]
+
+
+def _answer_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "missing":
+        hint = _HINTS.get(loc, "set it in the preset")
+        return f"answers.{loc} is missing: {hint}"
+    return f"answers.{loc}: {first['msg']}"
+
+
+def plan_from_request(request: PlanRequest) -> tuple[Plan, list[Finding]]:
+    """The plan for a request, and the dataset findings that came with it."""
+    assembled = assemble(request)
+    scan_findings = list(assembled.scan.findings) if assembled.scan else []
+    errors = [f for f in scan_findings if f.level == "error"]
+    if errors and not request.force:
+        raise UserError(f"{errors[0].rule}: {errors[0].message} (fix it, or plan anyway with --force)")
+    plan = build_plan(
+        assembled.answers,
+        request.out_dir,
+        sizes=assembled.sizes,
+        preset_overrides=assembled.preset_overrides,
+        preset_where=assembled.preset_where,
+        sd_scripts_version=request.sd_scripts_version,
+    )
+    if errors:
+        plan.findings.append(Finding("D-FOLDER", "warn", "planned with --force despite dataset errors"))
+    plan.findings[:0] = [f for f in scan_findings if f.level != "error"]
+    return plan, scan_findings

@@ -1,0 +1,110 @@
+"""The command line: a thin face over the core. Heavy imports wait inside each command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from kohyawiz import __version__
+from kohyawiz.errors import UserError
+
+NETWORK_CHOICES = ("lora", "locon", "loha", "lokr", "dylora", "glora", "ia3", "diag-oft", "boft", "full")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors become one line and exit code 2, like every other user mistake."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="kohyawiz",
+        description="Plan and run LoRA / LyCORIS training with kohya's sd-scripts, by the guide's rules.",
+    )
+    parser.add_argument("--version", action="version", version=f"kohyawiz {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    plan = commands.add_parser("plan", help="write dataset.toml, config.toml and plan.json for a run")
+    add_plan_arguments(plan)
+
+    explain = commands.add_parser("explain", help="every value of a plan with its rule and reason")
+    explain.add_argument("dir", metavar="DIR", help="a plan folder (or its plan.json)")
+
+    presets = commands.add_parser("presets", help="list the shipped presets, or show one")
+    presets.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    presets.add_argument("name", nargs="?", help="preset name or file (with show)")
+
+    demo = commands.add_parser("demo", help="make a small demo dataset and plan it (no GPU, no model)")
+    demo.add_argument("--out", default="kohyawiz-demo", help="folder for the demo (default: ./kohyawiz-demo)")
+    return parser
+
+
+def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
+    plan.add_argument("--preset", metavar="NAME|FILE", help="start from a preset (see `kohyawiz presets`)")
+    plan.add_argument("--dataset", metavar="DIR", help="the parent of your N_name image folders")
+    plan.add_argument(
+        "--concept", action="append", default=[], metavar="NAME=COUNT",
+        help="plan a concept before its images exist (repeatable)",
+    )  # fmt: skip
+    plan.add_argument("--model", metavar="PATH", help="base model: file, diffusers folder or Hugging Face id")
+    plan.add_argument("--family", choices=("sd1", "sd2", "sdxl"), help="the base model's ancestry")
+    plan.add_argument("--tags", choices=("natural", "booru", "e6"), help="the model's prompt style")
+    plan.add_argument("--vpred", action="store_true", default=None, help="the model predicts v")
+    plan.add_argument("--zsnr", action="store_true", default=None, help="the model supports zero terminal SNR")
+    plan.add_argument("--merge", action="store_true", default=None, help="the model is a merge")
+    plan.add_argument("--clip-skip", type=int, metavar="N", help="the clip skip the model's authors state")
+    plan.add_argument("--native-resolution", type=int, metavar="PX", help="the model's native resolution")
+    plan.add_argument("--knows-subject", action="store_true", default=None, help="the model knows something close")
+    plan.add_argument("--subject", choices=("character", "concept", "object", "clothing", "style"))
+    plan.add_argument("--vram", type=float, metavar="GB", help="GPU memory in GB")
+    plan.add_argument("--gpus", type=int, metavar="N", help="GPUs that train together (default 1)")
+    plan.add_argument("--network", choices=NETWORK_CHOICES, help="LoRA or a LyCORIS algorithm")
+    plan.add_argument("--optimizer", choices=("prodigy", "dadaptadam", "adamw", "adamw8bit"))
+    plan.add_argument("--precision", choices=("fp16", "bf16"), help="fp16 (detail) or bf16 (speed)")
+    plan.add_argument("--with-other-loras", action="store_true", default=None, help="used with other LoRAs")
+    plan.add_argument("--asymmetric", action="store_true", default=None, help="subject has asymmetric details")
+    plan.add_argument("--samples", action="store_true", default=None, help="sample images during training")
+    plan.add_argument("--save-state", action="store_true", default=None, help="save state to allow --resume")
+    plan.add_argument("--name", help="output file name")
+    plan.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+        help="set an sd-scripts argument explicitly (repeatable)",
+    )  # fmt: skip
+    plan.add_argument("--sd-scripts-version", metavar="ID", help="target sd-scripts version (default: newest)")
+    plan.add_argument("--force", action="store_true", help="plan even when the dataset check finds errors")
+    plan.add_argument("--out", default="plan", metavar="DIR", help="plan folder to write (default: ./plan)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
+        if args.command == "plan":
+            from kohyawiz.cli.plan_cmd import run_plan
+
+            return run_plan(args)
+        if args.command == "explain":
+            from kohyawiz.cli.explain_cmd import run_explain
+
+            return run_explain(args)
+        if args.command == "presets":
+            from kohyawiz.cli.presets_cmd import run_presets
+
+            return run_presets(args)
+        if args.command == "demo":
+            from kohyawiz.cli.demo_cmd import run_demo
+
+            return run_demo(args)
+    except UserError as exc:
+        print(f"kohyawiz: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kohyawiz: interrupted", file=sys.stderr)
+        return 130
+    return 0

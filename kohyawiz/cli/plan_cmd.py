@@ -1,0 +1,68 @@
+"""`kohyawiz plan`: flags (and a preset) in, a plan folder out."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.assemble import PlanRequest, parse_concept, parse_override, plan_from_request
+from kohyawiz.cli.show import print_summary
+from kohyawiz.emit import write_plan
+
+# flag dest -> answers field path
+_ANSWER_FLAGS = {
+    "subject": ("subject",),
+    "vram": ("vram_gb",),
+    "gpus": ("gpus",),
+    "network": ("network",),
+    "optimizer": ("optimizer",),
+    "precision": ("precision",),
+    "with_other_loras": ("with_other_loras",),
+    "asymmetric": ("asymmetric",),
+    "samples": ("samples",),
+    "save_state": ("save_state",),
+    "name": ("name",),
+    "model": ("model", "path"),
+    "family": ("model", "family"),
+    "tags": ("model", "tags"),
+    "vpred": ("model", "vpred"),
+    "zsnr": ("model", "zsnr"),
+    "merge": ("model", "merge"),
+    "clip_skip": ("model", "clip_skip"),
+    "native_resolution": ("model", "native_resolution"),
+    "knows_subject": ("model", "knows_subject"),
+}
+
+
+def answers_from_flags(args: argparse.Namespace) -> dict[str, Any]:
+    answers: dict[str, Any] = {}
+    for dest, path in _ANSWER_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        node = answers
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return answers
+
+
+def request_from_args(args: argparse.Namespace) -> PlanRequest:
+    return PlanRequest(
+        out_dir=Path(args.out),
+        preset=args.preset,
+        answers=answers_from_flags(args),
+        dataset=Path(args.dataset) if args.dataset else None,
+        concept_counts=[parse_concept(c) for c in args.concept],
+        overrides=dict(parse_override(o) for o in args.overrides),
+        sd_scripts_version=args.sd_scripts_version,
+        force=args.force,
+    )
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    plan, _ = plan_from_request(request_from_args(args))
+    written = write_plan(plan)
+    print_summary(plan, written)
+    return 0

@@ -1,0 +1,66 @@
+"""Plain-text views of a plan, shared by `plan`, `explain` and `demo`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.plan import Plan
+
+_MARK = {"error": "x", "warn": "!", "info": "i"}
+
+
+def findings_lines(findings: Iterable[Mapping[str, str]]) -> list[str]:
+    return [f"  {_MARK.get(f['level'], '-')} [{f['rule']}] {f['message']}" for f in findings]
+
+
+def print_summary(plan: Plan, written: Mapping[str, Path]) -> None:
+    fig = plan.figures
+    print(f"Planned {plan.script} for sd-scripts {plan.interface.version} in {plan.out_dir}")
+    for concept in fig.concepts:
+        print(
+            f"  {concept.name}: {concept.images} images x {concept.repeats} repeats, "
+            f"{concept.passes_per_image} passes per image"
+        )
+    exact = "" if fig.exact else " (estimated: image sizes unknown)"
+    print(f"  {fig.epochs} epochs x {fig.steps_per_epoch} steps = {fig.total_steps} steps{exact}")
+    notes = [f.as_dict() for f in plan.findings if f.level != "info"]
+    if notes:
+        print("Warnings:")
+        print("\n".join(findings_lines(notes)))
+    print("Wrote " + ", ".join(sorted(written)) + f"; `kohyawiz explain {plan.out_dir}` tells why.")
+
+
+def explain_lines(data: Mapping[str, Any]) -> list[str]:
+    lines = [f"Plan for {data['script']} (sd-scripts {data['sd_scripts_version']})", ""]
+    width = max((len(d["key"]) for d in data["decisions"]), default=10)
+    lines.append("Settings:")
+    for decision in data["decisions"]:
+        value = "(not set: sd-scripts default)" if decision["value"] is None else _show(decision["value"])
+        source = "" if decision["source"] == "rule" else f" <{decision['source']}>"
+        lines.append(f"  {decision['key']:<{width}} = {value}")
+        lines.append(f"  {'':<{width}}   [{decision['rule']}] {decision['reason']}{source}")
+    lines += ["", "Passes and steps:"]
+    lines += [f"  {line}" for line in data["figures"]["arithmetic"]]
+    if any(d["rule"] == "M-BALANCE" for d in data["decisions"]) and len(data["figures"]["concepts"]) > 1:
+        lines.append(
+            "  (M-BALANCE: guide part 6 also multiplies by the epoch count; that only matches its goal of"
+            " equal passes per concept at one epoch, so kohyawiz balances passes per epoch instead)"
+        )
+    if data["findings"]:
+        lines += ["", "Findings:", *findings_lines(data["findings"])]
+    lines += ["", "Launch:", "  " + " ".join(_quote(a) for a in data["launch"])]
+    return lines
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _quote(arg: str) -> str:
+    return f"'{arg}'" if any(c in arg for c in " '\"$") else arg

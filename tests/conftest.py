@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kohyawiz.answers import Answers
+from kohyawiz.demo import png_bytes
+from kohyawiz.plan import Plan, build_plan
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("KOHYAWIZ_SHARED", REPO.parent / "shared"))
+
+
+def make_answers(**changes: Any) -> Answers:
+    data: dict[str, Any] = {
+        "subject": "character",
+        "model": {"family": "sd1", "tags": "natural", "path": "/models/base.safetensors"},
+        "vram_gb": 12,
+        "concepts": [{"name": "hmbrgr", "images": 30}],
+    }
+    model = changes.pop("model", {})
+    data["model"].update(model)
+    data.update(changes)
+    return Answers.model_validate(data)
+
+
+def plan_for(tmp_path: Path, **changes: Any) -> Plan:
+    version = changes.pop("sd_scripts_version", None)
+    sizes = changes.pop("sizes", None)
+    preset_overrides = changes.pop("preset_overrides", None)
+    return build_plan(
+        make_answers(**changes), tmp_path / "plan", sizes=sizes, preset_overrides=preset_overrides,
+        sd_scripts_version=version,
+    )  # fmt: skip
+
+
+def make_folder(root: Path, name: str, sizes: list[tuple[int, int]], caption: str | None = None) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (width, height) in enumerate(sizes):
+        (folder / f"img{index:03d}.png").write_bytes(png_bytes(width, height))
+        if caption is not None:
+            (folder / f"img{index:03d}.txt").write_text(caption)
+    return folder
+
+
+@pytest.fixture
+def shared() -> Path:
+    if not (SHARED / "sd-scripts").is_dir():
+        pytest.skip("the shared sd-scripts facts are not beside this checkout")
+    return SHARED

@@ -1,0 +1,72 @@
+"""The planning path stays light and the core stays pure."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+from conftest import REPO
+
+HEAVY = ("torch", "textual", "PIL", "lycoris")
+CORE = [
+    "answers.py", "plan.py", "emit.py", "buckets.py", "facts.py", "networks.py", "presets.py",
+    "assemble.py", "tomlwrite.py", "demo.py", "rules", "dataset",
+]  # fmt: skip
+FORBIDDEN_IN_CORE = {"subprocess", "textual", "torch", "rich", "lycoris", "PIL", "multiprocessing"}
+
+
+def _loaded_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return set(out.stdout.split())
+
+
+def test_help_and_cli_import_load_no_heavy_modules() -> None:
+    help_run = subprocess.run(
+        [sys.executable, "-c", "import sys, runpy; sys.argv=['kohyawiz','--help']\n"
+         "try:\n    runpy.run_module('kohyawiz', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+         "print('MODULES', ' '.join(sys.modules))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "usage: kohyawiz" in help_run.stdout
+    loaded = set(help_run.stdout.split("MODULES", 1)[1].split())
+    assert not loaded & set(HEAVY)
+    assert not _loaded_after("import kohyawiz.cli") & set(HEAVY)
+
+
+def test_planning_a_run_loads_no_heavy_modules() -> None:
+    loaded = _loaded_after(
+        "from kohyawiz.cli import main\n"
+        "import tempfile\n"
+        "d = tempfile.mkdtemp()\n"
+        "main(['plan', '--family', 'sd1', '--subject', 'style', '--vram', '8', '--concept', 'x=60', '--out', d])"
+    )
+    assert not loaded & set(HEAVY)
+
+
+def _imports(path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_core_modules_import_no_ui_process_or_torch() -> None:
+    package = REPO / "kohyawiz"
+    files = []
+    for entry in CORE:
+        target = package / entry
+        files += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    assert len(files) > 10
+    for path in files:
+        bad = _imports(path) & FORBIDDEN_IN_CORE
+        assert not bad, f"{path.relative_to(REPO)} imports {bad}"
+        text = path.read_text()
+        assert "kohyawiz.cli" not in text and "kohyawiz.tui" not in text, f"{path} reaches into a face"
