@@ -125,6 +125,8 @@ def _merge_concepts(known: Any, found: list[dict[str, Any]]) -> list[dict[str, A
 def _answer_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "missing" and loc == "model":
+        loc = "model.family"  # the one required model answer
     if first["type"] == "missing":
         hint = _HINTS.get(loc, "set it in the preset")
         return f"answers.{loc} is missing: {hint}"

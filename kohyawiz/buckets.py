@@ -93,8 +93,13 @@ class BucketAssigner:
             resized_w = math.sqrt(self.max_area * aspect)
             resized_h = self.max_area / resized_w
             w_rounded = self._round(resized_w)
-            ar_w = w_rounded / self._round(w_rounded / aspect)
+            h_in_w = self._round(w_rounded / aspect)
             h_rounded = self._round(resized_h)
+            if h_in_w == 0 or h_rounded == 0:
+                raise ValueError(
+                    f"a {width}x{height} image is too narrow for bucket_no_upscale: sd-scripts fails on it; crop it"
+                )
+            ar_w = w_rounded / h_in_w
             ar_h = self._round(h_rounded * aspect) / h_rounded
             if abs(ar_w - aspect) < abs(ar_h - aspect):
                 resized = (w_rounded, int(w_rounded / aspect + 0.5))
@@ -103,7 +108,12 @@ class BucketAssigner:
         else:
             resized = (width, height)
         steps = self.settings.bucket_reso_steps
-        return (resized[0] - resized[0] % steps, resized[1] - resized[1] % steps)
+        bucket = (resized[0] - resized[0] % steps, resized[1] - resized[1] % steps)
+        if bucket[1] == 0:
+            raise ValueError(
+                f"a {width}x{height} image makes a zero-sized bucket with bucket_no_upscale: sd-scripts fails on it"
+            )
+        return bucket
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,9 @@ def count_batches(images: list[tuple[tuple[int, int], int]], settings: BucketSet
     assigner = BucketAssigner(settings)
     buckets: Counter[tuple[int, int]] = Counter()
     for (width, height), repeats in images:
-        buckets[assigner.select(width, height)] += repeats
+        bucket = assigner.select(width, height)
+        if 0 in bucket:
+            raise ValueError(f"a {width}x{height} image is narrower than one bucket step: crop or upscale it")
+        buckets[bucket] += repeats
     batches = sum(math.ceil(n / settings.batch_size) for n in buckets.values())
     return BucketCount(dict(sorted(buckets.items())), batches)

@@ -60,7 +60,7 @@ def _section_of(key: str) -> str:
 def config_toml(plan: Plan) -> str:
     grouped: dict[str, list[tuple[str, Any, str | None]]] = {}
     for decision in plan.config_args():
-        note = decision.rule if decision.source == "rule" else f"{decision.source} override"
+        note = decision.rule if decision.source == "rule" else f"override ({decision.rule})"
         grouped.setdefault(_section_of(decision.key), []).append((decision.key, decision.value, note))
     lines = _header(plan, f"Training arguments for {plan.script} --config_file")
     for section in (*CONFIG_SECTIONS, "training"):
@@ -85,7 +85,7 @@ def dataset_entries(plan: Plan) -> tuple[list[tuple[str, Any, str | None]], list
     routes = plan.interface.dataset_routes
     for decision in plan.dataset_args():
         route = routes[decision.key]
-        note = decision.rule if decision.source == "rule" else f"{decision.source} override"
+        note = decision.rule if decision.source == "rule" else f"override ({decision.rule})"
         entry = (route.key, dataset_value(decision.key, decision.value), note)
         (general if route.level == "general" else per_subset).append(entry)
     return general, per_subset

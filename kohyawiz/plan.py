@@ -273,7 +273,10 @@ def compute_figures(plan: Plan) -> Figures:
         pairs = [(size, c.repeats) for c in plan.concepts for size in c.sizes or []]
     else:
         pairs = [(settings.resolution, c.repeats) for c in plan.concepts for _ in range(c.images)]
-    counted = count_batches(pairs, settings)
+    try:
+        counted = count_batches(pairs, settings)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
     with_repeats = sum(c.images * c.repeats for c in plan.concepts)
     steps_per_epoch = math.ceil(counted.batches / processes / accumulation) if counted.batches else 0
     total = epochs * steps_per_epoch
