@@ -146,7 +146,6 @@ def strip_machine_paths(data: dict[str, Any]) -> dict[str, Any]:
         out["model"] = {k: v for k, v in out["model"].items() if k != "path"}
     if isinstance(out.get("concepts"), list):
         out["concepts"] = [
-            {k: v for k, v in c.items() if k != "folder"} if isinstance(c, dict) else c
-            for c in out["concepts"]
+            {k: v for k, v in c.items() if k != "folder"} if isinstance(c, dict) else c for c in out["concepts"]
         ]
     return out

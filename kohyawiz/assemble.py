@@ -13,12 +13,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from kohyawiz.answers import Answers
+from kohyawiz.dataset.doctor import CheckOptions, check_dataset
 from kohyawiz.dataset.scan import DatasetScan, scan_training_dir
 from kohyawiz.errors import UserError
 from kohyawiz.facts import resolve_version
 from kohyawiz.plan import Plan, build_plan
 from kohyawiz.presets import deep_merge, load_preset
 from kohyawiz.rules.base import Finding
+from kohyawiz.rules.model import parse_resolution
 
 # What to tell a person who left a required answer out.
 _HINTS = {
@@ -75,7 +77,12 @@ def _concepts_from_scan(scan: DatasetScan) -> tuple[list[dict[str, Any]], dict[s
     concepts, sizes = [], {}
     for found in scan.concepts:
         concepts.append(
-            {"name": found.name, "images": len(found.images), "folder": str(found.folder), "folder_repeats": found.repeats}
+            {
+                "name": found.name,
+                "images": len(found.images),
+                "folder": str(found.folder),
+                "folder_repeats": found.repeats,
+            }
         )
         if not found.unreadable:
             sizes[found.name] = found.known_sizes()
@@ -134,12 +141,11 @@ def _answer_error(exc: ValidationError) -> str:
 
 
 def plan_from_request(request: PlanRequest) -> tuple[Plan, list[Finding]]:
-    """The plan for a request, and the dataset findings that came with it."""
+    """The plan for a request, and the dataset doctor's findings when a folder was scanned.
+
+    The plan refuses to exist while the doctor finds errors, unless the request forces it.
+    """
     assembled = assemble(request)
-    scan_findings = list(assembled.scan.findings) if assembled.scan else []
-    errors = [f for f in scan_findings if f.level == "error"]
-    if errors and not request.force:
-        raise UserError(f"{errors[0].rule}: {errors[0].message} (fix it, or plan anyway with --force)")
     plan = build_plan(
         assembled.answers,
         request.out_dir,
@@ -148,7 +154,23 @@ def plan_from_request(request: PlanRequest) -> tuple[Plan, list[Finding]]:
         preset_where=assembled.preset_where,
         sd_scripts_version=request.sd_scripts_version,
     )
+    if assembled.scan is None:
+        return plan, []
+    answers = assembled.answers
+    options = CheckOptions(
+        subject=answers.subject,
+        tags=answers.model.tags,
+        resolution=max(parse_resolution(plan.value("resolution", "512"))),
+        caption_extension=str(plan.value("caption_extension", ".caption")),
+        multi_concept=answers.multi_concept,
+    )
+    findings = check_dataset(assembled.scan, options)
+    errors = [f for f in findings if f.level == "error"]
+    if errors and not request.force:
+        where = f" ({errors[0].path})" if errors[0].path else ""
+        more = f"; {len(errors) - 1} more in `kohyawiz check`" if len(errors) > 1 else ""
+        raise UserError(f"{errors[0].rule}: {errors[0].message}{where}{more} (fix it, or plan anyway with --force)")
     if errors:
-        plan.findings.append(Finding("D-FOLDER", "warn", "planned with --force despite dataset errors"))
-    plan.findings[:0] = [f for f in scan_findings if f.level != "error"]
-    return plan, scan_findings
+        plan.findings.append(Finding("D-FOLDER", "warn", f"planned with --force despite {len(errors)} dataset errors"))
+    plan.findings[:0] = [f for f in findings if f.level != "error" and f.rule != "D-COUNT"]
+    return plan, findings

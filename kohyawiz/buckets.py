@@ -47,7 +47,9 @@ class BucketSettings:
         return out
 
 
-def bucket_resolutions(max_reso: tuple[int, int], min_size: int, max_size: int, divisible: int) -> list[tuple[int, int]]:
+def bucket_resolutions(
+    max_reso: tuple[int, int], min_size: int, max_size: int, divisible: int
+) -> list[tuple[int, int]]:
     """The predefined buckets: every width on the grid, paired with the tallest height that keeps
     the area at most the training area (and the transposes), plus the square."""
     max_area = max_reso[0] * max_reso[1]
@@ -70,7 +72,9 @@ class BucketAssigner:
         if not s.enable_bucket:
             self.predefined = [s.resolution]
         elif not s.bucket_no_upscale:
-            self.predefined = bucket_resolutions(s.resolution, s.min_bucket_reso, s.max_bucket_reso, s.bucket_reso_steps)
+            self.predefined = bucket_resolutions(
+                s.resolution, s.min_bucket_reso, s.max_bucket_reso, s.bucket_reso_steps
+            )
         else:
             self.predefined = []
         self.predefined_set = set(self.predefined)

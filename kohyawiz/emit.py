@@ -153,7 +153,11 @@ def lycoris_preset(plan: Plan) -> str | None:
             [
                 ("enable_conv", True, None),
                 ("unet_target_module", ["Transformer2DModel", "ResnetBlock2D", "Downsample2D", "Upsample2D"], None),
-                ("unet_target_name", ["conv_in", "conv_out", "time_embedding.linear_1", "time_embedding.linear_2"], None),
+                (
+                    "unet_target_name",
+                    ["conv_in", "conv_out", "time_embedding.linear_1", "time_embedding.linear_2"],
+                    None,
+                ),
                 ("text_encoder_target_module", ["CLIPAttention", "CLIPSdpaAttention", "CLIPMLP"], None),
             ]
         ),

@@ -78,9 +78,7 @@ def _check_scalar(kind: str | None, value: Any) -> bool:
 def _check_dataset_value(kind: str, value: Any) -> bool:
     match kind:
         case "int_or_int_pair":
-            return _is_int(value) or (
-                isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)
-            )
+            return _is_int(value) or (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value))
         case "float_pair":
             return isinstance(value, list) and len(value) == 2 and all(_is_float(v) for v in value)
         case "table":
@@ -129,10 +127,7 @@ class Interface:
         """Say what is wrong with `key = value` in a --config_file, or None when it is right."""
         fact = self.arg(script, key)
         if fact is None:
-            return (
-                f"{key} is not an argument of {script} in sd-scripts {self.version}"
-                f"{self.suggest(script, key)}"
-            )
+            return f"{key} is not an argument of {script} in sd-scripts {self.version}{self.suggest(script, key)}"
         if fact.kind == "switch":
             if not isinstance(value, bool):
                 return f"{key} is a switch: give true or false, not {value!r}"

@@ -38,8 +38,7 @@ def coerce_override(interface: Interface, script: str, key: str, raw: Any, where
     fact = interface.arg(script, key)
     if fact is None:
         raise UserError(
-            f"{key} is not an argument of {script} in sd-scripts {interface.version}"
-            f"{interface.suggest(script, key)}",
+            f"{key} is not an argument of {script} in sd-scripts {interface.version}{interface.suggest(script, key)}",
             where=where,
         )
     value = _parse_text(raw, fact.kind, fact.type) if isinstance(raw, str) else raw
@@ -290,9 +289,7 @@ def compute_figures(plan: Plan) -> Figures:
     ]
     lines.append(f"images x repeats per epoch: {with_repeats}")
     if exact and settings.enable_bucket:
-        per_bucket = ", ".join(
-            f"{w}x{h}: ceil({n}/{settings.batch_size})" for (w, h), n in counted.buckets.items()
-        )
+        per_bucket = ", ".join(f"{w}x{h}: ceil({n}/{settings.batch_size})" for (w, h), n in counted.buckets.items())
         lines.append(f"batches per epoch, bucket by bucket: {per_bucket} = {counted.batches}")
     else:
         lines.append(f"batches per epoch: ceil({with_repeats} / batch {settings.batch_size}) = {counted.batches}")

@@ -167,7 +167,11 @@ def preset_schema() -> dict[str, Any]:
     answers = _strip_required(Answers.model_json_schema())
     defs = answers.pop("$defs", {})
     answers.pop("title", None)
-    schema["properties"]["answers"] = {**answers, "title": "Answers", "description": PresetFile.model_fields["answers"].description}
+    schema["properties"]["answers"] = {
+        **answers,
+        "title": "Answers",
+        "description": PresetFile.model_fields["answers"].description,
+    }
     schema.setdefault("$defs", {}).update(defs)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://kohyawiz.invalid/schemas/preset-v1.json"

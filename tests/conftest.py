@@ -41,7 +41,7 @@ def make_folder(root: Path, name: str, sizes: list[tuple[int, int]], caption: st
     folder = root / name
     folder.mkdir(parents=True, exist_ok=True)
     for index, (width, height) in enumerate(sizes):
-        (folder / f"img{index:03d}.png").write_bytes(png_bytes(width, height))
+        (folder / f"img{index:03d}.png").write_bytes(png_bytes(width, height, (17 * index + len(name)) % 256))
         if caption is not None:
             (folder / f"img{index:03d}.txt").write_text(caption)
     return folder

@@ -73,12 +73,17 @@ def _sd_scripts_bucket_code(root: Path) -> dict:
     import numpy as np
 
     namespace: dict = {"np": np, "math": math, "random": random, "Tuple": tuple, "List": list, "logger": None}
-    for relative, names in (("library/model_util.py", {"make_bucket_resolutions"}), ("library/train_util.py", {"BucketManager"})):
+    for relative, names in (
+        ("library/model_util.py", {"make_bucket_resolutions"}),
+        ("library/train_util.py", {"BucketManager"}),
+    ):
         tree = ast.parse((root / relative).read_text())
         nodes = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef) and n.name in names]
         module = ast.Module(body=nodes, type_ignores=[])
         exec(compile(module, relative, "exec"), namespace)
-    namespace["model_util"] = type("M", (), {"make_bucket_resolutions": staticmethod(namespace["make_bucket_resolutions"])})
+    namespace["model_util"] = type(
+        "M", (), {"make_bucket_resolutions": staticmethod(namespace["make_bucket_resolutions"])}
+    )
     return namespace
 
 

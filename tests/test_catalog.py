@@ -23,5 +23,5 @@ def test_every_planning_rule_has_a_registered_function() -> None:
 
 def test_every_rule_id_is_named_by_a_test() -> None:
     tests_text = "".join(p.read_text() for p in (REPO / "tests").glob("test_*.py") if p.name != "test_catalog.py")
-    unnamed = [r for r in CATALOG if r not in tests_text]
+    unnamed = [r for r in CATALOG if r not in tests_text and r.replace("-", "_") not in tests_text]
     assert not unnamed, f"rule ids without a test: {unnamed}"

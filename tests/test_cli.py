@@ -64,8 +64,14 @@ def test_presets_list_and_show():
         (["plan", "--preset", "nope"], "no preset file or shipped preset"),
         (["plan", "--family", "sd4"], "invalid choice"),
         (["plan", "--subject", "style", "--family", "sd1", "--vram", "8", "--concept", "x"], "NAME=COUNT"),
-        (["plan", "--subject", "style", "--family", "sd1", "--vram", "8", "--concept", "x=3", "--set", "foo=1"], "foo is not an argument"),
-        (["plan", "--subject", "style", "--family", "sd1", "--vram", "8", "--dataset", "/nonexistent/x"], "is not a folder"),
+        (
+            ["plan", "--subject", "style", "--family", "sd1", "--vram", "8", "--concept", "x=3", "--set", "foo=1"],
+            "foo is not an argument",
+        ),
+        (
+            ["plan", "--subject", "style", "--family", "sd1", "--vram", "8", "--dataset", "/nonexistent/x"],
+            "is not a folder",
+        ),
         (["explain", "/nonexistent"], "no plan.json"),
     ],
 )

@@ -64,7 +64,11 @@ def matrix():
                     subject=subject or SUBJECTS[i % len(SUBJECTS)],
                     network=network or "lora",
                     optimizer=optimizer or OPTIMIZERS[i % len(OPTIMIZERS)],
-                    family=family, vpred=vpred, tags=TAGS[i % 3], vram=VRAM[i % 3], version=version,
+                    family=family,
+                    vpred=vpred,
+                    tags=TAGS[i % 3],
+                    vram=VRAM[i % 3],
+                    version=version,
                     multi=i % 2 == 1,
                 )
             )
@@ -89,7 +93,7 @@ def test_matrix_emits_files_sd_scripts_accepts(tmp_path, row):
         assert interface.check_arg(plan.script, key, value) is None, (key, value)
     assert "max_train_epochs" in config
     assert isinstance(config.get("optimizer_args", []), list)
-    assert config["network_args"] if "network_args" in config else True
+    assert "network_args" not in config or config["network_args"]
     dataset = toml.loads(files["dataset.toml"])
     check_dataset_config(interface, dataset)
     assert not set(config) & set(interface.dataset_routes), "dataset keys belong in dataset.toml"
@@ -112,7 +116,10 @@ def test_shapes_sd_scripts_needs(tmp_path):
 
 
 def test_dataset_overrides_land_in_dataset_toml(tmp_path):
-    plan = plan_for(tmp_path, overrides={"resolution": "512,640", "flip_aug": "false", "train_batch_size": "2", "shuffle_caption": "true"})
+    plan = plan_for(
+        tmp_path,
+        overrides={"resolution": "512,640", "flip_aug": "false", "train_batch_size": "2", "shuffle_caption": "true"},
+    )
     files = emit.render(plan)
     general = toml.loads(files["dataset.toml"])["general"]
     assert general["resolution"] == [512, 640] and general["flip_aug"] is False and general["batch_size"] == 2

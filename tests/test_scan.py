@@ -55,7 +55,10 @@ def test_headers_of_every_format(tmp_path):
     cases = {
         "a.png": (png_bytes(33, 17), (33, 17)),
         "b.jpg": (_jpeg(1200, 800), (1200, 800)),
-        "c.webp": (b"RIFF" + b"\0" * 4 + b"WEBPVP8X" + b"\0" * 8 + (639).to_bytes(3, "little") + (479).to_bytes(3, "little"), (640, 480)),
+        "c.webp": (
+            b"RIFF" + b"\0" * 4 + b"WEBPVP8X" + b"\0" * 8 + (639).to_bytes(3, "little") + (479).to_bytes(3, "little"),
+            (640, 480),
+        ),
         "d.bmp": (b"BM" + b"\0" * 12 + struct.pack("<Iii", 40, 300, -200) + b"\0" * 8, (300, 200)),
     }
     for name, (data, size) in cases.items():

@@ -73,9 +73,7 @@ def convert(manifest: dict[str, Any]) -> dict[str, Any]:
     dataset_level = _schema(manifest, "DATASET_ASCENDABLE_SCHEMA", *ascendable)
     subset_level = _schema(manifest, *ascendable, "DB_SUBSET_DISTINCT_SCHEMA")
     required = sorted(
-        key
-        for key, spec in manifest["dataset_config"]["DB_SUBSET_DISTINCT_SCHEMA"].items()
-        if spec["required"]
+        key for key, spec in manifest["dataset_config"]["DB_SUBSET_DISTINCT_SCHEMA"].items() if spec["required"]
     )
     return {
         "format": 1,

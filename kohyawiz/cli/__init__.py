@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     presets.add_argument("name", nargs="?", help="preset name or file (with show)")
 
+    check = commands.add_parser("check", help="check a training folder against the guide's dataset rules")
+    from kohyawiz.cli.check_cmd import add_check_arguments
+
+    add_check_arguments(check)
+
     demo = commands.add_parser("demo", help="make a small demo dataset and plan it (no GPU, no model)")
     demo.add_argument("--out", default="kohyawiz-demo", help="folder for the demo (default: ./kohyawiz-demo)")
     return parser
@@ -97,6 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kohyawiz.cli.presets_cmd import run_presets
 
             return run_presets(args)
+        if args.command == "check":
+            from kohyawiz.cli.check_cmd import run_check
+
+            return run_check(args)
         if args.command == "demo":
             from kohyawiz.cli.demo_cmd import run_demo
 

@@ -115,3 +115,25 @@ def image_size(path: Path) -> tuple[int, int]:
     if size[0] <= 0 or size[1] <= 0:
         raise ImageHeaderError(f"{kind} header gives a size of {size[0]}x{size[1]}")
     return int(size[0]), int(size[1])
+
+
+def has_alpha(path: Path) -> bool:
+    """Whether the header declares transparency (an alpha channel or a PNG tRNS chunk)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_HEADER_BYTES)
+    except OSError:
+        return False
+    kind = image_format(data)
+    if kind == "png" and len(data) > 25:
+        if data[25] in (4, 6):
+            return True
+        idat = data.find(b"IDAT")
+        return data.find(b"tRNS", 0, idat if idat > 0 else len(data)) > 0
+    if kind == "webp" and len(data) > 24:
+        if data[12:16] == b"VP8X":
+            return bool(data[20] & 0x10)
+        if data[12:16] == b"VP8L":
+            (bits,) = struct.unpack("<I", data[21:25])
+            return bool((bits >> 28) & 1)
+    return False

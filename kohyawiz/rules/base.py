@@ -50,9 +50,14 @@ class Finding:
     rule: str
     level: Level
     message: str
+    path: str | None = None
+    """The file or folder the finding is about, when it is about one."""
 
     def as_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "level": self.level, "message": self.message}
+        out = {"rule": self.rule, "level": self.level, "message": self.message}
+        if self.path:
+            out["path"] = self.path
+        return out
 
 
 @dataclass

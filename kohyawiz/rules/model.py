@@ -14,9 +14,7 @@ WEAK_CARD_RESOLUTION = {"sd1": 512, "sd2": 512, "sdxl": 768}
 def base_model(ctx: Context) -> None:
     model = ctx.answers.model
     if model.path:
-        ctx.decider.set(
-            "pretrained_model_name_or_path", model.path, "T-BASE", "the base model you chose"
-        )
+        ctx.decider.set("pretrained_model_name_or_path", model.path, "T-BASE", "the base model you chose")
     else:
         ctx.decider.warn("T-BASE", "no base model given yet: pass --model before training")
     if model.merge:

@@ -50,7 +50,9 @@ def choose_network(ctx: Context) -> None:
     listed = ", ".join(recommended)
     chosen = ctx.answers.network
     if chosen is not None:
-        d.record_plan("network", chosen, "L-PURPOSE", f"your choice; for {why_purpose} the guide suggests {listed}", "user")
+        d.record_plan(
+            "network", chosen, "L-PURPOSE", f"your choice; for {why_purpose} the guide suggests {listed}", "user"
+        )
         if chosen != "lora" and chosen not in recommended:
             d.info("L-PURPOSE", f"{chosen} is not among the guide's picks for {why_purpose} ({listed})")
     elif ctx.answers.subject == "style":
@@ -108,7 +110,10 @@ def lora_rank(ctx: Context) -> None:
     if ctx.answers.model.knows_subject and not ctx.answers.multi_concept:
         dim, why = 8, "8: the model already knows something close"
     else:
-        dim, why = 32, "32 suits most subjects" + (" and is the multi-concept first try" if ctx.answers.multi_concept else "")
+        dim, why = (
+            32,
+            "32 suits most subjects" + (" and is the multi-concept first try" if ctx.answers.multi_concept else ""),
+        )
     if ctx.answers.subject == "style":
         why += "; styles stay at 32 or below (L-STYLE)"
     dim = d.set("network_dim", dim, "T-RANK", why)
@@ -172,9 +177,7 @@ def locon(ctx: Context) -> None:
 def loha(ctx: Context) -> None:
     if ctx.algo != "loha":
         return
-    args = _lycoris_common(
-        ctx, 16, "L-LOHA", "dim 16: LoHa is capped at 32 and its Hadamard product squares the rank"
-    )
+    args = _lycoris_common(ctx, 16, "L-LOHA", "dim 16: LoHa is capped at 32 and its Hadamard product squares the rank")
     ctx.decider.set("network_args", args, "L-LOHA", "LyCORIS LoHa with conv layers")
 
 
@@ -217,7 +220,7 @@ def ia3(ctx: Context) -> None:
     d = ctx.decider
     d.set("network_dim", 32, "L-IA3", "iA3 ignores the dim, but it must be above 0 for layers to be trained")
     d.set("network_alpha", 1.0, "L-IA3", "iA3 ignores alpha")
-    args = [f"algo=ia3", f"preset={_preset_arg(ctx)}", "conv_dim=32", "conv_alpha=1.0"]
+    args = ["algo=ia3", f"preset={_preset_arg(ctx)}", "conv_dim=32", "conv_alpha=1.0"]
     d.set("network_args", args, "L-IA3", "LyCORIS iA3 over the full preset (the ia3 preset matches nothing)")
 
 
@@ -232,7 +235,7 @@ def other_lycoris(ctx: Context) -> None:
     elif ctx.algo == "full":
         d.set("network_dim", 1, "L-DEFAULT", "native fine-tuning ignores dim, but it must be above 0")
         d.set("network_alpha", 1.0, "L-DEFAULT", "native fine-tuning ignores alpha")
-        args = [f"algo=full", f"preset={_preset_arg(ctx)}", "conv_dim=1", "conv_alpha=1.0"]
+        args = ["algo=full", f"preset={_preset_arg(ctx)}", "conv_dim=1", "conv_alpha=1.0"]
         d.set("network_args", args, "L-DEFAULT", "LyCORIS native fine-tuning")
         d.warn("L-DEFAULT", "native fine-tuning writes very large files (hundreds of MB to GB)")
 

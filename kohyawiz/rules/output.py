@@ -28,7 +28,12 @@ def samples(ctx: Context) -> None:
         d.omit("sample_prompts", "K-SAMPLES", "no sample images asked for")
         return
     every = d.get("save_every_n_epochs") or d.get("max_train_epochs") or 1
-    d.set("sample_prompts", str(ctx.out_dir / "sample_prompts.txt"), "K-SAMPLES", f"{ctx.answers.model.tags} prompts from the template")
+    d.set(
+        "sample_prompts",
+        str(ctx.out_dir / "sample_prompts.txt"),
+        "K-SAMPLES",
+        f"{ctx.answers.model.tags} prompts from the template",
+    )
     d.set("sample_every_n_epochs", every, "K-SAMPLES", "a sample with every saved checkpoint")
     d.set("sample_sampler", "euler_a", "K-SAMPLES", "a fast, forgiving sampler")
 
@@ -36,6 +41,8 @@ def samples(ctx: Context) -> None:
 @rule("K-RESUME")
 def resume(ctx: Context) -> None:
     if ctx.answers.save_state:
-        ctx.decider.set("save_state", True, "K-RESUME", "state saved with each checkpoint, so `kohyawiz train --resume` works")
+        ctx.decider.set(
+            "save_state", True, "K-RESUME", "state saved with each checkpoint, so `kohyawiz train --resume` works"
+        )
     else:
         ctx.decider.omit("save_state", "K-RESUME", "no resumable state asked for (it costs disk)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kohyawiz.rules.base import Finding
 from kohyawiz.rules.context import Context, rule
 
 LORA_PASSES = 100
@@ -139,20 +140,24 @@ def batch(ctx: Context) -> None:
         d.warn("T-BATCH", "batch above 1 in a multi-concept run mixes concepts in one step")
 
 
+def count_findings(subject: str, name: str, n: int) -> list[Finding]:
+    """D-COUNT for one concept; shared by the planner and the dataset doctor."""
+    if subject == "style":
+        if n < 50:
+            return [Finding("D-COUNT", "warn", f"{name!r}: {n} images; styles want 50-200 (125-150 is ideal)")]
+        if n > 200:
+            return [Finding("D-COUNT", "info", f"{name!r}: {n} images; more than 200 is rarely needed for a style")]
+        return []
+    if n < 8:
+        return [Finding("D-COUNT", "warn", f"{name!r}: only {n} images, below the working minimum of 8")]
+    if n < 15:
+        return [Finding("D-COUNT", "warn", f"{name!r}: {n} images; fewer than 15 makes training hard (30 is ideal)")]
+    if n > 50:
+        return [Finding("D-COUNT", "info", f"{name!r}: {n} images; more than 50 is rarely needed")]
+    return []
+
+
 @rule("D-COUNT")
 def image_counts(ctx: Context) -> None:
-    d = ctx.decider
     for concept in ctx.concepts:
-        n, name = concept.images, concept.name
-        if ctx.answers.subject == "style":
-            if n < 50:
-                d.warn("D-COUNT", f"{name!r}: {n} images; styles want 50-200 (125-150 is ideal)")
-            elif n > 200:
-                d.info("D-COUNT", f"{name!r}: {n} images; more than 200 is rarely needed for a style")
-            continue
-        if n < 8:
-            d.warn("D-COUNT", f"{name!r}: only {n} images, below the working minimum of 8; expect a weak LoRA")
-        elif n < 15:
-            d.warn("D-COUNT", f"{name!r}: {n} images; fewer than 15 makes training hard (about 30 is ideal)")
-        elif n > 50:
-            d.info("D-COUNT", f"{name!r}: {n} images; more than 50 is rarely needed")
+        ctx.decider.findings += count_findings(ctx.answers.subject, concept.name, concept.images)

@@ -40,7 +40,9 @@ def precision(ctx: Context) -> None:
     chosen = ctx.answers.precision or "fp16"
     why = "fp16 keeps more detail for complex designs" if chosen == "fp16" else "bf16 trains faster"
     mixed = d.set("mixed_precision", chosen, "T-PRECISION", why)
-    d.set("save_precision", mixed if mixed in ("fp16", "bf16") else "fp16", "T-PRECISION", "the same as mixed_precision")
+    d.set(
+        "save_precision", mixed if mixed in ("fp16", "bf16") else "fp16", "T-PRECISION", "the same as mixed_precision"
+    )
     if ctx.family == "sdxl" and mixed == "fp16":
         d.set("no_half_vae", True, "T-PRECISION", "the SDXL VAE overflows in fp16")
     for full in ("full_fp16", "full_bf16"):
@@ -113,7 +115,10 @@ def snr(ctx: Context) -> None:
 @rule("D-CAPTION")
 def captions(ctx: Context) -> None:
     ctx.decider.set(
-        "caption_extension", ".txt", "D-CAPTION", "captions are .txt files beside the images (sd-scripts' default is .caption)"
+        "caption_extension",
+        ".txt",
+        "D-CAPTION",
+        "captions are .txt files beside the images (sd-scripts' default is .caption)",
     )
 
 

@@ -1,0 +1,223 @@
+"""The dataset doctor: guide parts 1-3 as findings per concept and per file (the D-* rules).
+
+Only headers are read, except to hash files for duplicate detection. Nothing is ever written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kohyawiz.dataset.images import has_alpha
+from kohyawiz.dataset.scan import DatasetScan, ScannedConcept
+from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, implied_pairs, looks_like_sentences, normalise, split_tags
+from kohyawiz.rules.base import Finding
+from kohyawiz.rules.schedule import count_findings
+
+HUGE_SIDE = 3000
+TAGS_PER_CAPTION = 20
+CAPTION_EXTENSIONS = (".txt", ".caption")
+
+
+@dataclass
+class CheckOptions:
+    subject: str = "character"
+    tags: str = "natural"
+    resolution: int = 768
+    caption_extension: str = ".txt"
+    multi_concept: bool | None = None
+    implications: dict[str, set[str]] = field(default_factory=lambda: dict(BUILTIN_IMPLICATIONS))
+
+
+def check_dataset(scan: DatasetScan, options: CheckOptions) -> list[Finding]:
+    findings = list(scan.findings)
+    multi = options.multi_concept if options.multi_concept is not None else len(scan.concepts) > 1
+    for path in scan.ignored:
+        if path.name.lower() == "raw":
+            findings.append(
+                Finding("D-RAW", "info", "raw/ is left alone: kohyawiz never changes raw images", str(path))
+            )
+    digests: dict[str, list[Path]] = defaultdict(list)
+    for concept in scan.concepts:
+        findings += count_findings(options.subject, concept.name, len(concept.images))
+        findings += _check_files(concept, options)
+        findings += _check_captions(concept, options, multi)
+        for image in concept.images:
+            try:
+                digests[hashlib.sha1(image.read_bytes()).hexdigest()].append(image)
+            except OSError:
+                continue
+    for paths in digests.values():
+        if len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            findings.append(
+                Finding("D-FORMAT", "warn", f"the same image appears {len(paths)} times: {names}", str(paths[0]))
+            )
+    return findings
+
+
+def _check_files(concept: ScannedConcept, options: CheckOptions) -> list[Finding]:
+    out = []
+    for path in concept.skipped:
+        if path.suffix.lower() in (".avif", ".jxl"):
+            why = "needs an optional plugin in sd-scripts' environment"
+        else:
+            why = "sd-scripts does not read it as an image (only .png .jpg .jpeg .webp .bmp, in lower or upper case)"
+        out.append(Finding("D-FORMAT", "info", f"{path.name} is skipped: {why}", str(path)))
+    stems: dict[str, list[Path]] = defaultdict(list)
+    for image in concept.images:
+        stems[image.stem].append(image)
+        if image.suffix.lower() == ".webp":
+            out.append(
+                Finding(
+                    "D-FORMAT", "info", "webp is read by sd-scripts since v0.8.7; `prepare` can convert it", str(image)
+                )
+            )
+    for stem, paths in stems.items():
+        if len(paths) > 1:
+            out.append(
+                Finding(
+                    "D-FORMAT", "warn", f"{len(paths)} images share the stem {stem!r} and so one caption", str(paths[0])
+                )
+            )
+    for path, problem in concept.unreadable.items():
+        out.append(Finding("D-FORMAT", "error", f"unreadable image: {problem}", str(path)))
+    for image in concept.images:
+        size = concept.sizes.get(image)
+        if size is None:
+            continue
+        if has_alpha(image):
+            out.append(
+                Finding("D-ALPHA", "warn", "has transparency: flatten it onto white (`prepare` does)", str(image))
+            )
+        if max(size) > HUGE_SIDE:
+            out.append(
+                Finding("D-HUGE", "warn", f"{size[0]}x{size[1]}: downscale to {HUGE_SIDE} px or less", str(image))
+            )
+        if max(size) < options.resolution:
+            out.append(
+                Finding(
+                    "D-SMALL",
+                    "warn",
+                    f"{size[0]}x{size[1]} is below {options.resolution} px: consider an upscaler",
+                    str(image),
+                )
+            )
+    return out
+
+
+def _read_caption(path: Path) -> tuple[str | None, Finding | None]:
+    try:
+        return path.read_bytes().decode("utf-8"), None
+    except UnicodeDecodeError:
+        return None, Finding("D-CAPTION", "error", "caption is not UTF-8: sd-scripts stops on it", str(path))
+    except OSError as exc:
+        return None, Finding("D-CAPTION", "error", f"cannot read caption: {exc.strerror}", str(path))
+
+
+def _check_captions(concept: ScannedConcept, options: CheckOptions, multi: bool) -> list[Finding]:
+    out = []
+    triggers = [normalise(t) for t in concept.name.split(",") if t.strip()]
+    expected = triggers[:2] if multi and len(triggers) > 1 else triggers[:1]
+    counts: list[int] = []
+    sentence_like = 0
+    image_stems = {p.stem for p in concept.images}
+    for other in CAPTION_EXTENSIONS:
+        if other == options.caption_extension:
+            continue
+        strays = sorted(concept.folder.glob(f"*{other}"))
+        if strays:
+            out.append(
+                Finding(
+                    "D-CAPTION",
+                    "warn",
+                    f"{len(strays)} {other} captions, but the plan reads {options.caption_extension}",
+                    str(strays[0]),
+                )
+            )
+    for caption in sorted(concept.folder.glob(f"*{options.caption_extension}")):
+        if caption.stem not in image_stems:
+            out.append(Finding("D-CAPTION", "info", "caption without an image", str(caption)))
+    for image in concept.images:
+        caption = image.with_suffix(options.caption_extension)
+        if not caption.is_file():
+            out.append(
+                Finding("D-CAPTION", "warn", "no caption: sd-scripts will use the folder's tags alone", str(image))
+            )
+            continue
+        text, problem = _read_caption(caption)
+        if problem:
+            out.append(problem)
+            continue
+        tags = split_tags(text or "")
+        if not tags:
+            out.append(
+                Finding("D-TAGS", "error", "empty caption: sd-scripts stops with 'caption file is empty'", str(caption))
+            )
+            continue
+        counts.append(len(tags))
+        first = [normalise(t) for t in tags[: len(expected)]]
+        if expected and first != expected:
+            want = ", ".join(expected)
+            out.append(
+                Finding(
+                    "D-CAPTION",
+                    "warn",
+                    f"starts with {', '.join(tags[: len(expected)])!r}, not the trigger {want!r}",
+                    str(caption),
+                )
+            )
+        seen: set[str] = set()
+        for tag in tags:
+            if normalise(tag) in seen:
+                out.append(Finding("D-TAGS", "warn", f"duplicate tag {tag!r}", str(caption)))
+            seen.add(normalise(tag))
+        for tag, implied in implied_pairs(tags, options.implications):
+            out.append(Finding("D-IMPLIED", "warn", f"{tag!r} implies {implied!r}: drop {implied!r}", str(caption)))
+        sentence_like += looks_like_sentences(tags)
+    if counts and sum(counts) / len(counts) > TAGS_PER_CAPTION:
+        average = sum(counts) / len(counts)
+        out.append(
+            Finding(
+                "D-TAGS",
+                "warn",
+                f"{concept.name!r}: {average:.1f} tags per caption on average; keep it near 20 or below",
+                str(concept.folder),
+            )
+        )
+    if counts:
+        share = sentence_like / len(counts)
+        if options.tags in ("booru", "e6") and share >= 0.5:
+            out.append(
+                Finding(
+                    "D-TAGSTYLE",
+                    "warn",
+                    f"{concept.name!r}: captions read as sentences, but the model takes {options.tags} tags",
+                    str(concept.folder),
+                )
+            )
+        elif (
+            options.tags == "natural"
+            and share == 0
+            and len(counts) >= 3
+            and any("_" in t for t in _first_caption_tags(concept, options))
+        ):
+            out.append(
+                Finding(
+                    "D-TAGSTYLE",
+                    "info",
+                    f"{concept.name!r}: captions look like booru tags on a natural-language model",
+                    str(concept.folder),
+                )
+            )
+    return out
+
+
+def _first_caption_tags(concept: ScannedConcept, options: CheckOptions) -> list[str]:
+    for image in concept.images:
+        text, _ = _read_caption(image.with_suffix(options.caption_extension))
+        if text:
+            return split_tags(text)
+    return []

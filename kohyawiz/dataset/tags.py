@@ -1,0 +1,84 @@
+"""Caption tags: reading captions, implications (D-IMPLIED) and tag-style guesses (D-TAGSTYLE)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+from kohyawiz.errors import UserError
+
+# A small list of our own: antecedent -> tags it implies (booru and e6 spellings both).
+BUILTIN_IMPLICATIONS: dict[str, set[str]] = {
+    "german shepherd": {"dog", "canine", "canid", "mammal"},
+    "wolf": {"canine", "canid", "mammal"},
+    "dog": {"canine", "canid", "mammal"},
+    "fox": {"canine", "canid", "mammal"},
+    "domestic cat": {"felid", "feline", "mammal"},
+    "spread legs": {"legs"},
+    "long hair": {"hair"},
+    "short hair": {"hair"},
+    "blue eyes": {"eyes"},
+    "red eyes": {"eyes"},
+    "green eyes": {"eyes"},
+    "twintails": {"long hair"},
+    "thighhighs": {"legwear"},
+    "pantyhose": {"legwear"},
+    "full-length portrait": {"portrait"},
+    "three-quarter portrait": {"portrait"},
+    "headshot portrait": {"portrait"},
+    "colored sketch": {"sketch"},
+}
+
+
+def split_tags(caption: str) -> list[str]:
+    return [t.strip() for t in caption.replace("\n", ",").split(",") if t.strip()]
+
+
+def normalise(tag: str) -> str:
+    return tag.strip().lower().replace("_", " ")
+
+
+def load_implications(path: Path) -> dict[str, set[str]]:
+    """A two-column antecedent,consequent CSV, as tag boards export it."""
+    table: dict[str, set[str]] = {}
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for number, row in enumerate(csv.reader(handle), start=1):
+                if not row or row[0].startswith("#"):
+                    continue
+                if len(row) < 2:
+                    raise UserError(f"line {number}: want antecedent,consequent", where=str(path))
+                if number == 1 and row[0].strip().lower() in ("antecedent", "antecedent_name"):
+                    continue
+                table.setdefault(normalise(row[0]), set()).add(normalise(row[1]))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read the implication list: {exc}", where=str(path)) from exc
+    return table
+
+
+def implied_pairs(tags: Iterable[str], table: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(tag, implied tag) pairs that stand together in one caption, following chains."""
+    present = {normalise(t): t for t in tags}
+    pairs = []
+    for tag in present:
+        seen: set[str] = set()
+        frontier = set(table.get(tag, ()))
+        while frontier:
+            implied = frontier.pop()
+            if implied in seen:
+                continue
+            seen.add(implied)
+            frontier |= table.get(implied, set())
+        pairs += [(present[tag], present[i]) for i in sorted(seen) if i in present and i != tag]
+    return pairs
+
+
+def looks_like_sentences(tags: list[str]) -> bool:
+    """Natural-language captions: long comma pieces with articles or sentence punctuation."""
+    if not tags:
+        return False
+    wordy = sum(
+        1 for t in tags if len(t.split()) >= 5 or t.endswith(".") or t.lower().startswith(("a ", "an ", "the "))
+    )
+    return wordy / len(tags) >= 0.3

@@ -1,0 +1,138 @@
+"""The dataset doctor finds every planted fault with its rule id, and nothing on clean files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import subprocess
+import sys
+import zlib
+
+from conftest import make_folder
+
+from kohyawiz.dataset.doctor import CheckOptions, check_dataset
+from kohyawiz.dataset.scan import scan_training_dir
+from kohyawiz.dataset.tags import implied_pairs, load_implications
+from kohyawiz.demo import png_bytes
+from kohyawiz.facts import resolve_version
+
+EXT = resolve_version(None).image_extensions
+
+
+def rgba_png(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = (b"\x00" + b"\xff\x00\x00\x80" * width) * height
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def findings_for(root, **options):
+    return check_dataset(scan_training_dir(root, EXT), CheckOptions(**options))
+
+
+def by_file(findings):
+    return {(f.rule, (f.path or "").rsplit("/", 1)[-1]) for f in findings}
+
+
+def test_clean_dataset_has_no_warnings(tmp_path):
+    make_folder(tmp_path, "1_hmbrgr", [(768, 768)] * 30, "hmbrgr, food, plate, white background")
+    findings = findings_for(tmp_path)
+    assert [f for f in findings if f.level != "info"] == []
+
+
+def test_planted_faults_each_with_their_rule(tmp_path):
+    folder = make_folder(tmp_path, "1_hmbrgr", [(768, 768)] * 20, "hmbrgr, food")
+    (folder / "alpha.png").write_bytes(rgba_png(800, 800))  # D-ALPHA
+    (folder / "alpha.txt").write_text("hmbrgr, food")
+    (folder / "huge.png").write_bytes(png_bytes(3500, 1000))  # D-HUGE
+    (folder / "huge.txt").write_text("hmbrgr")
+    (folder / "tiny.png").write_bytes(png_bytes(300, 200))  # D-SMALL
+    (folder / "tiny.txt").write_text("hmbrgr")
+    (folder / "nocap.png").write_bytes(png_bytes(768, 770 + 3))  # D-CAPTION: missing
+    (folder / "wrongfirst.png").write_bytes(png_bytes(768, 770 + 4))
+    (folder / "wrongfirst.txt").write_text("food, hmbrgr")  # D-CAPTION: first tag
+    (folder / "empty.png").write_bytes(png_bytes(768, 770 + 5))
+    (folder / "empty.txt").write_text("  \n")  # D-TAGS: empty (sd-scripts stops)
+    (folder / "dupe.png").write_bytes(png_bytes(768, 770 + 6))
+    (folder / "dupe.txt").write_text("hmbrgr, food, food")  # D-TAGS: duplicate
+    (folder / "many.png").write_bytes(png_bytes(768, 770 + 7))
+    (folder / "many.txt").write_text("hmbrgr, " + ", ".join(f"t{i}" for i in range(30)))
+    (folder / "implied.png").write_bytes(png_bytes(768, 770 + 8))
+    (folder / "implied.txt").write_text("hmbrgr, german shepherd, dog")  # D-IMPLIED
+    (folder / "orphan.txt").write_text("hmbrgr")  # D-CAPTION: orphan
+    (folder / "latin1.png").write_bytes(png_bytes(768, 770 + 9))
+    (folder / "latin1.txt").write_bytes("hmbrgr, caf\xe9".encode("latin-1"))  # not UTF-8
+    (folder / "copy.png").write_bytes((folder / "img000.png").read_bytes())  # duplicate content
+    (folder / "copy.txt").write_text("hmbrgr")
+    (folder / "img001.jpg").write_bytes((folder / "img001.png").read_bytes())  # same stem
+    (folder / "anim.gif").write_bytes(b"GIF89a" + b"\0" * 10)  # D-FORMAT: skipped
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # D-FORMAT: unreadable
+    (folder / "x.caption").write_text("hmbrgr")  # wrong caption extension
+    make_folder(tmp_path, "x_bad", [(768, 768)])  # D-FOLDER
+    make_folder(tmp_path, "raw", [(768, 768)])  # D-RAW note
+    found = by_file(findings_for(tmp_path))
+    expected = {
+        ("D-ALPHA", "alpha.png"), ("D-HUGE", "huge.png"), ("D-SMALL", "tiny.png"),
+        ("D-CAPTION", "nocap.png"), ("D-CAPTION", "wrongfirst.txt"), ("D-TAGS", "empty.txt"),
+        ("D-TAGS", "dupe.txt"), ("D-IMPLIED", "implied.txt"), ("D-CAPTION", "orphan.txt"),
+        ("D-CAPTION", "latin1.txt"), ("D-FORMAT", "anim.gif"), ("D-FORMAT", "broken.png"),
+        ("D-CAPTION", "x.caption"), ("D-RAW", "raw"), ("D-FORMAT", "img001.jpg"),
+    }  # fmt: skip
+    assert expected <= found, expected - found
+    assert any(rule == "D-FORMAT" and name in ("img000.png", "copy.png") for rule, name in found)
+    assert any(rule == "D-FOLDER" for rule, _ in found)
+    assert ("D-TAGS", "1_hmbrgr") in found or all(r != "D-TAGS" or n != "1_hmbrgr" for r, n in found)
+    clean = {f"img{i:03d}.png" for i in range(2, 20)} | {f"img{i:03d}.txt" for i in range(2, 20)}
+    assert not {name for _, name in found} & clean, sorted(f for f in found if f[1] in clean)
+
+
+def test_D_TAGS_average_over_20(tmp_path):
+    make_folder(tmp_path, "1_x", [(768, 768)] * 10, "x, " + ", ".join(f"t{i}" for i in range(25)))
+    assert ("D-TAGS", "1_x") in by_file(findings_for(tmp_path))
+
+
+def test_D_TAGSTYLE_sentences_on_a_booru_model(tmp_path):
+    make_folder(tmp_path, "1_x", [(768, 768)] * 10, "x, a brown dog sleeping at night on the porch")
+    assert ("D-TAGSTYLE", "1_x") in by_file(findings_for(tmp_path, tags="booru"))
+    assert ("D-TAGSTYLE", "1_x") not in by_file(findings_for(tmp_path, tags="natural"))
+
+
+def test_D_CAPTION_multi_concept_outfits_need_both_tags(tmp_path):
+    make_folder(tmp_path, "1_char, red", [(768, 768)] * 10, "char, red, smile")
+    make_folder(tmp_path, "2_char, blue", [(768, 768)] * 10, "char, smile")
+    found = by_file(findings_for(tmp_path))
+    assert ("D-CAPTION", "img000.txt") in found
+    assert sum(1 for r, _ in found if r == "D-CAPTION") == 10
+
+
+def test_D_COUNT_in_the_doctor(tmp_path):
+    make_folder(tmp_path, "1_x", [(768, 768)] * 5, "x")
+    assert any(f.rule == "D-COUNT" for f in findings_for(tmp_path))
+
+
+def test_D_IMPLIED_csv_and_chains(tmp_path):
+    csv = tmp_path / "imp.csv"
+    csv.write_text("antecedent,consequent\nhusky,dog\ndog,canine\n")
+    table = load_implications(csv)
+    assert set(implied_pairs(["husky", "canine", "smile"], table)) == {("husky", "canine")}
+
+
+def test_D_RAW_the_doctor_changes_nothing(tmp_path):
+    folder = make_folder(tmp_path, "1_x", [(768, 768), (4000, 100)] * 3, "x")
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    findings_for(tmp_path)
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    assert before == after
+
+
+def test_check_command_json_and_exit_codes(tmp_path):
+    make_folder(tmp_path / "ok", "1_x", [(768, 768)] * 30, "x, smile")
+    run = subprocess.run([sys.executable, "-m", "kohyawiz", "check", str(tmp_path / "ok"), "--json"], capture_output=True, text=True)
+    assert run.returncode == 0 and json.loads(run.stdout) == []
+    bad = make_folder(tmp_path / "bad", "1_x", [(768, 768)] * 30, "x")
+    (bad / "img000.txt").write_text("")
+    run = subprocess.run([sys.executable, "-m", "kohyawiz", "check", str(tmp_path / "bad")], capture_output=True, text=True)
+    assert run.returncode == 1 and "[D-TAGS]" in run.stdout and "1 errors" in run.stdout
