@@ -24,7 +24,9 @@ class LossShift:
     """The last epoch saved before the shift: the checkpoint to go back to."""
 
     def message(self) -> str:
-        where = f"epoch {self.saved_epoch} was saved before it" if self.saved_epoch else "no checkpoint was saved before it"
+        where = (
+            f"epoch {self.saved_epoch} was saved before it" if self.saved_epoch else "no checkpoint was saved before it"
+        )
         return (
             f"loss moved from about {self.before:.4g} to {self.after:.4g} at step {self.step} after a long stable "
             f"stretch: overtraining or a failure; {where}"

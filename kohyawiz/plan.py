@@ -235,6 +235,7 @@ def _validate(plan: Plan) -> None:
     args = plan.value("network_args") or []
     if module:
         problems += [f"network_args: {p}" for p in check_network_args(str(module), [str(a) for a in args])]
+    problems += _network_shape_problems(plan, [str(a) for a in args])
     settings = bucket_settings(plan)
     problems += settings.problems()
     for finding in plan.findings:
@@ -243,6 +244,24 @@ def _validate(plan: Plan) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise UserError(problems[0] + more)
+
+
+def _network_shape_problems(plan: Plan, args: list[str]) -> list[str]:
+    """Combinations the network modules reject only once training has started."""
+    values = dict(a.split("=", 1) for a in args if "=" in a)
+    dim = plan.value("network_dim")
+    module = plan.value("network_module")
+    problems = []
+    if module == "lycoris.kohya" and values.get("algo") == "boft" and isinstance(dim, int) and 0 < dim < 16:
+        problems.append(f"BOFT needs network_dim 16 or more (got {dim}): SD widths cannot be factored below that")
+    unit_key = "unit" if module == "networks.dylora" else "block_size" if values.get("algo") == "dylora" else None
+    if unit_key and isinstance(dim, int):
+        unit = int(values.get(unit_key, "1" if unit_key == "unit" else "4"))
+        if unit <= 0 or dim % unit:
+            problems.append(f"DyLoRA network_dim {dim} must be a multiple of {unit_key}={unit}")
+    if module == "networks.dylora" and "conv_dim" in values and values["conv_dim"] != str(dim):
+        problems.append("networks.dylora needs conv_dim equal to network_dim")
+    return problems
 
 
 def bucket_settings(plan: Plan) -> BucketSettings:

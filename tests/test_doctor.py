@@ -130,9 +130,13 @@ def test_D_RAW_the_doctor_changes_nothing(tmp_path):
 
 def test_check_command_json_and_exit_codes(tmp_path):
     make_folder(tmp_path / "ok", "1_x", [(768, 768)] * 30, "x, smile")
-    run = subprocess.run([sys.executable, "-m", "kohyawiz", "check", str(tmp_path / "ok"), "--json"], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "check", str(tmp_path / "ok"), "--json"], capture_output=True, text=True
+    )
     assert run.returncode == 0 and json.loads(run.stdout) == []
     bad = make_folder(tmp_path / "bad", "1_x", [(768, 768)] * 30, "x")
     (bad / "img000.txt").write_text("")
-    run = subprocess.run([sys.executable, "-m", "kohyawiz", "check", str(tmp_path / "bad")], capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "check", str(tmp_path / "bad")], capture_output=True, text=True
+    )
     assert run.returncode == 1 and "[D-TAGS]" in run.stdout and "1 errors" in run.stdout

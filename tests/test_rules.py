@@ -327,3 +327,27 @@ def test_unknown_key_checked_per_version(tmp_path):
     plan_for(tmp_path, overrides={"validation_split": "0.1"})
     with pytest.raises(UserError, match=r"v0\.9\.1"):
         plan_for(tmp_path, overrides={"validation_split": "0.1"}, sd_scripts_version="v0.9.1")
+
+
+@pytest.mark.parametrize(
+    ("network", "overrides", "fragment"),
+    [
+        ("locon", {"network_args": "algo=locon preset=full conv_dims=4"}, "conv_dims is not read"),
+        ("lokr", {"network_args": "algo=lokr preset=full decompose_both=False"}, "leave it out"),
+        ("locon", {"network_args": "algo=locon preset=full use_tucker=0"}, "True or False"),
+        ("locon", {"network_args": "algo=oft"}, "not an algorithm"),
+        ("lora", {"network_args": "factor=4"}, "factor is not read by networks.lora"),
+        ("boft", {"network_dim": "8"}, "BOFT needs network_dim 16"),
+        ("dylora", {"network_dim": "30"}, "multiple of unit=4"),
+    ],
+)
+def test_L_DEFAULT_network_args_the_module_would_ignore_are_refused(tmp_path, network, overrides, fragment):
+    with pytest.raises(UserError, match=fragment):
+        plan_for(tmp_path, network=network, overrides=overrides)
+
+
+def test_L_LOKR_never_emits_false_flags(tmp_path):
+    for network in ("locon", "loha", "lokr", "glora", "ia3", "diag-oft", "boft", "full"):
+        args = plan_for(tmp_path, network=network).value("network_args")
+        assert not any(a.startswith("decompose_both") for a in args)
+        assert not any(a.endswith(("=0", "=1")) and a.split("=")[0] in ("use_tucker", "use_scalar") for a in args)
