@@ -10,7 +10,7 @@ from conftest import REPO
 from kohyawiz.facts import known_versions, load_interface, resolve_version
 
 sys.path.insert(0, str(REPO / "tools"))
-import vendor_facts  # noqa: E402
+import vendor_facts
 
 
 def test_vendor_facts_equal_a_fresh_conversion_of_the_manifests(shared):
