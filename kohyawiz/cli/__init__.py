@@ -42,6 +42,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_check_arguments(check)
 
+    train = commands.add_parser("train", help="launch sd-scripts on a plan folder and watch it")
+    from kohyawiz.cli.train_cmd import add_train_arguments
+
+    add_train_arguments(train)
+
+    runs = commands.add_parser("runs", help="list training runs, or show one (with a loss plot)")
+    runs.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    runs.add_argument("id", nargs="?", help="run id (with show)")
+
+    queue = commands.add_parser("queue", help="queue plan folders and run them one after another")
+    queue.add_argument("action", choices=("add", "list", "run"))
+    queue.add_argument("dir", nargs="?", help="plan folder (with add)")
+    queue.add_argument("--stop-on-failure", action="store_true", help="stop the queue at the first failed run")
+    queue.add_argument("--sd-scripts", metavar="DIR")
+    queue.add_argument("--python", metavar="PATH")
+
     demo = commands.add_parser("demo", help="make a small demo dataset and plan it (no GPU, no model)")
     demo.add_argument("--out", default="kohyawiz-demo", help="folder for the demo (default: ./kohyawiz-demo)")
     return parser
@@ -106,6 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kohyawiz.cli.check_cmd import run_check
 
             return run_check(args)
+        if args.command in ("train", "runs", "queue"):
+            from kohyawiz.cli import train_cmd
+
+            return int(
+                {"train": train_cmd.run_train, "runs": train_cmd.run_runs, "queue": train_cmd.run_queue}[args.command](
+                    args
+                )
+            )
         if args.command == "demo":
             from kohyawiz.cli.demo_cmd import run_demo
 

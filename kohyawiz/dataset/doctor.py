@@ -58,6 +58,32 @@ def check_dataset(scan: DatasetScan, options: CheckOptions) -> list[Finding]:
     return findings
 
 
+def check_folders(folders: list[tuple[Path, str]], options: CheckOptions) -> list[Finding]:
+    """The per-folder checks for image folders named in a dataset config (any names)."""
+    from kohyawiz.dataset.scan import read_concept
+    from kohyawiz.facts import resolve_version
+
+    extensions = resolve_version(None).image_extensions
+    findings = []
+    for folder, name in folders:
+        if not folder.is_dir():
+            findings.append(Finding("D-FOLDER", "error", "image folder does not exist", str(folder)))
+            continue
+        concept = ScannedConcept(folder, 1, name)
+        read_concept(concept, extensions, read_sizes=True)
+        if not concept.images:
+            findings.append(
+                Finding(
+                    "D-FOLDER",
+                    "error",
+                    "no images sd-scripts can read (it would stop with 'No data found')",
+                    str(folder),
+                )
+            )
+        findings += _check_files(concept, options) + _check_captions(concept, options, False)
+    return findings
+
+
 def _check_files(concept: ScannedConcept, options: CheckOptions) -> list[Finding]:
     out = []
     for path in concept.skipped:

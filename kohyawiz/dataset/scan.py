@@ -85,7 +85,7 @@ def scan_training_dir(root: Path, extensions: tuple[str, ...], read_sizes: bool 
             )
             continue
         concept = ScannedConcept(Path(entry.path), parsed[0], parsed[1])
-        _read_concept(concept, extensions, read_sizes)
+        read_concept(concept, extensions, read_sizes)
         concepts.append(concept)
     if not concepts and not any(f.level == "error" for f in findings):
         findings.append(
@@ -94,7 +94,7 @@ def scan_training_dir(root: Path, extensions: tuple[str, ...], read_sizes: bool 
     return DatasetScan(root, concepts, findings, ignored)
 
 
-def _read_concept(concept: ScannedConcept, extensions: tuple[str, ...], read_sizes: bool) -> None:
+def read_concept(concept: ScannedConcept, extensions: tuple[str, ...], read_sizes: bool) -> None:
     try:
         files = [e for e in os.scandir(concept.folder) if e.is_file()]
     except OSError:

@@ -1,0 +1,198 @@
+"""`kohyawiz train DIR`, `kohyawiz runs`, `kohyawiz queue`: launch sd-scripts and watch it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.errors import UserError
+from kohyawiz.run import logparse
+from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.train import Outcome, PlanFolder, build_argv, last_state, preflight, train
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 30) -> str:
+    if not values:
+        return ""
+    tail = values[-width:]
+    low, high = min(tail), max(tail)
+    span = (high - low) or 1.0
+    return "".join(SPARK[min(len(SPARK) - 1, int((v - low) / span * (len(SPARK) - 1)))] for v in tail)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="a plan folder written by `kohyawiz plan`")
+    parser.add_argument(
+        "--sd-scripts",
+        metavar="DIR",
+        help="sd-scripts checkout (else $KOHYAWIZ_SD_SCRIPTS, vendor/sd-scripts, kohya_ss)",
+    )
+    parser.add_argument("--python", metavar="PATH", help="Python of sd-scripts' environment (default: its venv)")
+    parser.add_argument("--dry-run", action="store_true", help="print the exact command and stop")
+    parser.add_argument("--resume", action="store_true", help="resume from the last saved state")
+    parser.add_argument("--plain", action="store_true", help="plain progress lines instead of a live bar")
+
+
+class ConsoleView:
+    """Progress in the terminal: a bar over total steps with epoch, loss, rate, ETA and a sparkline."""
+
+    def __init__(self, plain: bool) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.plain = plain or not self.console.is_terminal
+        self.losses: list[float] = []
+        self.epoch = ""
+        self.progress: Any = None
+        self.task: Any = None
+        self.last_plain = -1
+
+    def __enter__(self) -> ConsoleView:
+        if not self.plain:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                TextColumn("{task.fields[extra]}"), console=self.console,
+            )  # fmt: skip
+            self.progress.start()
+            self.task = self.progress.add_task("training", total=None, extra="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def show(self, event: logparse.Event) -> None:
+        match event:
+            case logparse.EpochStarted(epoch=epoch, total=total):
+                self.epoch = f"epoch {epoch}/{total}"
+            case logparse.Progress(step=step, total=total, loss=loss, rate=rate):
+                if loss is not None:
+                    self.losses.append(loss)
+                extra = (
+                    f"{self.epoch} loss {loss:.4g} {rate or 0:.2f} it/s {sparkline(self.losses)}"
+                    if loss is not None
+                    else self.epoch
+                )
+                if self.progress is not None:
+                    self.progress.update(self.task, completed=step, total=total, extra=extra)
+                elif step != self.last_plain and (step % 10 == 0 or step == total):
+                    self.last_plain = step
+                    self.console.print(f"step {step}/{total} {extra}", highlight=False)
+            case logparse.CheckpointSaved(path=path):
+                self.console.print(f"saved {path}", highlight=False)
+            case logparse.Fatal(kind=kind, message=message, advice=advice):
+                self.console.print(f"[red]sd-scripts: {kind}[/red]: {message}\n  -> {advice}", highlight=False)
+
+
+def summary_lines(outcome: Outcome, record: Path) -> list[str]:
+    lines = [
+        f"{outcome.status}: exit code {outcome.returncode}, step {outcome.final_step}/{outcome.total_steps}, epoch {outcome.epoch}/{outcome.epochs}, final loss {outcome.final_loss}"
+    ]
+    for out in outcome.outputs:
+        lines.append(f"  output {out['path']}" + "".join(f"\n    ! {m}" for m in out.get("mismatches", [])))
+    for fatal in outcome.fatal:
+        lines.append(f"  {fatal['kind']}: {fatal['advice']}")
+    if outcome.loss_shift:
+        lines.append(f"  [A-LOSS] {outcome.loss_shift}")
+    lines.append(f"  record: {record}")
+    return lines
+
+
+def run_train(args: argparse.Namespace) -> int:
+    plan = PlanFolder.load(Path(args.dir))
+    sd = find_sd_scripts(args.sd_scripts, args.python)
+    resume = last_state(plan) if args.resume else None
+    argv = build_argv(plan, sd, resume)
+    if args.dry_run:
+        import shlex
+
+        print(shlex.join(argv))
+        print(f"(in {sd.root}; sd-scripts {sd.version.id}, found by {sd.found_by})")
+        return 0
+    checked = preflight(plan, sd)
+    for warning in checked.warnings:
+        print(f"warning: {warning}")
+    if checked.errors:
+        raise UserError(
+            f"preflight: {checked.errors[0]}"
+            + (f" (and {len(checked.errors) - 1} more)" if len(checked.errors) > 1 else "")
+        )
+    with ConsoleView(args.plain) as view:
+        outcome, record = train(plan, sd, resume=resume, on_event=view.show)
+    print("\n".join(summary_lines(outcome, record.folder)))
+    return 0 if outcome.status == "completed" else 1
+
+
+def run_runs(args: argparse.Namespace) -> int:
+    from kohyawiz.run.records import find_run, list_runs, read_events, read_json
+
+    if args.action == "show":
+        if not args.id:
+            raise UserError("`kohyawiz runs show` needs a run id (see `kohyawiz runs`)")
+        folder = find_run(args.id)
+        outcome = read_json(folder / "outcome.json", {})
+        print(json.dumps(outcome, indent=2))
+        losses = [
+            (e["step"], e["loss"])
+            for e in read_events(folder)
+            if e.get("event") == "Progress" and e.get("loss") is not None
+        ]
+        if losses:
+            from kohyawiz.run.plot import loss_plot
+
+            path = loss_plot(losses, folder / "loss.png")
+            print(f"loss plot: {path}")
+        return 0
+    for folder in list_runs():
+        outcome = read_json(folder / "outcome.json", {})
+        status = outcome.get("status", "running?")
+        print(
+            f"{folder.name}  {status:<11} steps {outcome.get('final_step')}/{outcome.get('total_steps')} loss {outcome.get('final_loss')}"
+        )
+    return 0
+
+
+def run_queue(args: argparse.Namespace) -> int:
+    from kohyawiz.run import queue
+
+    if args.action == "add":
+        if not args.dir:
+            raise UserError("`kohyawiz queue add` needs a plan folder")
+        entry = queue.add(Path(args.dir))
+        print(f"queued {entry.id}: {entry.plan_dir}")
+        return 0
+    if args.action == "list":
+        for entry in queue.load_queue():
+            print(f"{entry.id}  {entry.status:<11} {entry.plan_dir}  {entry.run or ''}")
+        return 0
+    failures = 0
+    while (entry := queue.next_entry()) is not None:
+        queue.update(entry.id, status="running")
+        try:
+            plan = PlanFolder.load(Path(entry.plan_dir))
+            sd = find_sd_scripts(args.sd_scripts, args.python)
+            checked = preflight(plan, sd)
+            if checked.errors:
+                raise UserError(checked.errors[0])
+            with ConsoleView(True) as view:
+                outcome, record = train(plan, sd, on_event=view.show)
+            queue.update(entry.id, status=outcome.status, run=record.folder.name)
+            print(f"{entry.id}: {outcome.status}")
+            if outcome.status == "interrupted":
+                return 130
+            ok = outcome.status == "completed"
+        except UserError as exc:
+            queue.update(entry.id, status="failed")
+            print(f"{entry.id}: failed: {exc}")
+            ok = False
+        if not ok:
+            failures += 1
+            if args.stop_on_failure:
+                return 1
+    return 1 if failures else 0

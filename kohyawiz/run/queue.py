@@ -1,0 +1,70 @@
+"""A file-backed queue of plan folders, run one after another. It survives a restart of kohyawiz:
+a run that was in progress when kohyawiz stopped is run again."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kohyawiz.emit import write_atomic
+from kohyawiz.errors import UserError
+from kohyawiz.run.records import kohyawiz_home
+
+
+@dataclass
+class QueueEntry:
+    id: str
+    plan_dir: str
+    status: str = "pending"
+    """pending, running, completed, failed or interrupted."""
+    added: str = ""
+    run: str | None = None
+
+
+def queue_path() -> Path:
+    return kohyawiz_home() / "queue.json"
+
+
+def load_queue() -> list[QueueEntry]:
+    path = queue_path()
+    if not path.is_file():
+        return []
+    try:
+        return [QueueEntry(**item) for item in json.loads(path.read_text(encoding="utf-8"))]
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"the queue file is damaged ({exc}); remove it to start afresh", where=str(path)) from exc
+
+
+def save_queue(entries: list[QueueEntry]) -> None:
+    path = queue_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps([asdict(e) for e in entries], indent=2) + "\n")
+
+
+def add(plan_dir: Path) -> QueueEntry:
+    folder = plan_dir.expanduser().resolve()
+    if not (folder / "plan.json").is_file():
+        raise UserError("no plan.json here: only plan folders can be queued", where=str(folder))
+    entries = load_queue()
+    entry = QueueEntry(uuid.uuid4().hex[:8], str(folder), added=time.strftime("%Y-%m-%d %H:%M:%S"))
+    save_queue([*entries, entry])
+    return entry
+
+
+def next_entry() -> QueueEntry | None:
+    for entry in load_queue():
+        if entry.status in ("pending", "running"):
+            return entry
+    return None
+
+
+def update(entry_id: str, **changes: str | None) -> None:
+    entries = load_queue()
+    for entry in entries:
+        if entry.id == entry_id:
+            for key, value in changes.items():
+                setattr(entry, key, value)
+    save_queue(entries)

@@ -1,0 +1,135 @@
+"""Run records: runs/<timestamp>-<name>/ with the plan, the argv, the log, events and the outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.emit import write_atomic
+from kohyawiz.errors import UserError
+
+MAX_HEADER = 100 * 1024 * 1024
+
+
+def kohyawiz_home() -> Path:
+    if os.environ.get("KOHYAWIZ_HOME"):
+        return Path(os.environ["KOHYAWIZ_HOME"]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "kohyawiz"
+
+
+def runs_home() -> Path:
+    return kohyawiz_home() / "runs"
+
+
+def safetensors_metadata(path: Path) -> dict[str, str]:
+    """The `__metadata__` of a .safetensors file, from its header alone."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(8)
+            if len(raw) != 8:
+                raise UserError("too short to be a safetensors file", where=str(path))
+            (size,) = struct.unpack("<Q", raw)
+            if size > MAX_HEADER:
+                raise UserError("safetensors header is implausibly large", where=str(path))
+            header = json.loads(handle.read(size))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the safetensors header: {exc}", where=str(path)) from exc
+    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
+    return {str(k): str(v) for k, v in metadata.items()}
+
+
+def metadata_mismatches(metadata: dict[str, str], plan: dict[str, Any]) -> list[str]:
+    """ss_network_* in a saved LoRA against the values the plan asked for."""
+    values = {d["key"]: d["value"] for d in plan.get("decisions", []) if d.get("scope", "arg") == "arg"}
+    checks = {
+        "ss_network_dim": "network_dim",
+        "ss_network_alpha": "network_alpha",
+        "ss_network_module": "network_module",
+    }
+    problems = []
+    for meta_key, plan_key in checks.items():
+        if meta_key not in metadata or values.get(plan_key) is None:
+            continue
+        want, got = values[plan_key], metadata[meta_key]
+        same = str(want) == got
+        if not same:
+            try:
+                same = float(want) == float(got)
+            except (TypeError, ValueError):
+                same = False
+        if not same:
+            problems.append(f"{meta_key} is {got}, the plan asked for {want}")
+    return problems
+
+
+@dataclass
+class RunRecord:
+    folder: Path
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, name: str, plan: dict[str, Any], argv: list[str]) -> RunRecord:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        folder = runs_home() / f"{stamp}-{name}"
+        suffix = 1
+        while folder.exists():
+            suffix += 1
+            folder = runs_home() / f"{stamp}-{name}-{suffix}"
+        folder.mkdir(parents=True)
+        write_atomic(folder / "plan.json", json.dumps(plan, indent=2) + "\n")
+        write_atomic(folder / "argv.json", json.dumps(argv, indent=2) + "\n")
+        return cls(folder)
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "train.log"
+
+    def add_event(self, record: dict[str, Any]) -> None:
+        self.events.append(record)
+        with (self.folder / "events.jsonl").open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+
+    def finish(self, outcome: dict[str, Any]) -> None:
+        write_atomic(self.folder / "outcome.json", json.dumps(outcome, indent=2) + "\n")
+
+
+def list_runs() -> list[Path]:
+    home = runs_home()
+    return sorted((p for p in home.iterdir() if p.is_dir()), key=lambda p: p.name) if home.is_dir() else []
+
+
+def find_run(run_id: str) -> Path:
+    runs = list_runs()
+    exact = [p for p in runs if p.name == run_id]
+    matches = exact or [p for p in runs if run_id in p.name]
+    if len(matches) != 1:
+        what = "no run" if not matches else f"{len(matches)} runs"
+        raise UserError(f"{what} match {run_id!r}; `kohyawiz runs` lists them")
+    return matches[0]
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def read_events(folder: Path) -> list[dict[str, Any]]:
+    events = []
+    try:
+        lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events

@@ -1,0 +1,250 @@
+"""`kohyawiz train`: preflight, launch through accelerate, parse the log, keep a record."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import toml
+
+from kohyawiz.dataset.doctor import CheckOptions, check_folders
+from kohyawiz.errors import UserError
+from kohyawiz.loss import detect_loss_shift
+from kohyawiz.run import logparse
+from kohyawiz.run.locate import SdScripts
+from kohyawiz.run.process import StopRequest, capture, run_streaming
+from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
+
+MIN_FREE_BYTES = 2 * 1024**3
+
+
+@dataclass
+class PlanFolder:
+    folder: Path
+    plan: dict[str, Any]
+    config: dict[str, Any]
+    dataset: dict[str, Any]
+
+    @classmethod
+    def load(cls, folder: Path) -> PlanFolder:
+        folder = folder.expanduser().resolve()
+        plan_path = folder / "plan.json"
+        if not plan_path.is_file():
+            raise UserError("no plan.json here: write a plan with `kohyawiz plan --out DIR`", where=str(folder))
+        try:
+            plan = json.loads(plan_path.read_text(encoding="utf-8"))
+            config = toml.load(folder / "config.toml")
+            dataset = toml.load(folder / "dataset.toml")
+        except (OSError, ValueError, toml.TomlDecodeError) as exc:
+            raise UserError(f"the plan folder is incomplete or damaged ({exc}); re-plan it", where=str(folder)) from exc
+        return cls(folder, plan, config, dataset)
+
+    def arg(self, key: str, default: Any = None) -> Any:
+        for section in self.config.values():
+            if isinstance(section, dict) and key in section:
+                return section[key]
+        return self.config.get(key, default)
+
+    def image_dirs(self) -> list[Path]:
+        return [Path(s["image_dir"]) for d in self.dataset.get("datasets", []) for s in d.get("subsets", [])]
+
+
+@dataclass
+class Preflight:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _looks_local(model: str) -> bool:
+    return (
+        model.startswith(("/", ".", "~"))
+        or os.sep in model.replace("/", "", 1)
+        or model.endswith((".safetensors", ".ckpt"))
+    )
+
+
+def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> Preflight:
+    result = Preflight()
+    if (warning := sd.warning()) is not None:
+        result.warnings.append(warning)
+    if plan.plan.get("sd_scripts_version") != sd.version.id:
+        result.warnings.append(
+            f"the plan targets sd-scripts {plan.plan.get('sd_scripts_version')}, the checkout is {sd.version.id}: re-plan with --sd-scripts-version {sd.version.id}"
+        )
+    script = sd.root / str(plan.plan.get("script", "train_network.py"))
+    if not script.is_file():
+        result.errors.append(f"{script} is missing")
+    model = plan.arg("pretrained_model_name_or_path")
+    if not model:
+        result.errors.append("the plan has no base model: re-plan with --model PATH")
+    elif _looks_local(str(model)) and not Path(str(model)).expanduser().exists():
+        result.errors.append(f"the base model {model} does not exist")
+    folders = [(d, d.name.partition("_")[2] or d.name) for d in plan.image_dirs()]
+    for problem in check_folders(
+        folders,
+        CheckOptions(caption_extension=str(plan.dataset.get("general", {}).get("caption_extension", ".caption"))),
+    ):
+        if problem.level == "error":
+            result.errors.append(f"{problem.rule}: {problem.message}" + (f" ({problem.path})" if problem.path else ""))
+    output = Path(str(plan.arg("output_dir", plan.folder / "output")))
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / ".kohyawiz-write-test"
+        probe.write_text("")
+        probe.unlink()
+        if shutil.disk_usage(output).free < MIN_FREE_BYTES:
+            result.warnings.append(f"less than 2 GB free in {output}")
+    except OSError as exc:
+        result.errors.append(f"cannot write to {output}: {exc.strerror}")
+    if check_python:
+        code, out = capture([str(sd.python), "-c", "import accelerate"], cwd=sd.root)
+        if code != 0:
+            result.errors.append(
+                f"accelerate is not importable by {sd.python}: install sd-scripts' requirements there ({out.strip()[-200:]})"
+            )
+    return result
+
+
+def last_state(plan: PlanFolder) -> Path:
+    output = Path(str(plan.arg("output_dir", plan.folder / "output")))
+    states = sorted((p for p in output.glob("*-state") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    if not states:
+        raise UserError("no saved state to resume from: plan with --save-state and train first", where=str(output))
+    return states[-1]
+
+
+def build_argv(plan: PlanFolder, sd: SdScripts, resume: Path | None = None) -> list[str]:
+    data = plan.plan
+    argv = [
+        str(sd.python), "-m", "accelerate.commands.launch", *data["accelerate_args"],
+        str(sd.root / data["script"]), *data["script_args"], "--console_log_simple",
+    ]  # fmt: skip
+    if resume is not None:
+        argv += ["--resume", str(resume)]
+    return argv
+
+
+@dataclass
+class Outcome:
+    status: str
+    returncode: int
+    final_step: int | None = None
+    total_steps: int | None = None
+    epoch: int | None = None
+    epochs: int | None = None
+    final_loss: float | None = None
+    fatal: list[dict[str, str]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    loss_shift: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Watcher:
+    """Turns streamed text into events, records them, and keeps the running state."""
+
+    def __init__(self, record: RunRecord, on_event: Callable[[logparse.Event], None] | None = None) -> None:
+        self.parser = logparse.LogParser()
+        self.record = record
+        self.on_event = on_event
+        self.outcome = Outcome("running", -1)
+        self.losses: list[tuple[int, float]] = []
+        self.saves: list[tuple[int, int]] = []
+        self.checkpoints: list[str] = []
+
+    def text(self, text: str) -> None:
+        for event in self.parser.feed(text):
+            self.event(event)
+
+    def close(self) -> None:
+        for event in self.parser.close():
+            self.event(event)
+
+    def event(self, event: logparse.Event) -> None:
+        self.record.add_event(logparse.event_record(event))
+        out = self.outcome
+        match event:
+            case logparse.Summary(total_steps=total, epochs=epochs):
+                out.total_steps, out.epochs = total or out.total_steps, epochs or out.epochs
+            case logparse.StepsOverride(epochs=epochs, steps=steps):
+                out.epochs, out.total_steps = epochs, steps
+            case logparse.EpochStarted(epoch=epoch, total=total):
+                out.epoch, out.epochs = epoch, total
+            case logparse.Progress(step=step, total=total, loss=loss):
+                out.final_step, out.total_steps = step, total
+                if loss is not None:
+                    out.final_loss = loss
+                    self.losses.append((step, loss))
+            case logparse.CheckpointSaved(path=path):
+                self.checkpoints.append(path)
+                if out.epoch is not None and out.final_step is not None:
+                    self.saves.append((out.epoch, out.final_step))
+            case logparse.Fatal():
+                out.fatal.append({"kind": event.kind, "message": event.message, "advice": event.advice})
+        if self.on_event is not None:
+            self.on_event(event)
+
+
+def train(
+    plan: PlanFolder,
+    sd: SdScripts,
+    *,
+    resume: Path | None = None,
+    on_event: Callable[[logparse.Event], None] | None = None,
+    on_text: Callable[[str], None] | None = None,
+    stop: StopRequest | None = None,
+    env_extra: dict[str, str] | None = None,
+) -> tuple[Outcome, RunRecord]:
+    argv = build_argv(plan, sd, resume)
+    name = str(plan.arg("output_name", plan.folder.name))
+    record = RunRecord.create(name, plan.plan, argv)
+    watcher = Watcher(record, on_event)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "160", **(env_extra or {})}
+    stop = stop or StopRequest()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.request())
+
+    def on_chunk(text: str) -> None:
+        watcher.text(text)
+        if on_text is not None:
+            on_text(text)
+
+    try:
+        with record.log_path.open("w", encoding="utf-8") as log:
+            finished = run_streaming(argv, on_chunk, cwd=sd.root, env=env, log=log, stop=stop)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    watcher.close()
+    outcome = watcher.outcome
+    outcome.returncode, outcome.seconds = finished.returncode, round(finished.seconds, 2)
+    if finished.interrupted:
+        outcome.status = "interrupted"
+    elif finished.returncode != 0 or outcome.fatal:
+        outcome.status = "failed"  # "No data found" exits with 0 and still failed
+    else:
+        outcome.status = "completed"
+    for path in watcher.checkpoints:
+        entry: dict[str, Any] = {"path": path}
+        try:
+            metadata = safetensors_metadata(Path(path))
+            entry["metadata"] = {k: v for k, v in metadata.items() if k.startswith("ss_network") or k == "ss_epoch"}
+            entry["mismatches"] = metadata_mismatches(metadata, plan.plan)
+        except UserError as exc:
+            entry["error"] = str(exc)
+        outcome.outputs.append(entry)
+    shift = detect_loss_shift(watcher.losses, watcher.saves, outcome.total_steps)
+    if shift is not None:
+        outcome.loss_shift = shift.message()
+    record.finish(outcome.as_dict())
+    return outcome, record

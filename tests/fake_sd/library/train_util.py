@@ -1,0 +1,1 @@
+# marker for version detection: validation_split

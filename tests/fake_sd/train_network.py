@@ -1,0 +1,3 @@
+from replay import main
+
+raise SystemExit(main())

@@ -1,0 +1,271 @@
+"""Run and watch: real log lines become events, and the real subprocess path runs a test double of
+sd-scripts (tests/fake_sd) through a stand-in accelerate launcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import SHARED, make_folder
+
+from kohyawiz.assemble import PlanRequest, plan_from_request
+from kohyawiz.emit import write_plan
+from kohyawiz.run import logparse
+from kohyawiz.run.locate import find_sd_scripts, read_commit
+from kohyawiz.run.process import StopRequest
+from kohyawiz.run.train import PlanFolder, build_argv, preflight, train
+
+FAKE = Path(__file__).resolve().parent / "fake_sd"
+DATA = Path(__file__).resolve().parent / "data"
+LOGS = SHARED / "sd-scripts" / "logs"
+
+
+def parse(text: str) -> list:
+    parser = logparse.LogParser()
+    return parser.feed(text) + parser.close()
+
+
+@pytest.fixture
+def logs():
+    if not LOGS.is_dir():
+        pytest.skip("the shared sd-scripts logs are not beside this checkout")
+    return LOGS
+
+
+def test_summary_epochs_steps_and_saves_from_a_real_log(logs):
+    events = parse((logs / "lora-console-log-simple.log").read_text())
+    summary = next(e for e in events if isinstance(e, logparse.Summary))
+    assert summary == logparse.Summary(4, 0, 4, 2, 1, 1, 8)
+    assert [e.epoch for e in events if isinstance(e, logparse.EpochStarted)] == [1, 2]
+    steps = [e for e in events if isinstance(e, logparse.Progress)]
+    assert steps[-1].step == 8 and steps[-1].total == 8 and steps[-1].loss == 2.39
+    assert steps[-1].rate == pytest.approx(1 / 1.39, rel=0.01)
+    saves = [e.path for e in events if isinstance(e, logparse.CheckpointSaved)]
+    assert saves[-1].endswith("simplelog.safetensors") and any(isinstance(e, logparse.ModelSaved) for e in events)
+
+
+def test_rich_formatted_log_parses_too(logs):
+    events = parse((logs / "lora-prodigy-sd1.log").read_text())
+    assert next(e for e in events if isinstance(e, logparse.Summary)).total_steps == 40
+    assert [e for e in events if isinstance(e, logparse.Progress)][-1].loss == 3.69
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("fatal-no-data-found.log", "no_data"),
+        ("fatal-dataset-config-extra-key.log", "dataset_config"),
+        ("fatal-argparse-bad-flag.log", "argparse"),
+        ("fatal-missing-model.log", "missing_model"),
+        ("fatal-missing-config.log", "missing_config"),
+        ("locon-preset-full-lycoris-4.1.3-crash.log", "lycoris_preset"),
+    ],
+)
+def test_fatal_logs_map_to_advice(logs, name, kind):
+    fatal = [e for e in parse((logs / name).read_text()) if isinstance(e, logparse.Fatal)]
+    assert fatal and fatal[0].kind == kind and fatal[0].advice
+
+
+def test_oom_log_gives_the_memory_advice():
+    fatal = [e for e in parse((DATA / "oom.log").read_text()) if isinstance(e, logparse.Fatal)]
+    assert fatal[0].kind == "oom" and "cache latents to disk" in fatal[0].advice
+
+
+def test_parser_never_raises_on_garbage_and_partial_lines():
+    parser = logparse.LogParser()
+    chunks = [
+        "steps:  12%|█▎  | 1/8 [00:01<00:10,  1.5",
+        "1s/it, avr_loss=nan]\r",
+        "\x00\xff garbage\n",
+        "epoch 3/",
+        "x\n",
+    ]
+    events = [e for chunk in chunks for e in parser.feed(chunk)] + parser.close()
+    progress = [e for e in events if isinstance(e, logparse.Progress)]
+    assert progress and progress[0].step == 1
+    assert any(isinstance(e, logparse.Fatal) and e.kind == "nan_loss" for e in events)
+    for junk in ["", "|||", "100%|", "running training", "  num epochs / x: y", "steps: 5%| | a/b [x<y]"]:
+        parser.line(junk)
+
+
+@pytest.fixture
+def plan_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    data = tmp_path / "train"
+    make_folder(data, "1_tinyconcept", [(768, 768)] * 20, "tinyconcept, solo")
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(b"x")
+    request = PlanRequest(
+        out_dir=tmp_path / "plan",
+        preset="character-sd15",
+        answers={"vram_gb": 12, "model": {"path": str(model)}, "save_state": True},
+        dataset=data,
+    )
+    plan, _ = plan_from_request(request)
+    write_plan(plan)
+    return tmp_path / "plan"
+
+
+def fake_env(log: Path, **extra: str) -> dict[str, str]:
+    return {"KOHYAWIZ_FAKE_LOG": str(log), "KOHYAWIZ_FAKE_DELAY": "0", **extra}
+
+
+def test_locate_reads_version_and_warns_for_unknown(tmp_path):
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    assert sd.version.id == "main-48d368fa" and not sd.exact and "nearest" in (sd.warning() or "")
+    git = tmp_path / "sd" / ".git"
+    (git / "refs" / "heads").mkdir(parents=True)
+    (git / "HEAD").write_text("ref: refs/heads/main\n")
+    (git / "packed-refs").write_text("# pack-refs\n8f4ee8fc0000000000000000000000000000dead refs/heads/main\n")
+    assert read_commit(tmp_path / "sd").startswith("8f4ee8fc")
+
+
+def test_train_through_the_real_subprocess_path(plan_dir, logs):
+    plan = PlanFolder.load(plan_dir)
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    assert preflight(plan, sd).errors == []
+    argv = build_argv(plan, sd)
+    assert argv[1:3] == ["-m", "accelerate.commands.launch"] and "--console_log_simple" in argv
+    assert argv[argv.index("--config_file") + 1] == str(plan_dir / "config.toml")
+    outcome, record = train(plan, sd, env_extra=fake_env(logs / "lora-console-log-simple.log"))
+    assert outcome.status == "completed" and outcome.returncode == 0
+    assert (outcome.final_step, outcome.total_steps, outcome.epochs, outcome.final_loss) == (8, 8, 2, 2.39)
+    assert len(outcome.outputs) == 2 and all(o["mismatches"] == [] for o in outcome.outputs)
+    assert outcome.outputs[-1]["metadata"]["ss_network_dim"] == "32"
+    events = [json.loads(line) for line in (record.folder / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["event"] in ("ModelSaved", "Progress")
+    assert json.loads((record.folder / "outcome.json").read_text())["status"] == "completed"
+    assert (record.folder / "train.log").read_text().count("epoch ") >= 2
+    assert json.loads((record.folder / "argv.json").read_text()) == argv
+
+
+def test_no_data_exits_zero_but_is_a_failure(plan_dir, logs):
+    outcome, _ = train(
+        PlanFolder.load(plan_dir),
+        find_sd_scripts(str(FAKE), sys.executable),
+        env_extra=fake_env(logs / "fatal-no-data-found.log"),
+    )
+    assert outcome.returncode == 0 and outcome.status == "failed" and outcome.fatal[0]["kind"] == "no_data"
+
+
+def test_replayed_oom_gives_advice(plan_dir):
+    outcome, _ = train(
+        PlanFolder.load(plan_dir), find_sd_scripts(str(FAKE), sys.executable), env_extra=fake_env(DATA / "oom.log")
+    )
+    assert (
+        outcome.status == "failed"
+        and outcome.fatal[0]["kind"] == "oom"
+        and "gradient checkpointing" in outcome.fatal[0]["advice"]
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("stubborn", [False, True])
+def test_stop_leaves_no_process_behind(plan_dir, logs, tmp_path, stubborn):
+    pidfile = tmp_path / "pid"
+    stop = StopRequest()
+    import threading
+
+    def press_stop():
+        while not pidfile.exists():
+            time.sleep(0.05)
+        time.sleep(0.5)
+        stop.request()
+
+    threading.Thread(target=press_stop, daemon=True).start()
+    env = fake_env(logs / "lora-prodigy-sd1.log", KOHYAWIZ_FAKE_DELAY="0.05", KOHYAWIZ_FAKE_PIDFILE=str(pidfile))
+    if stubborn:
+        env["KOHYAWIZ_FAKE_IGNORE_INT"] = "1"
+    from kohyawiz.run import process
+
+    saved = process.GRACE_S
+    process.GRACE_S = 0.5
+    try:
+        outcome, record = train(
+            PlanFolder.load(plan_dir), find_sd_scripts(str(FAKE), sys.executable), stop=stop, env_extra=env
+        )
+    finally:
+        process.GRACE_S = saved
+    assert outcome.status == "interrupted"
+    assert json.loads((record.folder / "outcome.json").read_text())["status"] == "interrupted"
+    assert not _alive(int(pidfile.read_text()))
+
+
+def test_ctrl_c_on_the_cli_stops_the_run(plan_dir, logs, tmp_path):
+    pidfile = tmp_path / "pid"
+    env = {
+        **os.environ,
+        **fake_env(logs / "lora-prodigy-sd1.log", KOHYAWIZ_FAKE_DELAY="0.05", KOHYAWIZ_FAKE_PIDFILE=str(pidfile)),
+    }
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "kohyawiz", "train", str(plan_dir), "--sd-scripts", str(FAKE), "--python", sys.executable, "--plain"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+    deadline = time.time() + 30
+    while not pidfile.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    cli.send_signal(signal.SIGINT)
+    out, _ = cli.communicate(timeout=60)
+    assert cli.returncode == 1 and "interrupted" in out
+    assert not _alive(int(pidfile.read_text()))
+
+
+def test_dry_run_prints_the_command(plan_dir):
+    run = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "train", str(plan_dir), "--sd-scripts", str(FAKE), "--python", sys.executable, "--dry-run"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0 and "accelerate.commands.launch" in run.stdout and "--dataset_config" in run.stdout
+
+
+def test_preflight_finds_missing_model_and_images(plan_dir, tmp_path):
+    plan = PlanFolder.load(plan_dir)
+    Path(plan.arg("pretrained_model_name_or_path")).unlink()
+    for image in (tmp_path / "train" / "1_tinyconcept").glob("*.png"):
+        image.unlink()
+    errors = preflight(plan, find_sd_scripts(str(FAKE), sys.executable)).errors
+    assert any("base model" in e for e in errors) and any("No data found" in e for e in errors)
+
+
+def test_resume_uses_the_last_state(plan_dir):
+    plan = PlanFolder.load(plan_dir)
+    state = Path(plan.arg("output_dir")) / "tinyconcept-000002-state"
+    state.mkdir(parents=True)
+    from kohyawiz.run.train import last_state
+
+    argv = build_argv(plan, find_sd_scripts(str(FAKE), sys.executable), last_state(plan))
+    assert argv[-2:] == ["--resume", str(state)]
+
+
+def test_queue_runs_in_order_and_survives_failures(plan_dir, logs, tmp_path, monkeypatch):
+    env = {**os.environ, "KOHYAWIZ_HOME": os.environ["KOHYAWIZ_HOME"], **fake_env(logs / "lora-console-log-simple.log")}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "kohyawiz", *args], capture_output=True, text=True, env=env)
+
+    assert cli("queue", "add", str(plan_dir)).returncode == 0
+    assert cli("queue", "add", str(tmp_path / "nope")).returncode == 2
+    assert cli("queue", "add", str(plan_dir)).returncode == 0
+    ran = cli("queue", "run", "--sd-scripts", str(FAKE), "--python", sys.executable)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    listed = cli("queue", "list").stdout
+    assert listed.count("completed") == 2
+    runs = cli("runs").stdout
+    assert runs.count("completed") == 2
+    run_id = runs.split()[0]
+    shown = cli("runs", "show", run_id)
+    assert shown.returncode == 0 and "loss plot" in shown.stdout
