@@ -108,6 +108,9 @@ class Answers(_Strict):
     """LoRA or a LyCORIS algorithm. Left empty, the guide's recommendation for the subject is used."""
     lokr_size: Literal["small", "large"] = "small"
     """LoKr only: a small file (factor -1) or a large, LoRA-like one (factor 8)."""
+    network_options: dict[str, bool | int | float | str] = Field(default_factory=dict)
+    """Extra network_args merged over kohyawiz's own (e.g. conv_dim, use_tucker); checked against
+    what the network module reads."""
     optimizer: Optimizer = "prodigy"
     """Prodigy (default), DAdaptAdam, AdamW or AdamW8bit."""
     precision: Precision | None = None

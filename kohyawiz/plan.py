@@ -238,6 +238,14 @@ def _validate(plan: Plan) -> None:
     problems += _network_shape_problems(plan, [str(a) for a in args])
     settings = bucket_settings(plan)
     problems += settings.problems()
+    divisor = plan.interface.info.bucket_reso_steps_divisor
+    if plan.script.startswith("sdxl"):
+        divisor = min(divisor, 32)
+    if settings.enable_bucket and settings.bucket_reso_steps % divisor:
+        problems.append(
+            f"bucket_reso_steps {settings.bucket_reso_steps} is not a multiple of {divisor}: "
+            f"sd-scripts {plan.interface.version} stops on it"
+        )
     for finding in plan.findings:
         if finding.level == "error":
             problems.append(f"{finding.rule}: {finding.message}")

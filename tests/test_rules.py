@@ -351,3 +351,14 @@ def test_L_LOKR_never_emits_false_flags(tmp_path):
         args = plan_for(tmp_path, network=network).value("network_args")
         assert not any(a.startswith("decompose_both") for a in args)
         assert not any(a.endswith(("=0", "=1")) and a.split("=")[0] in ("use_tucker", "use_scalar") for a in args)
+
+
+def test_L_LOCON_network_options_merge_and_are_checked(tmp_path):
+    plan = plan_for(tmp_path, network="locon", network_options={"conv_dim": 8, "use_tucker": True})
+    args = plan.value("network_args")
+    assert "conv_dim=8" in args and "use_tucker=True" in args and "algo=locon" in args
+    assert plan.decision("network_args").source == "user"
+    kohya_locon = plan_for(tmp_path, network="lora", network_options={"conv_dim": 16, "conv_alpha": 8})
+    assert kohya_locon.value("network_args") == ["conv_dim=16", "conv_alpha=8"]
+    with pytest.raises(UserError, match="factor is not read"):
+        plan_for(tmp_path, network="locon", network_options={"factor": 4})

@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--sd-scripts", metavar="DIR")
     queue.add_argument("--python", metavar="PATH")
 
+    from kohyawiz.cli import interop_cmd
+
+    interop_cmd.add_arguments(commands)
+
     demo = commands.add_parser("demo", help="make a small demo dataset and plan it (no GPU, no model)")
     demo.add_argument("--out", default="kohyawiz-demo", help="folder for the demo (default: ./kohyawiz-demo)")
     return parser
@@ -130,6 +134,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args
                 )
             )
+        if args.command in ("import", "export", "diff"):
+            from kohyawiz.cli import interop_cmd
+
+            handlers = {
+                "import": interop_cmd.run_import,
+                "export": interop_cmd.run_export,
+                "diff": interop_cmd.run_diff,
+            }
+            return int(handlers[args.command](args))
         if args.command == "demo":
             from kohyawiz.cli.demo_cmd import run_demo
 

@@ -27,6 +27,8 @@ def apply_rules(ctx: Context) -> None:
         REGISTRY[rule_id](ctx)
         if rule_id == "L-IA3":
             network.other_lycoris(ctx)
+        if rule_id == "L-STYLE":
+            network.apply_network_options(ctx)
 
 
 __all__ = [

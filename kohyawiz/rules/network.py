@@ -6,7 +6,9 @@ import tomllib
 from functools import cache
 from typing import Any
 
+from kohyawiz.networks import readable_args
 from kohyawiz.resources import vendor_dir
+from kohyawiz.rules.base import Decision
 from kohyawiz.rules.context import Context, rule
 
 # Guide part 7's recommendations by purpose, first choice first.
@@ -263,3 +265,39 @@ def weight_norms(ctx: Context) -> None:
 @rule("T-DROPOUT")
 def dropout(ctx: Context) -> None:
     ctx.decider.omit("network_dropout", "T-DROPOUT", "no dropout (sd-scripts' default)")
+
+
+def _render_option(kind: str | None, value: object) -> str | None:
+    if isinstance(value, bool):
+        if kind == "flag":
+            return "True" if value else None
+        return "True" if value else "False"
+    return str(value)
+
+
+def apply_network_options(ctx: Context) -> None:
+    """Merge the person's network options over the rules' network_args (an override of the whole
+    list wins over both)."""
+    options = ctx.answers.network_options
+    d = ctx.decider
+    if not options or "network_args" in d.overrides:
+        return
+    module = str(d.get("network_module") or "networks.lora")
+    current = [str(a) for a in d.get("network_args") or []]
+    algo = next((a.split("=", 1)[1] for a in current if a.startswith("algo=")), None)
+    kinds = readable_args(module, algo)
+    merged = {a.split("=", 1)[0]: a.split("=", 1)[1] for a in current if "=" in a}
+    for key, value in options.items():
+        rendered = _render_option(kinds.get(key), value)
+        if rendered is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = rendered
+    items = [f"{k}={v}" for k, v in merged.items()]
+    previous = d.decisions.get("network_args")
+    rule_id = previous.rule if previous else "L-DEFAULT"
+    d.record(
+        Decision(
+            "network_args", items, rule_id, f"your network options {sorted(options)} merged over the rule's", "user"
+        )
+    )

@@ -1,0 +1,153 @@
+"""`kohyawiz import`, `kohyawiz export --kohya-gui`, `kohyawiz diff`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from kohyawiz import tomlwrite
+from kohyawiz.emit import write_atomic
+from kohyawiz.errors import UserError
+from kohyawiz.interop.kohya import Imported, dataset_answers, import_settings, read_config
+
+
+def add_arguments(commands: Any) -> None:
+    imp = commands.add_parser("import", help="a kohya_ss GUI JSON or sd-scripts TOML as a kohyawiz preset")
+    imp.add_argument("file", metavar="FILE", help="GUI config (.json), sd-scripts --config_file or config_lora-*.toml")
+    imp.add_argument("--dataset-config", metavar="TOML", help="the sd-scripts dataset config that goes with it")
+    imp.add_argument("--out", metavar="PRESET", help="where to write the preset (default: <name>.kohyawiz.toml here)")
+    imp.add_argument("--json", action="store_true", help="print the report as JSON")
+    exp = commands.add_parser("export", help="a plan as a kohya_ss GUI config")
+    exp.add_argument("dir", metavar="DIR", help="a plan folder")
+    exp.add_argument(
+        "--kohya-gui",
+        metavar="FILE",
+        nargs="?",
+        const="",
+        required=True,
+        help="write GUI JSON (default DIR/kohya_gui.json)",
+    )
+    diff = commands.add_parser("diff", help="compare two configs; with one, compare it with kohyawiz's own plan")
+    diff.add_argument("a", metavar="A", help="plan folder, plan.json, GUI JSON or sd-scripts TOML")
+    diff.add_argument("b", metavar="B", nargs="?", help="the other one (default: kohyawiz's plan for A's answers)")
+
+
+def imported_preset(imported: Imported, source: str) -> str:
+    answers = {k: v for k, v in imported.answers.items() if not isinstance(v, dict | list)}
+    lines = [
+        "#:schema https://kohyawiz.invalid/schemas/preset-v1.json",
+        "schema_version = 1",
+        f"description = {tomlwrite.value('imported from ' + Path(source).name)}",
+        "",
+        "[answers]",
+        *tomlwrite.pairs([(k, v, None) for k, v in answers.items()]),
+    ]
+    for table in ("model", "network_options"):
+        if imported.answers.get(table):
+            lines += [
+                "",
+                f"[answers.{table}]",
+                *tomlwrite.pairs([(k, v, None) for k, v in imported.answers[table].items()]),
+            ]
+    for concept in imported.answers.get("concepts", []):
+        lines += ["", "[[answers.concepts]]", *tomlwrite.pairs([(k, v, None) for k, v in concept.items()])]
+    if imported.overrides:
+        lines += ["", "[overrides]", *tomlwrite.pairs([(k, v, None) for k, v in imported.overrides.items()])]
+    return "\n".join(lines) + "\n"
+
+
+def load_import(file: str, dataset_config: str | None) -> Imported:
+    path = Path(file).expanduser()
+    flat, dataset = read_config(path, Path(dataset_config).expanduser() if dataset_config else None)
+    imported = import_settings(flat, str(path))
+    if dataset is not None:
+        dataset_answers(dataset, imported)
+    return imported
+
+
+def run_import(args: argparse.Namespace) -> int:
+    imported = load_import(args.file, args.dataset_config)
+    text = imported_preset(imported, args.file)
+    out = Path(args.out) if args.out else Path(f"{Path(args.file).stem}.kohyawiz.toml")
+    from kohyawiz.presets import read_preset_file
+
+    with tempfile.TemporaryDirectory() as scratch:  # the preset must load before it is kept
+        probe = Path(scratch) / "probe.toml"
+        probe.write_text(text)
+        read_preset_file(probe)
+    write_atomic(out, text)
+    rows = [r.as_dict() for r in imported.report]
+    if args.json:
+        print(json.dumps({"preset": str(out), "kind": imported.kind, "report": rows}, indent=2))
+        return 0
+    for row in rows:
+        print(f"  {row['status']:<15} {row['key']}: {row['note']}")
+    tally = Counter(r["status"] for r in rows)
+    print(f"{tally['mapped']} mapped, {tally['ignored']} ignored, {tally['not understood']} not understood")
+    hints = []
+    if imported.model_path:
+        hints.append(f"--model {imported.model_path}")
+    if imported.train_data_dir:
+        hints.append(f"--dataset {imported.train_data_dir}")
+    print(f"Wrote {out}; plan with: kohyawiz plan --preset {out} --vram GB " + " ".join(hints))
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from kohyawiz.assemble import PlanRequest, plan_from_request
+    from kohyawiz.interop.export import gui_config
+
+    folder = Path(args.dir).expanduser().resolve()
+    data = _plan_json(folder)
+    answers = data["answers"]
+    request = PlanRequest(out_dir=folder, answers={k: v for k, v in answers.items() if k != "overrides"}, overrides={})
+    from kohyawiz.answers import Answers
+    from kohyawiz.plan import build_plan
+
+    plan = build_plan(Answers.model_validate(answers), folder, sd_scripts_version=data.get("sd_scripts_version"))
+    del request, plan_from_request
+    out = Path(args.kohya_gui) if args.kohya_gui else folder / "kohya_gui.json"
+    write_atomic(out, json.dumps(gui_config(plan), indent=2) + "\n")
+    print(f"Wrote {out}: load it in the kohya_ss GUI (LoRA tab, Configuration file)")
+    return 0
+
+
+def _plan_json(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError("no plan.json here; write one with `kohyawiz plan`", where=str(folder)) from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the plan: {exc}", where=str(folder)) from exc
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from kohyawiz.interop.diff import diff_lines, load_side
+
+    a = load_side(args.a)
+    b = load_side(args.b) if args.b else _own_plan_side(args.a)
+    print("\n".join(diff_lines(a, b)))
+    return 0
+
+
+def _own_plan_side(file: str) -> Any:
+    """kohyawiz's plan for the answers a config implies, without its explicit settings."""
+    from kohyawiz.answers import Answers
+    from kohyawiz.interop.diff import Side
+    from kohyawiz.plan import build_plan
+    from kohyawiz.presets import deep_merge
+
+    path = Path(file).expanduser()
+    if path.is_dir() or path.name == "plan.json":
+        raise UserError("give a kohya_ss or sd-scripts config to compare with kohyawiz's own plan")
+    imported = load_import(file, None)
+    answers = deep_merge({"vram_gb": 12, "concepts": [{"name": "concept", "images": 30}]}, imported.answers)
+    answers.pop("network_options", None)
+    plan = build_plan(Answers.model_validate(answers), Path(tempfile.gettempdir()) / "kohyawiz-diff")
+    values = {d.key: d.value for d in plan.emitted()}
+    reasons = {d.key: (d.rule, d.reason) for d in plan.decisions}
+    return Side("kohyawiz's plan", values, reasons)

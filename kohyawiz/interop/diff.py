@@ -1,0 +1,106 @@
+"""Two configs side by side, setting by setting, with kohyawiz's rule where its plan differs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.errors import UserError
+from kohyawiz.interop.kohya import dataset_answers, import_settings, read_config
+
+
+@dataclass
+class Side:
+    name: str
+    values: dict[str, Any]
+    reasons: dict[str, tuple[str, str]]
+    """key -> (rule, reason) when the side is a kohyawiz plan."""
+
+
+def load_side(path_text: str) -> Side:
+    import json
+
+    path = Path(path_text).expanduser()
+    if path.is_dir():
+        path = path / "plan.json"
+    if path.name == "plan.json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read the plan: {exc}", where=str(path)) from exc
+        values = {
+            d["key"]: d["value"]
+            for d in data.get("decisions", [])
+            if d.get("scope") == "arg" and d["value"] is not None
+        }
+        reasons = {d["key"]: (d["rule"], d["reason"]) for d in data.get("decisions", [])}
+        return Side(str(path.parent), values, reasons)
+    flat, dataset = read_config(path)
+    imported = import_settings(flat, str(path))
+    if dataset is not None:
+        dataset_answers(dataset, imported)
+    values = dict(imported.overrides)
+    answers = imported.answers
+    for key, value in (
+        ("network", answers.get("network")),
+        ("optimizer", answers.get("optimizer")),
+        ("precision", answers.get("precision")),
+    ):
+        if value is not None:
+            values[f"({key})"] = value
+    for key, value in (answers.get("network_options") or {}).items():
+        values[f"(network) {key}"] = value
+    return Side(str(path), values, {})
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_normal(v) for v in value]
+    return value
+
+
+def plan_keys(side: Side) -> dict[str, Any]:
+    """Plan values under the names an imported config uses for answers."""
+    values = dict(side.values)
+    if "network_module" in values:
+        module = values["network_module"]
+        args = dict(str(a).split("=", 1) for a in values.get("network_args") or [] if "=" in str(a))
+        network = args.get("algo") or {"networks.lora": "lora", "networks.dylora": "dylora"}.get(module, module)
+        values["(network)"] = "locon" if network == "lora" and module == "lycoris.kohya" else network
+        for key, value in args.items():
+            if key not in ("algo", "preset"):
+                values[f"(network) {key}"] = (
+                    _normal(float(value)) if value.replace(".", "", 1).lstrip("-").isdigit() else value
+                )
+    if "optimizer_type" in values:
+        values["(optimizer)"] = str(values["optimizer_type"]).lower()
+    if "mixed_precision" in values:
+        values["(precision)"] = values["mixed_precision"]
+    return values
+
+
+def diff_lines(a: Side, b: Side) -> list[str]:
+    left, right = plan_keys(a), plan_keys(b)
+    lines = [f"--- {a.name}", f"+++ {b.name}"]
+    same = 0
+    for key in sorted(set(left) | set(right)):
+        lv, rv = _normal(left.get(key)), _normal(right.get(key))
+        if lv == rv:
+            same += 1
+            continue
+        why = b.reasons.get(key) or a.reasons.get(key)
+        note = f"   [{why[0]}] {why[1]}" if why else ""
+        lines.append(f"  {key}: {_show(lv)} -> {_show(rv)}{note}")
+    lines.append(f"{same} settings the same, {len(lines) - 2} different")
+    return lines
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    return repr(value) if isinstance(value, str) else str(value)
