@@ -21,7 +21,7 @@ from kohyawiz.resources import presets_dir
 
 SCHEMA_VERSION = 1
 _PATH_KEYS = re.compile(
-    r"(_dir|_path|_file|_weights)$|^(pretrained_model_name_or_path|vae|resume|sample_prompts|"
+    r"(_dir|_path|_file)$|^(pretrained_model_name_or_path|network_weights|vae|resume|sample_prompts|"
     r"dataset_config|config_file|log_tracker_config|tokenizer_cache_dir)$"
 )
 _ABSOLUTE = re.compile(r"^(/|~|[A-Za-z]:[\\/]|\\\\)")

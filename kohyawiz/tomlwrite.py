@@ -23,7 +23,7 @@ def value(item: Any) -> str:
             raise ValueError(f"TOML cannot hold {item!r} for sd-scripts")
         return repr(item)
     if isinstance(item, str):
-        return json.dumps(item, ensure_ascii=False)
+        return json.dumps(item, ensure_ascii=False).replace("\x7f", "\\u007f")  # TOML forbids DEL raw
     if isinstance(item, list | tuple):
         kinds = {type(v) for v in item}
         if len(kinds) > 1:
@@ -35,7 +35,7 @@ def value(item: Any) -> str:
 def key(name: str) -> str:
     if name and all(c.isalnum() or c in "_-" for c in name):
         return name
-    return json.dumps(name, ensure_ascii=False)
+    return json.dumps(name, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def pairs(items: Iterable[tuple[str, Any, str | None]], indent: str = "") -> list[str]:

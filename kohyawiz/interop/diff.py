@@ -40,18 +40,26 @@ def load_side(path_text: str) -> Side:
     imported = import_settings(flat, str(path))
     if dataset is not None:
         dataset_answers(dataset, imported)
-    values = dict(imported.overrides)
-    answers = imported.answers
-    for key, value in (
-        ("network", answers.get("network")),
-        ("optimizer", answers.get("optimizer")),
-        ("precision", answers.get("precision")),
-    ):
-        if value is not None:
-            values[f"({key})"] = value
+    return Side(str(path), config_values(imported.answers, imported.overrides), {})
+
+
+OPTIMIZER_NAMES = {"prodigy": "Prodigy", "dadaptadam": "DAdaptAdam", "adamw": "AdamW", "adamw8bit": "AdamW8bit"}
+
+
+def config_values(answers: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The sd-scripts values a config sets itself, answers included, under the diff's names."""
+    values = dict(overrides)
+    if answers.get("precision"):
+        values.setdefault("mixed_precision", answers["precision"])
+    if answers.get("optimizer"):
+        values.setdefault("optimizer_type", OPTIMIZER_NAMES[answers["optimizer"]])
+    if answers.get("attention") in ("xformers", "sdpa"):
+        values.setdefault(answers["attention"], True)
+    if answers.get("network"):
+        values["(network)"] = answers["network"]
     for key, value in (answers.get("network_options") or {}).items():
         values[f"(network) {key}"] = value
-    return Side(str(path), values, {})
+    return values
 
 
 def _normal(value: Any) -> Any:
@@ -66,8 +74,8 @@ def plan_keys(side: Side) -> dict[str, Any]:
     """Plan values under the names an imported config uses for answers."""
     values = dict(side.values)
     if "network_module" in values:
-        module = values["network_module"]
-        args = dict(str(a).split("=", 1) for a in values.get("network_args") or [] if "=" in str(a))
+        module = values.pop("network_module")
+        args = dict(str(a).split("=", 1) for a in values.pop("network_args", None) or [] if "=" in str(a))
         network = args.get("algo") or {"networks.lora": "lora", "networks.dylora": "dylora"}.get(module, module)
         values["(network)"] = "locon" if network == "lora" and module == "lycoris.kohya" else network
         for key, value in args.items():
@@ -75,10 +83,6 @@ def plan_keys(side: Side) -> dict[str, Any]:
                 values[f"(network) {key}"] = (
                     _normal(float(value)) if value.replace(".", "", 1).lstrip("-").isdigit() else value
                 )
-    if "optimizer_type" in values:
-        values["(optimizer)"] = str(values["optimizer_type"]).lower()
-    if "mixed_precision" in values:
-        values["(precision)"] = values["mixed_precision"]
     return values
 
 

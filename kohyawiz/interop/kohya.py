@@ -48,7 +48,13 @@ GUI_ONLY = {
     "dynamo_mode", "dynamo_use_fullgraph", "dynamo_use_dynamic", "extra_accelerate_launch_args", "sdxl_checkbox",
     "flux1_checkbox", "sd3_checkbox", "lumina_checkbox", "anima_checkbox", "hunyuan_image_checkbox", "sdxl",
     "LoRA_type", "LyCORIS_preset", "noise_offset_type", "lr_warmup", "epoch", "file_path", "log_tracker_config_dir",
-    "train_on_input", "rank_dropout_scale", "use_8bit_adam", "use_lion_optimizer",
+    "train_on_input", "rank_dropout_scale", "use_8bit_adam", "use_lion_optimizer", "stop_text_encoder_training_pct",
+    "num_processes",
+}  # fmt: skip
+# Keys that only a LoRA training config (GUI or sd-scripts) holds; a file with none is something else.
+LORA_MARKERS = {
+    "LoRA_type", "network_module", "network_dim", "network_alpha", "pretrained_model_name_or_path", "optimizer",
+    "optimizer_type", "learning_rate", "max_resolution", "resolution", "output_name", "train_batch_size",
 }  # fmt: skip
 MACHINE_PATHS = {
     "pretrained_model_name_or_path": "pass it as --model",
@@ -159,6 +165,8 @@ def detect_kind(data: dict[str, Any]) -> str:
         k in data for k in ("learning_rate_te", "learning_rate_te1", "no_token_padding")
     ):
         raise UserError("this is a DreamBooth or fine-tuning config: kohyawiz plans LoRA and LyCORIS training only")
+    if not LORA_MARKERS & set(data):
+        raise UserError("not a kohya_ss GUI config or an sd-scripts training config (none of their keys)")
     if "LoRA_type" in data or "max_resolution" in data or ("optimizer" in data and "optimizer_type" not in data):
         return "gui"
     return "toml"
@@ -174,6 +182,7 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
     """Answers, overrides and a report for a kohya_ss GUI JSON or an sd-scripts config (already flat)."""
     if not isinstance(data, dict):
         raise UserError("the config is not a table of settings", where=source)
+    data = dict(data)
     kind = detect_kind(data)
     interface = load_interface(sd_scripts_version)
     result = Imported(kind)
@@ -186,13 +195,18 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
     for flag, answer in (("v_parameterization", "vpred"), ("zero_terminal_snr", "zsnr")):
         if _truthy(data.get(flag)):
             model[answer] = True
-    handled: set[str] = {"_script"}
+    handled: set[str] = {"_script", "num_processes"}
+    gpus = _number(data.get("num_processes", 1))
+    if isinstance(gpus, int) and gpus > 1:
+        result.answers["gpus"] = gpus
+    if "num_processes" in data:
+        result.note("num_processes", "mapped", "answers.gpus (an accelerate option)")
     _network(data, result, handled)
     _gui_specials(data, result, handled, model)
     for key, raw in data.items():
         if key in handled:
             continue
-        arg = GUI_RENAMES.get(key, key) if kind == "gui" else key
+        arg = key[2:] if key.startswith("--") else GUI_RENAMES.get(key, key) if kind == "gui" else key
         if arg in GUI_ONLY or key in GUI_ONLY:
             result.note(key, "ignored", "a kohya_ss GUI field; sd-scripts never sees it")
             continue
@@ -217,7 +231,22 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
         if _unset(arg, raw):
             result.note(key, "ignored", "unset (empty, false or zero)")
             continue
-        _map_arg(interface, script, key, arg, raw, result)
+        if arg == "bucket_reso_steps" and _number(raw) not in (32, 64, 96, 128):
+            result.note(
+                key,
+                "ignored",
+                f"{raw} is not a multiple of 64 (32 for SDXL): sd-scripts 0.9+ stops on it; T-RES decides",
+            )
+            continue
+        try:
+            _map_arg(interface, script, key, arg, raw, result)
+        except (TypeError, ValueError) as exc:
+            result.note(key, "not understood", f"cannot read {raw!r}: {exc}")
+    if result.overrides.get("clip_skip") == 2 and family != "sdxl":
+        model["tags"] = "booru"
+        result.note(
+            "clip_skip", "mapped", "clip skip 2 points to an anime ancestry: answers.model.tags = booru (T-CLIPSKIP)"
+        )
     result.answers.setdefault("subject", "character")
     return result
 
@@ -278,12 +307,15 @@ def _network(data: dict[str, Any], result: Imported, handled: set[str]) -> None:
                 f"LoRA_type {lora_type!r} is not a LoRA kohyawiz plans (SD1/SD2/SDXL LoRA and LyCORIS only)"
             )
         network, algo = LORA_TYPES[lora_type]
+        if network == "dylora":
+            network, algo = "dylora", None  # kohyawiz trains DyLoRA with sd-scripts' own networks.dylora
         module = "lycoris.kohya" if algo else ("networks.dylora" if network == "dylora" else "networks.lora")
         result.answers["network"] = network
         result.note("LoRA_type", "mapped", f"answers.network = {network}")
         for key in NETWORK_KEYS & set(data):
             handled.add(key)
-            options[NETWORK_RENAMES.get(key, key)] = data[key]
+            renamed = "unit" if key == "block_size" and network == "dylora" else NETWORK_RENAMES.get(key, key)
+            options[renamed] = data[key]
         if lora_type == "Standard":
             options.pop("conv_dim", None)
             options.pop("conv_alpha", None)
@@ -296,7 +328,10 @@ def _network(data: dict[str, Any], result: Imported, handled: set[str]) -> None:
         module = str(data["network_module"])
         items = data.get("network_args") or []
         if isinstance(items, str):
-            items = shlex.split(items)
+            items = parse_cli_tokens("--x " + items)[0][1] if items.strip() else []
+        if not isinstance(items, list):
+            result.note("network_args", "not understood", "network_args must be a list of key=value strings")
+            items = []
         parsed = dict(str(i).split("=", 1) for i in items if "=" in str(i))
         if module == "lycoris.kohya":
             algo = parsed.pop("algo", "lora").lower()
@@ -336,8 +371,8 @@ def _gui_specials(data: dict[str, Any], result: Imported, handled: set[str], mod
     if "epoch" in data and not _unset("max_train_epochs", data.get("max_train_epochs")):
         result.note("epoch", "ignored", "max_train_epochs is set as well and wins")
         handled.add("epoch")
-    elif "epoch" in data and not _unset("epoch", _number(data["epoch"]) or ""):
-        result.overrides["max_train_epochs"] = int(_number(data["epoch"]))
+    elif "epoch" in data and isinstance(_number(data["epoch"]), int) and _number(data["epoch"]) > 0:
+        result.overrides["max_train_epochs"] = _number(data["epoch"])
         handled |= {"epoch", "max_train_epochs"}
         result.note(
             "epoch",
@@ -380,23 +415,28 @@ def _gui_specials(data: dict[str, Any], result: Imported, handled: set[str], mod
     extra = data.get("additional_parameters")
     if "additional_parameters" in data:
         handled.add("additional_parameters")
-        tokens = shlex.split(extra) if isinstance(extra, str) else []
-        index = 0
-        while index < len(tokens):
-            token = tokens[index]
-            name = token.lstrip("-")
-            value: Any = True
-            if index + 1 < len(tokens) and not tokens[index + 1].startswith("--"):
-                value = tokens[index + 1]
-                index += 1
-            index += 1
+        for name, values in parse_cli_tokens(extra if isinstance(extra, str) else ""):
             if name == "zero_terminal_snr":
                 model["zsnr"] = True
-                result.note("additional_parameters", "mapped", "--zero_terminal_snr: answers.model.zsnr")
-            elif name:
-                data_key = f"additional_parameters {token}"
-                result.overrides.setdefault(name, value)
-                result.note(data_key, "mapped", f"sd-scripts {name}")
+                result.note("additional_parameters --zero_terminal_snr", "mapped", "answers.model.zsnr")
+            else:
+                data.setdefault(f"--{name}", values[0] if len(values) == 1 else values or True)
+
+
+def parse_cli_tokens(text: str) -> list[tuple[str, list[str]]]:
+    """`--flag`, `--key value ...` and `--key=value` tokens, as the GUI appends them to the command."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError:
+        tokens = text.split()
+    parsed: list[tuple[str, list[str]]] = []
+    for token in tokens:
+        if token.startswith("--"):
+            name, sep, value = token[2:].partition("=")
+            parsed.append((name, [value] if sep else []))
+        elif parsed:
+            parsed[-1][1].append(token)
+    return parsed
 
 
 def read_config(path: Path, dataset: Path | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -445,7 +485,11 @@ def dataset_answers(dataset: dict[str, Any], result: Imported) -> None:
             if not isinstance(subset, dict) or "image_dir" not in subset:
                 continue
             name = Path(str(subset["image_dir"])).name.partition("_")[2] or Path(str(subset["image_dir"])).name
-            concepts.append({"name": name, "repeats": int(subset.get("num_repeats", 1))})
+            repeats = subset.get("num_repeats", 1)
+            concept: dict[str, Any] = {"name": name}
+            if isinstance(repeats, int) and not isinstance(repeats, bool) and repeats >= 1:
+                concept["repeats"] = repeats
+            concepts.append(concept)
         for key, value in block.items() if isinstance(block, dict) else []:
             if key != "subsets":
                 general.setdefault(key, value)

@@ -272,6 +272,13 @@ def _render_option(kind: str | None, value: object) -> str | None:
         if kind == "flag":
             return "True" if value else None
         return "True" if value else "False"
+    try:
+        if kind == "float" and isinstance(value, int | float | str):
+            return repr(float(value))
+        if kind == "int" and isinstance(value, int | float | str):
+            return str(int(float(value)))
+    except ValueError:
+        pass  # left as written; the network-args check names the problem
     return str(value)
 
 
