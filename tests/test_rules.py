@@ -359,6 +359,6 @@ def test_L_LOCON_network_options_merge_and_are_checked(tmp_path):
     assert "conv_dim=8" in args and "use_tucker=True" in args and "algo=locon" in args
     assert plan.decision("network_args").source == "user"
     kohya_locon = plan_for(tmp_path, network="lora", network_options={"conv_dim": 16, "conv_alpha": 8})
-    assert kohya_locon.value("network_args") == ["conv_dim=16", "conv_alpha=8"]
+    assert kohya_locon.value("network_args") == ["conv_dim=16", "conv_alpha=8.0"]
     with pytest.raises(UserError, match="factor is not read"):
         plan_for(tmp_path, network="locon", network_options={"factor": 4})
