@@ -51,6 +51,7 @@ class Assembled:
     preset_overrides: dict[str, Any]
     preset_where: str
     scan: DatasetScan | None
+    inspected: list[Finding] = field(default_factory=list)
 
 
 def parse_concept(text: str) -> tuple[str, int]:
@@ -97,6 +98,7 @@ def assemble(request: PlanRequest) -> Assembled:
         preset = load_preset(request.preset)
         data, preset_overrides, where = preset.answers, dict(preset.overrides), str(preset.path)
     data = deep_merge(data, request.answers)
+    inspected = _inspect_into(data)
     sizes: dict[str, list[tuple[int, int]]] = {}
     scan = None
     if request.concept_counts:
@@ -120,7 +122,28 @@ def assemble(request: PlanRequest) -> Assembled:
         answers = Answers.model_validate(data)
     except ValidationError as exc:
         raise UserError(_answer_error(exc)) from exc
-    return Assembled(answers, sizes, preset_overrides, where, scan)
+    return Assembled(answers, sizes, preset_overrides, where, scan, inspected)
+
+
+def _inspect_into(data: dict[str, Any]) -> list[Finding]:
+    """Fill model answers the person left open from the model file's header (theirs always win)."""
+    model = data.get("model")
+    if not isinstance(model, dict) or not model.get("path"):
+        return []
+    from kohyawiz.models import inspect_model
+
+    try:
+        info = inspect_model(str(model["path"]))
+    except UserError as exc:
+        return [Finding("T-FAMILY", "info", f"could not inspect the model: {exc}")]
+    if info.kind == "lora":
+        raise UserError("is a LoRA, not a base model: give the checkpoint to train on", where=str(model["path"]))
+    filled = {k: v for k, v in info.answers().items() if k not in model}
+    model.update(filled)
+    if not filled:
+        return []
+    said = ", ".join(f"{k}={v}" for k, v in filled.items())
+    return [Finding("T-FAMILY", "info", f"from the model's header: {said} ({'; '.join(info.notes)})")]
 
 
 def _merge_concepts(known: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -154,6 +177,7 @@ def plan_from_request(request: PlanRequest) -> tuple[Plan, list[Finding]]:
         preset_where=assembled.preset_where,
         sd_scripts_version=request.sd_scripts_version,
     )
+    plan.findings[:0] = assembled.inspected
     if assembled.scan is None:
         return plan, []
     answers = assembled.answers

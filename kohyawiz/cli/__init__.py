@@ -58,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--sd-scripts", metavar="DIR")
     queue.add_argument("--python", metavar="PATH")
 
-    from kohyawiz.cli import interop_cmd
+    from kohyawiz.cli import dataset_cmd, interop_cmd
 
     interop_cmd.add_arguments(commands)
+    dataset_cmd.add_arguments(commands)
 
     demo = commands.add_parser("demo", help="make a small demo dataset and plan it (no GPU, no model)")
     demo.add_argument("--out", default="kohyawiz-demo", help="folder for the demo (default: ./kohyawiz-demo)")
@@ -143,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "diff": interop_cmd.run_diff,
             }
             return int(handlers[args.command](args))
+        if args.command in ("inspect", "prepare", "tags"):
+            from kohyawiz.cli import dataset_cmd
+
+            return dataset_cmd.dispatch(args)
         if args.command == "demo":
             from kohyawiz.cli.demo_cmd import run_demo
 

@@ -82,3 +82,20 @@ def looks_like_sentences(tags: list[str]) -> bool:
         1 for t in tags if len(t.split()) >= 5 or t.endswith(".") or t.lower().startswith(("a ", "an ", "the "))
     )
     return wordy / len(tags) >= 0.3
+
+
+def fix_caption(tags: list[str], triggers: list[str], implications: dict[str, set[str]]) -> list[str]:
+    """Trigger tag(s) first (added where missing), duplicates removed, implied tags dropped (D-CAPTION,
+    D-TAGS, D-IMPLIED). Order is otherwise kept."""
+    wanted = [normalise(t) for t in triggers]
+    seen: set[str] = set()
+    rest = []
+    for tag in tags:
+        key = normalise(tag)
+        if key in seen or key in wanted:
+            continue
+        seen.add(key)
+        rest.append(tag)
+    implied = {normalise(i) for _, i in implied_pairs([*triggers, *rest], implications)}
+    kept = [t for t in rest if normalise(t) not in implied or normalise(t) in wanted]
+    return [*triggers, *kept]

@@ -1,0 +1,118 @@
+"""`kohyawiz prepare`: copy raw images into a training folder with the fixes guide part 2 asks for.
+
+The raw folder is only ever read (D-RAW). Per file: EXIF orientation applied, transparency
+flattened onto white (D-ALPHA), long side above 3000 px downscaled (D-HUGE), optionally webp to
+PNG (D-FORMAT); captions are copied. A file whose result already exists unchanged is skipped,
+so running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kohyawiz.dataset.doctor import HUGE_SIDE
+from kohyawiz.errors import UserError
+
+READABLE = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+CAPTIONS = (".txt", ".caption")
+
+
+@dataclass
+class Prepared:
+    source: Path
+    target: Path | None
+    actions: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+
+def _write_bytes_atomic(path: Path, data: bytes) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_bytes(data)
+    temp.replace(path)
+
+
+def _transform(source: Path, webp_to_png: bool) -> tuple[bytes | None, str, list[str]]:
+    """New bytes (None: copy as is), the target suffix, and what was done."""
+    from PIL import Image, ImageOps
+
+    actions: list[str] = []
+    with Image.open(source) as opened:
+        opened.load()
+        image = ImageOps.exif_transpose(opened)
+        if image is not opened and opened.getexif().get(0x0112, 1) != 1:
+            actions.append("EXIF orientation applied")
+        suffix = source.suffix.lower()
+        out_format = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}.get(suffix, "PNG")
+        if suffix not in (".jpg", ".jpeg", ".png", ".webp", ".bmp"):
+            actions.append(f"{suffix} converted to PNG (sd-scripts cannot read it)")
+            suffix = ".png"
+        if suffix == ".webp" and webp_to_png:
+            actions.append("webp converted to PNG")
+            suffix, out_format = ".png", "PNG"
+        has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+        if has_alpha:
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, rgba).convert("RGB")
+            actions.append("transparency flattened onto white")
+        if max(image.size) > HUGE_SIDE:
+            scale = HUGE_SIDE / max(image.size)
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            actions.append(f"downscaled {image.width}x{image.height} -> {size[0]}x{size[1]}")
+            image = image.resize(size, Image.Resampling.LANCZOS)
+        if not actions:
+            return None, source.suffix, []
+        if out_format == "JPEG" and image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        buffer = io.BytesIO()
+        image.save(buffer, format=out_format, **({"quality": 95} if out_format == "JPEG" else {}))
+        return buffer.getvalue(), suffix, actions
+
+
+def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepared]:
+    raw, into = raw.expanduser().resolve(), into.expanduser().resolve()
+    if not raw.is_dir():
+        raise UserError("is not a folder of raw images", where=str(raw))
+    if into == raw:
+        raise UserError("prepare writes to a new folder; the raw folder is never changed", where=str(into))
+    from PIL import Image
+
+    into.mkdir(parents=True, exist_ok=True)
+    report: list[Prepared] = []
+    for source in sorted(p for p in raw.iterdir() if p.is_file() and p.suffix.lower() in READABLE):
+        entry = Prepared(source, None)
+        try:
+            data, suffix, entry.actions = _transform(source, webp_to_png)
+        except Image.DecompressionBombError:
+            entry.problem = "too many pixels (a decompression bomb?): skipped"
+        except (OSError, ValueError, SyntaxError) as exc:
+            entry.problem = f"unreadable image: {exc}"
+        if entry.problem:
+            report.append(entry)
+            continue
+        target = into / f"{source.stem}{suffix}"
+        entry.target = target
+        if data is None:
+            if target.is_file() and target.read_bytes() == source.read_bytes():
+                entry.actions = ["unchanged"]
+            else:
+                shutil.copyfile(source, target.with_name(f".{target.name}.tmp"))
+                target.with_name(f".{target.name}.tmp").replace(target)
+                entry.actions = ["copied"]
+        elif target.is_file() and target.read_bytes() == data:
+            entry.actions = ["unchanged"]
+        else:
+            _write_bytes_atomic(target, data)
+        for caption_suffix in CAPTIONS:
+            caption = source.with_suffix(caption_suffix)
+            if caption.is_file():
+                copy = into / caption.name
+                text = caption.read_bytes()
+                if not copy.is_file() or copy.read_bytes() != text:
+                    _write_bytes_atomic(copy, text)
+                    entry.actions.append(f"caption {caption.name} copied")
+        report.append(entry)
+    return report

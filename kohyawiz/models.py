@@ -1,0 +1,180 @@
+"""What a model file is, from its header alone: family (SD1 / SD2 / SDXL), v-prediction and zSNR
+hints, native resolution, and whether it is a LoRA rather than a base model. No torch needed."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.errors import UserError
+
+MAX_HEADER = 200 * 1024 * 1024
+CROSS_ATTENTION_WIDTH = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
+# The architecture alone says little for SD1: base 1.5 is 512 but most finetunes reach 768 (T-RES),
+# so SD1 gets a native resolution only from the file's own metadata.
+NATIVE = {"sd2": 768, "sdxl": 1024}
+LORA_MARKERS = ("lora_unet_", "lora_te", "lora_down", "lora_up", "hada_w1", "lokr_w1", "oft_blocks", ".alpha")
+
+
+@dataclass
+class ModelInfo:
+    source: str
+    kind: str
+    """"checkpoint", "diffusers" or "lora"."""
+    family: str | None
+    vpred: bool = False
+    zsnr: bool = False
+    native_resolution: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def answers(self) -> dict[str, Any]:
+        """What the plan's model answers can take from this."""
+        out: dict[str, Any] = {}
+        if self.family:
+            out["family"] = self.family
+        if self.vpred:
+            out["vpred"] = True
+        if self.zsnr:
+            out["zsnr"] = True
+        if self.native_resolution:
+            out["native_resolution"] = self.native_resolution
+        return out
+
+
+def read_safetensors_header(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(8)
+            if len(raw) != 8:
+                raise UserError("too short to be a .safetensors file", where=str(path))
+            (size,) = struct.unpack("<Q", raw)
+            if size > MAX_HEADER:
+                raise UserError("not a .safetensors file (implausible header size)", where=str(path))
+            header = json.loads(handle.read(size).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UserError(f"cannot read the safetensors header: {exc}", where=str(path)) from exc
+    if not isinstance(header, dict):
+        raise UserError("not a .safetensors file", where=str(path))
+    return header
+
+
+def _hints_from_metadata(info: ModelInfo, metadata: dict[str, Any]) -> None:
+    prediction = str(metadata.get("modelspec.prediction_type", "")).lower()
+    if prediction in ("v", "v_prediction", "v-prediction"):
+        info.vpred = True
+        info.notes.append("metadata says v-prediction")
+    if str(metadata.get("ss_v_parameterization", "")).lower() == "true":
+        info.vpred = True
+    if str(metadata.get("ss_zero_terminal_snr", "")).lower() == "true" or "ztsnr" in str(metadata.get("modelspec.title", "")).lower():
+        info.zsnr = True
+    resolution = str(metadata.get("modelspec.resolution", ""))
+    if "x" in resolution:
+        with contextlib.suppress(ValueError):
+            info.native_resolution = max(int(v) for v in resolution.split("x"))
+
+
+def inspect_safetensors(path: Path) -> ModelInfo:
+    header = read_safetensors_header(path)
+    metadata = header.pop("__metadata__", {}) or {}
+    keys = list(header)
+    is_lora = any(any(marker in key for marker in LORA_MARKERS[:7]) for key in keys[:2000])
+    info = ModelInfo(str(path), "lora" if is_lora else "checkpoint", None)
+    if is_lora:
+        module = metadata.get("ss_network_module", "")
+        base = str(metadata.get("ss_base_model_version", ""))
+        info.family = "sdxl" if "sdxl" in base or any("lora_te2_" in k for k in keys) else ("sd2" if "v2" in base else None)
+        info.notes.append(f"a LoRA ({module or 'network'}), not a base model: pick the checkpoint it was trained on")
+    else:
+        width = None
+        for key in keys:
+            if key.endswith("attn2.to_k.weight") or key.endswith("attn2.to_k.weight".replace(".", "_")):
+                shape = header[key].get("shape") if isinstance(header[key], dict) else None
+                if isinstance(shape, list) and len(shape) == 2:
+                    width = shape[1]
+                    break
+        xl_marks = ("conditioner.embedders.1", "label_emb.0", "add_embedding.linear_1", "text_encoder_2.")
+        if any(k.startswith(xl_marks) or f".{xl_marks[1]}" in k for k in keys):
+            info.family = "sdxl"
+        elif width in CROSS_ATTENTION_WIDTH:
+            info.family = CROSS_ATTENTION_WIDTH[width]
+        elif any("cond_stage_model.model.transformer" in k for k in keys):
+            info.family = "sd2"
+        elif any("cond_stage_model.transformer" in k for k in keys):
+            info.family = "sd1"
+        if width:
+            info.notes.append(f"cross-attention width {width}")
+        if "v_pred" in header:
+            info.vpred = True
+            info.notes.append("has a v_pred marker key")
+        if "ztsnr" in header:
+            info.zsnr = True
+            info.notes.append("has a ztsnr marker key")
+    _hints_from_metadata(info, metadata)
+    if info.kind == "lora":
+        info.native_resolution = None
+    elif info.family in NATIVE and not info.native_resolution:
+        info.native_resolution = 768 if info.family == "sd2" and info.vpred else NATIVE[info.family]
+        if info.family == "sd2" and not info.vpred:
+            info.native_resolution = 512
+    return info
+
+
+def inspect_diffusers(folder: Path) -> ModelInfo:
+    def read(name: str) -> dict[str, Any]:
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    index, unet, scheduler = read("model_index.json"), read("unet/config.json"), read("scheduler/scheduler_config.json")
+    info = ModelInfo(str(folder), "diffusers", None)
+    pipeline = str(index.get("_class_name", ""))
+    width = unet.get("cross_attention_dim")
+    if "XL" in pipeline or width == 2048:
+        info.family = "sdxl"
+    elif width in CROSS_ATTENTION_WIDTH:
+        info.family = CROSS_ATTENTION_WIDTH[width]
+    if scheduler.get("prediction_type") == "v_prediction":
+        info.vpred = True
+    if scheduler.get("rescale_betas_zero_snr"):
+        info.zsnr = True
+    size = unet.get("sample_size")
+    if isinstance(size, int) and size > 0 and info.family in NATIVE:
+        info.native_resolution = size * 8
+    info.notes.append(f"diffusers {pipeline or 'folder'}" + (f", cross-attention width {width}" if width else ""))
+    return info
+
+
+def hf_cache_snapshot(model_id: str) -> Path | None:
+    """The newest local snapshot of a Hugging Face model id, without any network."""
+    hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+    repo = hub / f"models--{model_id.replace('/', '--')}"
+    snapshots = sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime) if (repo / "snapshots").is_dir() else []
+    return snapshots[-1] if snapshots else None
+
+
+def inspect_model(name: str) -> ModelInfo:
+    path = Path(name).expanduser()
+    if path.is_file():
+        if path.suffix.lower() != ".safetensors":
+            raise UserError("only .safetensors headers can be read without torch; convert the .ckpt or name the family with --family", where=name)
+        return inspect_safetensors(path)
+    if path.is_dir():
+        return inspect_diffusers(path)
+    if "/" in name and not name.startswith((".", "/", "~")):
+        snapshot = hf_cache_snapshot(name)
+        if snapshot is None:
+            raise UserError("not in the local Hugging Face cache; download it first or pass --family", where=name)
+        info = inspect_diffusers(snapshot)
+        info.source = name
+        return info
+    raise UserError("no such file or folder", where=name)

@@ -1,0 +1,176 @@
+"""The model inspector, prepare (raw never changes) and the tag tools."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kohyawiz.errors import UserError
+from kohyawiz.models import inspect_model
+
+
+def fake_safetensors(path: Path, tensors: dict[str, list[int]], metadata: dict[str, str] | None = None) -> Path:
+    """A header with real-looking tensor names and shapes; the data is never read."""
+    header: dict = {name: {"dtype": "F16", "shape": shape, "data_offsets": [0, 0]} for name, shape in tensors.items()}
+    if metadata:
+        header["__metadata__"] = metadata
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+    return path
+
+
+UNET_K = "model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"
+
+
+def test_inspect_names_sd1_sd2_sdxl(tmp_path):
+    sd1 = fake_safetensors(
+        tmp_path / "sd1.safetensors",
+        {UNET_K: [320, 768], "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight": [49408, 768]},
+    )
+    sd2 = fake_safetensors(
+        tmp_path / "sd2.safetensors",
+        {UNET_K: [320, 1024], "cond_stage_model.model.transformer.resblocks.0.attn.in_proj_weight": [3072, 1024]},
+    )
+    xl = fake_safetensors(
+        tmp_path / "xl.safetensors",
+        {"model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight": [640, 2048], "conditioner.embedders.1.model.ln_final.weight": [1280], "v_pred": [0], "ztsnr": [0]},
+    )  # fmt: skip
+    assert inspect_model(str(sd1)).family == "sd1" and inspect_model(str(sd1)).native_resolution is None
+    assert inspect_model(str(sd2)).family == "sd2"
+    info = inspect_model(str(xl))
+    assert (info.family, info.vpred, info.zsnr, info.native_resolution) == ("sdxl", True, True, 1024)
+
+
+def test_inspect_lora_and_metadata_hints(tmp_path):
+    lora = fake_safetensors(
+        tmp_path / "l.safetensors",
+        {"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": [32, 320]},
+        {"ss_network_module": "networks.lora"},
+    )
+    assert inspect_model(str(lora)).kind == "lora"
+    vp = fake_safetensors(
+        tmp_path / "v.safetensors",
+        {UNET_K: [320, 1024]},
+        {"modelspec.prediction_type": "v", "modelspec.resolution": "768x768"},
+    )
+    info = inspect_model(str(vp))
+    assert info.vpred and info.native_resolution == 768
+
+
+def test_inspect_diffusers_folder_and_bad_input(tmp_path):
+    folder = tmp_path / "model"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "scheduler").mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    (folder / "unet" / "config.json").write_text(json.dumps({"cross_attention_dim": 1024, "sample_size": 96}))
+    (folder / "scheduler" / "scheduler_config.json").write_text(
+        json.dumps({"prediction_type": "v_prediction", "rescale_betas_zero_snr": True})
+    )
+    info = inspect_model(str(folder))
+    assert (info.family, info.vpred, info.zsnr, info.native_resolution) == ("sd2", True, True, 768)
+    (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 20)
+    with pytest.raises(UserError):
+        inspect_model(str(tmp_path / "junk.safetensors"))
+    with pytest.raises(UserError, match="Hugging Face cache"):
+        inspect_model("someone/not-cached-model")
+
+
+def test_plan_fills_model_answers_from_the_header_and_refuses_a_lora(tmp_path):
+    xl = fake_safetensors(
+        tmp_path / "xl.safetensors", {"model.diffusion_model.label_emb.0.0.weight": [1280, 2816], "v_pred": [0]}
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "plan", "--model", str(xl), "--subject", "object", "--vram", "24", "--concept", "x=30", "--out", str(tmp_path / "p")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    plan = json.loads((tmp_path / "p" / "plan.json").read_text())
+    assert plan["script"] == "sdxl_train_network.py" and plan["answers"]["model"]["vpred"] is True
+    assert any("from the model's header" in f["message"] for f in plan["findings"])
+    lora = fake_safetensors(
+        tmp_path / "l.safetensors", {"lora_te_text_model_encoder_layers_0_mlp_fc1.lora_down.weight": [8, 768]}
+    )
+    bad = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "plan", "--model", str(lora), "--family", "sd1", "--subject", "object", "--vram", "8", "--concept", "x=30", "--out", str(tmp_path / "q")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "is a LoRA" in bad.stderr
+
+
+def _png(size, mode="RGB", color=(200, 10, 10)):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size, color if mode == "RGB" else (*color, 0)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_D_RAW_prepare_fixes_copies_and_never_touches_raw(tmp_path):
+    pytest.importorskip("PIL")
+    from PIL import Image
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "alpha.png").write_bytes(_png((64, 64), "RGBA"))
+    (raw / "huge.png").write_bytes(_png((3600, 1200)))
+    (raw / "fine.png").write_bytes(_png((512, 512)))
+    (raw / "fine.txt").write_text("x, smile")
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 16)).save(buffer, format="WEBP")
+    (raw / "wiki.webp").write_bytes(buffer.getvalue())
+    (raw / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nxx")
+    before = digest(raw)
+    into = tmp_path / "train" / "1_x"
+    run = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "prepare", str(raw), "--into", str(into), "--webp-to-png"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1 and "broken.png: unreadable" in run.stdout  # one image skipped, said so
+    assert digest(raw) == before
+    with Image.open(into / "alpha.png") as image:
+        assert image.mode == "RGB" and image.getpixel((0, 0)) == (255, 255, 255)
+    with Image.open(into / "huge.png") as image:
+        assert max(image.size) == 3000
+    assert (into / "wiki.png").is_file() and (into / "fine.txt").read_text() == "x, smile"
+    assert (into / "fine.png").read_bytes() == (raw / "fine.png").read_bytes()
+    first = digest(into)
+    again = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "prepare", str(raw), "--into", str(into), "--webp-to-png"],
+        capture_output=True,
+        text=True,
+    )
+    assert digest(into) == first and again.stdout.count("unchanged") == 4
+    assert digest(raw) == before
+
+
+def test_D_CAPTION_tag_tools_dry_run_then_write(tmp_path):
+    from conftest import make_folder
+
+    folder = make_folder(tmp_path, "1_hmbrgr", [(64, 64)] * 3, "food, hmbrgr, food, german shepherd, dog")
+    (folder / "img001.txt").write_text("hmbrgr, plate")
+    (folder / "img002.txt").unlink()
+    before = (folder / "img000.txt").read_text()
+    dry = subprocess.run([sys.executable, "-m", "kohyawiz", "tags", str(tmp_path)], capture_output=True, text=True)
+    assert dry.returncode == 0 and "+ hmbrgr, food, german shepherd" in dry.stdout and "would change" in dry.stdout
+    assert (folder / "img000.txt").read_text() == before
+    wrote = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "tags", str(tmp_path), "--write"], capture_output=True, text=True
+    )
+    assert wrote.returncode == 0
+    assert (folder / "img000.txt").read_text().strip() == "hmbrgr, food, german shepherd"
+    assert (folder / "img002.txt").read_text().strip() == "hmbrgr"
+    assert (folder / "img001.txt").read_text() == "hmbrgr, plate"
+    again = subprocess.run([sys.executable, "-m", "kohyawiz", "tags", str(tmp_path)], capture_output=True, text=True)
+    assert "already" in again.stdout
