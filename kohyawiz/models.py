@@ -73,7 +73,10 @@ def _hints_from_metadata(info: ModelInfo, metadata: dict[str, Any]) -> None:
         info.notes.append("metadata says v-prediction")
     if str(metadata.get("ss_v_parameterization", "")).lower() == "true":
         info.vpred = True
-    if str(metadata.get("ss_zero_terminal_snr", "")).lower() == "true" or "ztsnr" in str(metadata.get("modelspec.title", "")).lower():
+    if (
+        str(metadata.get("ss_zero_terminal_snr", "")).lower() == "true"
+        or "ztsnr" in str(metadata.get("modelspec.title", "")).lower()
+    ):
         info.zsnr = True
     resolution = str(metadata.get("modelspec.resolution", ""))
     if "x" in resolution:
@@ -90,7 +93,9 @@ def inspect_safetensors(path: Path) -> ModelInfo:
     if is_lora:
         module = metadata.get("ss_network_module", "")
         base = str(metadata.get("ss_base_model_version", ""))
-        info.family = "sdxl" if "sdxl" in base or any("lora_te2_" in k for k in keys) else ("sd2" if "v2" in base else None)
+        info.family = (
+            "sdxl" if "sdxl" in base or any("lora_te2_" in k for k in keys) else ("sd2" if "v2" in base else None)
+        )
         info.notes.append(f"a LoRA ({module or 'network'}), not a base model: pick the checkpoint it was trained on")
     else:
         width = None
@@ -156,9 +161,14 @@ def inspect_diffusers(folder: Path) -> ModelInfo:
 
 def hf_cache_snapshot(model_id: str) -> Path | None:
     """The newest local snapshot of a Hugging Face model id, without any network."""
-    hub = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+    hub = Path(
+        os.environ.get("HF_HUB_CACHE")
+        or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+    )
     repo = hub / f"models--{model_id.replace('/', '--')}"
-    snapshots = sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime) if (repo / "snapshots").is_dir() else []
+    snapshots = (
+        sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime) if (repo / "snapshots").is_dir() else []
+    )
     return snapshots[-1] if snapshots else None
 
 
@@ -166,7 +176,10 @@ def inspect_model(name: str) -> ModelInfo:
     path = Path(name).expanduser()
     if path.is_file():
         if path.suffix.lower() != ".safetensors":
-            raise UserError("only .safetensors headers can be read without torch; convert the .ckpt or name the family with --family", where=name)
+            raise UserError(
+                "only .safetensors headers can be read without torch; convert the .ckpt or name the family with --family",
+                where=name,
+            )
         return inspect_safetensors(path)
     if path.is_dir():
         return inspect_diffusers(path)

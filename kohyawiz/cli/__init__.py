@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     interop_cmd.add_arguments(commands)
     dataset_cmd.add_arguments(commands)
 
+    wizard = commands.add_parser("wizard", help="the step-by-step terminal wizard (also: kohyawiz with no arguments)")
+    wizard.add_argument("--answers", metavar="FILE", help="prefill from a preset (e.g. a plan's preset.toml)")
+    wizard.add_argument("--out", metavar="DIR", help="plan folder to write")
+    wizard.add_argument("--sd-scripts", metavar="DIR")
+    wizard.add_argument("--python", metavar="PATH")
+
     demo = commands.add_parser("demo", help="make a small demo dataset and plan it (no GPU, no model)")
     demo.add_argument("--out", default="kohyawiz-demo", help="folder for the demo (default: ./kohyawiz-demo)")
     return parser
@@ -104,13 +110,24 @@ def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--out", default="plan", metavar="DIR", help="plan folder to write (default: ./plan)")
 
 
+def _wizard(answers: str | None, out: str | None, sd_scripts: str | None, python: str | None) -> int:
+    from kohyawiz.tui.app import make_app
+
+    make_app(answers, out, sd_scripts, python).run()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if args.command is None:
+            if sys.stdin.isatty() and sys.stdout.isatty():
+                return _wizard(None, None, None, None)
             parser.print_help()
             return 0
+        if args.command == "wizard":
+            return _wizard(args.answers, args.out, args.sd_scripts, args.python)
         if args.command == "plan":
             from kohyawiz.cli.plan_cmd import run_plan
 

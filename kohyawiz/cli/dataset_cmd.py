@@ -20,7 +20,9 @@ def add_arguments(commands: Any) -> None:
     prepare.add_argument("--webp-to-png", action="store_true", help="convert webp images to PNG")
     tags = commands.add_parser("tags", help="trigger first, no duplicates, no implied tags (dry run unless --write)")
     tags.add_argument("dir", metavar="DIR", help="the parent of your N_name folders")
-    tags.add_argument("--trigger", action="append", metavar="TAG", help="trigger tag(s); default: from each folder name")
+    tags.add_argument(
+        "--trigger", action="append", metavar="TAG", help="trigger tag(s); default: from each folder name"
+    )
     tags.add_argument("--implications", metavar="CSV", help="antecedent,consequent tag implications")
     tags.add_argument("--caption-extension", default=".txt")
     tags.add_argument("--write", action="store_true", help="apply the changes shown")
@@ -35,7 +37,9 @@ def run_inspect(args: argparse.Namespace) -> int:
         return 0
     print(f"{info.source}: {info.kind}")
     print(f"  family: {info.family or 'unknown (pass --family)'}")
-    print(f"  v-prediction: {'yes' if info.vpred else 'no sign of it'}; zero terminal SNR: {'yes' if info.zsnr else 'no sign of it'}")
+    print(
+        f"  v-prediction: {'yes' if info.vpred else 'no sign of it'}; zero terminal SNR: {'yes' if info.zsnr else 'no sign of it'}"
+    )
     print(f"  native resolution: {info.native_resolution or 'not stated'}")
     for note in info.notes:
         print(f"  - {note}")
@@ -50,44 +54,30 @@ def run_prepare(args: argparse.Namespace) -> int:
         what = entry.problem or ", ".join(entry.actions)
         print(f"  {entry.source.name}: {what}")
     problems = sum(1 for e in report if e.problem)
-    print(f"{len(report) - problems} images into {Path(args.into).expanduser()}, {problems} skipped; {args.raw} was not changed")
+    print(
+        f"{len(report) - problems} images into {Path(args.into).expanduser()}, {problems} skipped; {args.raw} was not changed"
+    )
     return 1 if problems else 0
 
 
 def run_tags(args: argparse.Namespace) -> int:
-    from kohyawiz.dataset.scan import scan_training_dir
-    from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, fix_caption, load_implications, split_tags
-    from kohyawiz.emit import write_atomic
-    from kohyawiz.facts import resolve_version
+    from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, caption_fixes, load_implications, write_caption_fixes
 
-    table = dict(BUILTIN_IMPLICATIONS)
+    table = {k: set(v) for k, v in BUILTIN_IMPLICATIONS.items()}
     if args.implications:
         for tag, implied in load_implications(Path(args.implications)).items():
             table.setdefault(tag, set()).update(implied)
-    scan = scan_training_dir(Path(args.dir), resolve_version(None).image_extensions, read_sizes=False)
-    changes: list[tuple[Path, str]] = []
-    for concept in scan.concepts:
-        triggers = args.trigger or [t.strip() for t in concept.name.split(",") if t.strip()]
-        for image in concept.images:
-            caption = image.with_suffix(args.caption_extension)
-            try:
-                old = caption.read_text(encoding="utf-8") if caption.is_file() else ""
-            except UnicodeDecodeError:
-                print(f"  skipped {caption}: not UTF-8")
-                continue
-            new = ", ".join(fix_caption(split_tags(old), triggers, table))
-            if new != old.strip():
-                changes.append((caption, new))
-                print(f"{caption}\n  - {old.strip()}\n  + {new}")
-    if not changes:
+    fixes = caption_fixes(Path(args.dir), table, args.caption_extension, args.trigger)
+    for caption, old, new in fixes:
+        print(f"{caption}\n  - {old.strip()}\n  + {new}")
+    if not fixes:
         print("every caption already starts with its trigger, with no duplicate or implied tags")
         return 0
     if not args.write:
-        print(f"{len(changes)} captions would change; run again with --write to apply")
+        print(f"{len(fixes)} captions would change; run again with --write to apply")
         return 0
-    for caption, new in changes:
-        write_atomic(caption, new + "\n")
-    print(f"{len(changes)} captions written")
+    write_caption_fixes(fixes)
+    print(f"{len(fixes)} captions written")
     return 0
 
 

@@ -99,3 +99,33 @@ def fix_caption(tags: list[str], triggers: list[str], implications: dict[str, se
     implied = {normalise(i) for _, i in implied_pairs([*triggers, *rest], implications)}
     kept = [t for t in rest if normalise(t) not in implied or normalise(t) in wanted]
     return [*triggers, *kept]
+
+
+def caption_fixes(
+    root: Path, implications: dict[str, set[str]], caption_extension: str = ".txt", triggers: list[str] | None = None
+) -> list[tuple[Path, str, str]]:
+    """(caption file, old text, new text) for every caption the tag rules would change."""
+    from kohyawiz.dataset.scan import scan_training_dir
+    from kohyawiz.facts import resolve_version
+
+    scan = scan_training_dir(root, resolve_version(None).image_extensions, read_sizes=False)
+    fixes = []
+    for concept in scan.concepts:
+        wanted = triggers or [t.strip() for t in concept.name.split(",") if t.strip()]
+        for image in concept.images:
+            caption = image.with_suffix(caption_extension)
+            try:
+                old = caption.read_text(encoding="utf-8") if caption.is_file() else ""
+            except (OSError, UnicodeDecodeError):
+                continue  # the doctor reports it; a fix would lose text
+            new = ", ".join(fix_caption(split_tags(old), wanted, implications))
+            if new != old.strip():
+                fixes.append((caption, old, new))
+    return fixes
+
+
+def write_caption_fixes(fixes: list[tuple[Path, str, str]]) -> None:
+    from kohyawiz.emit import write_atomic
+
+    for caption, _, new in fixes:
+        write_atomic(caption, new + "\n")

@@ -1,0 +1,154 @@
+"""The wizard, driven by pilot through every step: it writes exactly what `kohyawiz plan` writes."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, Static
+from wizard_driver import fill, settle
+
+from kohyawiz.tui.app import STEPS, make_app
+
+CASES = {
+    "character": {
+        "subject": "character", "family": "sd1", "tags": "booru", "concepts": ["mychar=30"], "vram": 12,
+        "cli": ["--subject", "character", "--family", "sd1", "--tags", "booru", "--concept", "mychar=30", "--vram", "12"],
+    },
+    "multi-concept": {
+        "subject": "several", "family": "sd1", "tags": "natural", "concepts": ["char, red=40", "char, blue=12"], "vram": 8,
+        "cli": ["--subject", "character", "--family", "sd1", "--tags", "natural", "--concept", "char, red=40", "--concept", "char, blue=12", "--vram", "8"],
+    },
+    "style": {
+        "subject": "style", "family": "sdxl", "tags": "natural", "concepts": ["brushy=120"], "vram": 24, "network": "glora", "samples": True,
+        "cli": ["--subject", "style", "--family", "sdxl", "--tags", "natural", "--concept", "brushy=120", "--vram", "24", "--network", "glora", "--samples"],
+    },
+}  # fmt: skip
+COMMON_CLI = ["--optimizer", "prodigy", "--precision", "fp16", "--gpus", "1"]
+
+
+def read_all(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_wizard_writes_what_plan_writes(tmp_path, case):
+    answers = CASES[case]
+    out = tmp_path / "plan"
+    cli = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "plan", *answers["cli"], *COMMON_CLI, "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert cli.returncode == 0, cli.stderr
+    expected = read_all(out)
+    shutil.rmtree(out)
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(out))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await fill(pilot, answers)
+            assert STEPS[app.step] == "review"
+            assert "total steps" in str(app.query_one("#review-figures", Static).render())
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            await pilot.click("#write-plan")
+            await settle(pilot)
+            assert "Wrote" in str(app.query_one("#write-result", Static).render())
+
+    asyncio.run(drive())
+    assert read_all(out) == expected
+
+
+def test_back_and_forward_keep_answers_and_bad_input_is_said(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await fill(pilot, CASES["character"])
+            for _ in range(5):
+                await pilot.press("ctrl+p")
+                await settle(pilot)
+            assert STEPS[app.step] == "subject"
+            await pilot.press("ctrl+n", "ctrl+n")
+            await settle(pilot)
+            assert app.query_one("#concepts", Input).value == "mychar=30"
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            app.query_one("#vram", Input).value = "lots"
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert STEPS[app.step] == "hardware" and "give numbers" in str(app.query_one("#error", Static).render())
+
+    asyncio.run(drive())
+
+
+def test_review_override_is_checked_on_the_spot(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await fill(pilot, CASES["character"])
+            app.query_one("#override", Input).value = "network_dimm=8"
+            await pilot.click("#override-set")
+            await settle(pilot)
+            assert "did you mean network_dim" in str(app.query_one("#error", Static).render())
+            app.query_one("#override", Input).value = "network_dim=8"
+            await pilot.click("#override-set")
+            await settle(pilot)
+            assert app.state.overrides == {"network_dim": "8"}
+            assert app.plan.value("network_dim") == 8
+
+    asyncio.run(drive())
+
+
+def test_answers_file_prefills(tmp_path):
+    preset = tmp_path / "p.toml"
+    preset.write_text(
+        'schema_version = 1\n[answers]\nsubject = "style"\nvram_gb = 10\n[answers.model]\nfamily = "sdxl"\n[[answers.concepts]]\nname = "brushy"\nimages = 100\n'
+    )
+    app = make_app(str(preset))
+    assert app.state.subject == "style" and app.state.family == "sdxl" and app.state.vram_gb == 10
+    assert app.state.concept_counts == "brushy=100"
+
+
+def test_train_step_runs_the_test_double_and_stops_cleanly(tmp_path, monkeypatch):
+    shared_logs = Path(__file__).resolve().parent.parent.parent / "shared" / "sd-scripts" / "logs"
+    if not shared_logs.is_dir():
+        pytest.skip("the shared sd-scripts logs are not beside this checkout")
+    from conftest import make_folder
+
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("KOHYAWIZ_FAKE_LOG", str(shared_logs / "lora-prodigy-sd1.log"))
+    monkeypatch.setenv("KOHYAWIZ_FAKE_DELAY", "0.02")
+    data = tmp_path / "train"
+    make_folder(data, "1_mychar", [(768, 768)] * 20, "mychar, smile")
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(b"x")
+    fake = Path(__file__).resolve().parent / "fake_sd"
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"), sd_scripts=str(fake), python=sys.executable)
+        async with app.run_test(size=(80, 24)) as pilot:
+            answers = dict(CASES["character"], concepts=[], model=str(model), dataset=str(data))
+            await fill(pilot, answers)
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            await pilot.click("#write-plan")
+            await settle(pilot)
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            await pilot.click("#train-start")
+            assert str(app.query_one("#error", Static).render()) == ""
+            for _ in range(100):
+                await asyncio.sleep(0.05)
+                if "step" in str(app.query_one("#train-stats", Static).render()):
+                    break
+            await pilot.press("ctrl+s")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            assert "interrupted" in str(app.query_one("#train-status", Static).render())
+
+    asyncio.run(drive())
