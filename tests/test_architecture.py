@@ -71,3 +71,9 @@ def test_core_modules_import_no_ui_process_or_torch() -> None:
         assert not bad, f"{path.relative_to(REPO)} imports {bad}"
         text = path.read_text()
         assert "kohyawiz.cli" not in text and "kohyawiz.tui" not in text, f"{path} reaches into a face"
+
+
+def test_one_module_runs_processes() -> None:
+    package = REPO / "kohyawiz"
+    runners = [p for p in package.rglob("*.py") if "subprocess" in _imports(p)]
+    assert [p.relative_to(package).as_posix() for p in runners] == ["run/process.py"]

@@ -7,6 +7,12 @@ import sys
 from collections.abc import Sequence
 
 from kohyawiz import __version__
+from kohyawiz.cli.arguments import (
+    add_check_arguments,
+    add_dataset_tool_arguments,
+    add_interop_arguments,
+    add_train_arguments,
+)
 from kohyawiz.errors import UserError
 
 NETWORK_CHOICES = ("lora", "locon", "loha", "lokr", "dylora", "glora", "ia3", "diag-oft", "boft", "full")
@@ -38,12 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("name", nargs="?", help="preset name or file (with show)")
 
     check = commands.add_parser("check", help="check a training folder against the guide's dataset rules")
-    from kohyawiz.cli.check_cmd import add_check_arguments
 
     add_check_arguments(check)
 
     train = commands.add_parser("train", help="launch sd-scripts on a plan folder and watch it")
-    from kohyawiz.cli.train_cmd import add_train_arguments
 
     add_train_arguments(train)
 
@@ -58,10 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_argument("--sd-scripts", metavar="DIR")
     queue.add_argument("--python", metavar="PATH")
 
-    from kohyawiz.cli import dataset_cmd, interop_cmd
-
-    interop_cmd.add_arguments(commands)
-    dataset_cmd.add_arguments(commands)
+    add_interop_arguments(commands)
+    add_dataset_tool_arguments(commands)
 
     wizard = commands.add_parser("wizard", help="the step-by-step terminal wizard (also: kohyawiz with no arguments)")
     wizard.add_argument("--answers", metavar="FILE", help="prefill from a preset (e.g. a plan's preset.toml)")

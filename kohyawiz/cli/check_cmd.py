@@ -13,19 +13,6 @@ from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, load_implications
 from kohyawiz.facts import resolve_version
 
 
-def add_check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="the parent of your N_name image folders")
-    parser.add_argument(
-        "--subject", choices=("character", "concept", "object", "clothing", "style"), default="character"
-    )
-    parser.add_argument("--tags", choices=("natural", "booru", "e6"), default="natural", help="the model's tag style")
-    parser.add_argument("--resolution", type=int, default=768, help="training resolution (default 768)")
-    parser.add_argument("--caption-extension", default=".txt")
-    parser.add_argument("--implications", metavar="CSV", help="antecedent,consequent tag implications")
-    parser.add_argument("--sd-scripts-version", metavar="ID")
-    parser.add_argument("--json", action="store_true", help="findings as JSON")
-
-
 def run_check(args: argparse.Namespace) -> int:
     implications = dict(BUILTIN_IMPLICATIONS)
     if args.implications:

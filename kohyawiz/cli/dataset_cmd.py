@@ -5,27 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from kohyawiz.errors import UserError
-
-
-def add_arguments(commands: Any) -> None:
-    inspect = commands.add_parser("inspect", help="what a model is: family, v-prediction, zSNR, resolution")
-    inspect.add_argument("model", metavar="MODEL", help=".safetensors file, diffusers folder or cached Hugging Face id")
-    inspect.add_argument("--json", action="store_true")
-    prepare = commands.add_parser("prepare", help="copy raw images into a training folder, fixed (raw never changes)")
-    prepare.add_argument("raw", metavar="RAW", help="folder of raw images (with their captions)")
-    prepare.add_argument("--into", required=True, metavar="DIR/N_name", help="the training folder to fill")
-    prepare.add_argument("--webp-to-png", action="store_true", help="convert webp images to PNG")
-    tags = commands.add_parser("tags", help="trigger first, no duplicates, no implied tags (dry run unless --write)")
-    tags.add_argument("dir", metavar="DIR", help="the parent of your N_name folders")
-    tags.add_argument(
-        "--trigger", action="append", metavar="TAG", help="trigger tag(s); default: from each folder name"
-    )
-    tags.add_argument("--implications", metavar="CSV", help="antecedent,consequent tag implications")
-    tags.add_argument("--caption-extension", default=".txt")
-    tags.add_argument("--write", action="store_true", help="apply the changes shown")
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -15,27 +15,6 @@ from kohyawiz.errors import UserError
 from kohyawiz.interop.kohya import Imported, dataset_answers, import_settings, read_config
 
 
-def add_arguments(commands: Any) -> None:
-    imp = commands.add_parser("import", help="a kohya_ss GUI JSON or sd-scripts TOML as a kohyawiz preset")
-    imp.add_argument("file", metavar="FILE", help="GUI config (.json), sd-scripts --config_file or config_lora-*.toml")
-    imp.add_argument("--dataset-config", metavar="TOML", help="the sd-scripts dataset config that goes with it")
-    imp.add_argument("--out", metavar="PRESET", help="where to write the preset (default: <name>.kohyawiz.toml here)")
-    imp.add_argument("--json", action="store_true", help="print the report as JSON")
-    exp = commands.add_parser("export", help="a plan as a kohya_ss GUI config")
-    exp.add_argument("dir", metavar="DIR", help="a plan folder")
-    exp.add_argument(
-        "--kohya-gui",
-        metavar="FILE",
-        nargs="?",
-        const="",
-        required=True,
-        help="write GUI JSON (default DIR/kohya_gui.json)",
-    )
-    diff = commands.add_parser("diff", help="compare two configs; with one, compare it with kohyawiz's own plan")
-    diff.add_argument("a", metavar="A", help="plan folder, plan.json, GUI JSON or sd-scripts TOML")
-    diff.add_argument("b", metavar="B", nargs="?", help="the other one (default: kohyawiz's plan for A's answers)")
-
-
 def imported_preset(imported: Imported, source: str) -> str:
     answers = {k: v for k, v in imported.answers.items() if not isinstance(v, dict | list)}
     lines = [

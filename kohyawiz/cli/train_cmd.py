@@ -24,19 +24,6 @@ def sparkline(values: list[float], width: int = 30) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, int((v - low) / span * (len(SPARK) - 1)))] for v in tail)
 
 
-def add_train_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="a plan folder written by `kohyawiz plan`")
-    parser.add_argument(
-        "--sd-scripts",
-        metavar="DIR",
-        help="sd-scripts checkout (else $KOHYAWIZ_SD_SCRIPTS, vendor/sd-scripts, kohya_ss)",
-    )
-    parser.add_argument("--python", metavar="PATH", help="Python of sd-scripts' environment (default: its venv)")
-    parser.add_argument("--dry-run", action="store_true", help="print the exact command and stop")
-    parser.add_argument("--resume", action="store_true", help="resume from the last saved state")
-    parser.add_argument("--plain", action="store_true", help="plain progress lines instead of a live bar")
-
-
 class ConsoleView:
     """Progress in the terminal: a bar over total steps with epoch, loss, rate, ETA and a sparkline."""
 

@@ -1,0 +1,71 @@
+"""Argument definitions for every command, kept free of heavy imports so `--help` starts fast."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="the parent of your N_name image folders")
+    parser.add_argument(
+        "--subject", choices=("character", "concept", "object", "clothing", "style"), default="character"
+    )
+    parser.add_argument("--tags", choices=("natural", "booru", "e6"), default="natural", help="the model's tag style")
+    parser.add_argument("--resolution", type=int, default=768, help="training resolution (default 768)")
+    parser.add_argument("--caption-extension", default=".txt")
+    parser.add_argument("--implications", metavar="CSV", help="antecedent,consequent tag implications")
+    parser.add_argument("--sd-scripts-version", metavar="ID")
+    parser.add_argument("--json", action="store_true", help="findings as JSON")
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dir", metavar="DIR", help="a plan folder written by `kohyawiz plan`")
+    parser.add_argument(
+        "--sd-scripts",
+        metavar="DIR",
+        help="sd-scripts checkout (else $KOHYAWIZ_SD_SCRIPTS, vendor/sd-scripts, kohya_ss)",
+    )
+    parser.add_argument("--python", metavar="PATH", help="Python of sd-scripts' environment (default: its venv)")
+    parser.add_argument("--dry-run", action="store_true", help="print the exact command and stop")
+    parser.add_argument("--resume", action="store_true", help="resume from the last saved state")
+    parser.add_argument("--plain", action="store_true", help="plain progress lines instead of a live bar")
+
+
+def add_interop_arguments(commands: Any) -> None:
+    imp = commands.add_parser("import", help="a kohya_ss GUI JSON or sd-scripts TOML as a kohyawiz preset")
+    imp.add_argument("file", metavar="FILE", help="GUI config (.json), sd-scripts --config_file or config_lora-*.toml")
+    imp.add_argument("--dataset-config", metavar="TOML", help="the sd-scripts dataset config that goes with it")
+    imp.add_argument("--out", metavar="PRESET", help="where to write the preset (default: <name>.kohyawiz.toml here)")
+    imp.add_argument("--json", action="store_true", help="print the report as JSON")
+    exp = commands.add_parser("export", help="a plan as a kohya_ss GUI config")
+    exp.add_argument("dir", metavar="DIR", help="a plan folder")
+    exp.add_argument(
+        "--kohya-gui",
+        metavar="FILE",
+        nargs="?",
+        const="",
+        required=True,
+        help="write GUI JSON (default DIR/kohya_gui.json)",
+    )
+    diff = commands.add_parser("diff", help="compare two configs; with one, compare it with kohyawiz's own plan")
+    diff.add_argument("a", metavar="A", help="plan folder, plan.json, GUI JSON or sd-scripts TOML")
+    diff.add_argument("b", metavar="B", nargs="?", help="the other one (default: kohyawiz's plan for A's answers)")
+
+
+def add_dataset_tool_arguments(commands: Any) -> None:
+    inspect = commands.add_parser("inspect", help="what a model is: family, v-prediction, zSNR, resolution")
+    inspect.add_argument("model", metavar="MODEL", help=".safetensors file, diffusers folder or cached Hugging Face id")
+    inspect.add_argument("--json", action="store_true")
+    prepare = commands.add_parser("prepare", help="copy raw images into a training folder, fixed (raw never changes)")
+    prepare.add_argument("raw", metavar="RAW", help="folder of raw images (with their captions)")
+    prepare.add_argument("--into", required=True, metavar="DIR/N_name", help="the training folder to fill")
+    prepare.add_argument("--webp-to-png", action="store_true", help="convert webp images to PNG")
+    tags = commands.add_parser("tags", help="trigger first, no duplicates, no implied tags (dry run unless --write)")
+    tags.add_argument("dir", metavar="DIR", help="the parent of your N_name folders")
+    tags.add_argument(
+        "--trigger", action="append", metavar="TAG", help="trigger tag(s); default: from each folder name"
+    )
+    tags.add_argument("--implications", metavar="CSV", help="antecedent,consequent tag implications")
+    tags.add_argument("--caption-extension", default=".txt")
+    tags.add_argument("--write", action="store_true", help="apply the changes shown")
