@@ -1,0 +1,62 @@
+"""Opt-in: a plan trains for real on CPU through `kohyawiz train`, with the harness of
+shared/sd-scripts. Set KOHYAWIZ_SD_SCRIPTS, KOHYAWIZ_SD_PYTHON (its venv's python),
+KOHYAWIZ_E2E_MODEL (the random SD1.5 diffusers folder) and KOHYAWIZ_E2E_TOKENIZERS."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import make_folder
+
+from kohyawiz.assemble import PlanRequest, plan_from_request
+from kohyawiz.emit import write_plan
+from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.train import PlanFolder, preflight, train
+
+NEEDED = ("KOHYAWIZ_SD_SCRIPTS", "KOHYAWIZ_SD_PYTHON", "KOHYAWIZ_E2E_MODEL", "KOHYAWIZ_E2E_TOKENIZERS")
+pytestmark = [
+    pytest.mark.sdscripts,
+    pytest.mark.skipif(not all(os.environ.get(v) for v in NEEDED), reason="set " + ", ".join(NEEDED)),
+]
+
+
+def test_a_plan_trains_on_the_real_sd_scripts(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    make_folder(tmp_path / "data", "1_tinyconcept", [(64, 64)] * 4, "tinyconcept, square")
+    request = PlanRequest(
+        out_dir=tmp_path / "plan",
+        answers={
+            "subject": "concept",
+            "vram_gb": 12,
+            "model": {"family": "sd1", "path": os.environ["KOHYAWIZ_E2E_MODEL"]},
+        },
+        dataset=tmp_path / "data",
+        overrides={
+            "resolution": "64",
+            "min_bucket_reso": "64",
+            "max_bucket_reso": "128",
+            "max_train_epochs": "1",
+            "mixed_precision": "no",
+            "save_precision": "float",
+            "max_data_loader_n_workers": "0",
+            "persistent_data_loader_workers": "false",
+            "tokenizer_cache_dir": os.environ["KOHYAWIZ_E2E_TOKENIZERS"],
+        },
+        force=True,
+    )
+    plan, _ = plan_from_request(request)
+    write_plan(plan)
+    folder = PlanFolder.load(tmp_path / "plan")
+    sd = find_sd_scripts(os.environ["KOHYAWIZ_SD_SCRIPTS"], os.environ["KOHYAWIZ_SD_PYTHON"])
+    assert preflight(folder, sd).errors == []
+    outcome, record = train(folder, sd)
+    assert outcome.status == "completed", (record.folder / "train.log").read_text()[-2000:]
+    assert outcome.total_steps == plan.figures.total_steps == 4 and outcome.final_step == 4
+    assert Path(outcome.outputs[-1]["path"]).is_file() and outcome.outputs[-1]["mismatches"] == []
+    log = (record.folder / "train.log").read_text()
+    assert f"avr_loss={outcome.final_loss}" in log or f"avr_loss={outcome.final_loss:.3g}" in log
