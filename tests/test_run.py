@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SHARED, make_folder
+from conftest import make_folder
 
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
@@ -23,7 +23,7 @@ from kohyawiz.run.train import PlanFolder, build_argv, preflight, train
 
 FAKE = Path(__file__).resolve().parent / "fake_sd"
 DATA = Path(__file__).resolve().parent / "data"
-LOGS = SHARED / "sd-scripts" / "logs"
+LOGS = Path(__file__).resolve().parent / "data" / "sd-scripts-logs"
 
 
 def parse(text: str) -> list:
