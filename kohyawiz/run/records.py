@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +11,6 @@ from typing import Any
 
 from kohyawiz.emit import write_atomic
 from kohyawiz.errors import UserError
-
-MAX_HEADER = 100 * 1024 * 1024
 
 
 def kohyawiz_home() -> Path:
@@ -29,19 +26,10 @@ def runs_home() -> Path:
 
 def safetensors_metadata(path: Path) -> dict[str, str]:
     """The `__metadata__` of a .safetensors file, from its header alone."""
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(8)
-            if len(raw) != 8:
-                raise UserError("too short to be a safetensors file", where=str(path))
-            (size,) = struct.unpack("<Q", raw)
-            if size > MAX_HEADER:
-                raise UserError("safetensors header is implausibly large", where=str(path))
-            header = json.loads(handle.read(size))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read the safetensors header: {exc}", where=str(path)) from exc
-    metadata = header.get("__metadata__", {}) if isinstance(header, dict) else {}
-    return {str(k): str(v) for k, v in metadata.items()}
+    from kohyawiz.models import read_safetensors_header
+
+    metadata = read_safetensors_header(path).get("__metadata__") or {}
+    return {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
 
 
 def metadata_mismatches(metadata: dict[str, str], plan: dict[str, Any]) -> list[str]:
