@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
-from wizard_driver import fill, settle
+from wizard_driver import fill, no_blink, settle
 
 from kohyawiz.tui.app import STEPS, make_app
 
@@ -150,3 +150,30 @@ def test_train_step_runs_the_test_double_and_stops_cleanly(tmp_path, monkeypatch
             assert "interrupted" in str(app.query_one("#train-status", Static).render())
 
     asyncio.run(drive())
+
+
+def test_dataset_step_prepares_raw_images(tmp_path):
+    from conftest import make_folder
+
+    raw = make_folder(tmp_path, "raw", [(640, 640)] * 3, "mychar, smile")
+    before = {p.name: p.read_bytes() for p in raw.iterdir()}
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            await pilot.press("ctrl+n", "ctrl+n")
+            await settle(pilot)
+            app.query_one("#dataset-dir", Input).value = str(tmp_path / "train")
+            app.query_one("#prepare-raw", Input).value = str(raw)
+            app.query_one("#prepare-into", Input).value = "1_mychar"
+            app.query_one("#prepare").press()
+            await settle(pilot)
+            assert (
+                "Prepared 3 images" in str(app.query_one("#dataset-found", Static).render())
+                or app.query_one("#concept-table").row_count == 1
+            )
+
+    asyncio.run(drive())
+    assert len(list((tmp_path / "train" / "1_mychar").glob("*.png"))) == 3
+    assert {p.name: p.read_bytes() for p in raw.iterdir()} == before

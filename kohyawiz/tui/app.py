@@ -128,6 +128,11 @@ class Wizard(App[None]):
                 with Horizontal(classes="row"):
                     yield Button("Preview tag fixes", id="tags-preview")
                     yield Button("Apply tag fixes", id="tags-apply")
+                yield Label("Prepare raw images into the training folder (the raw folder is never changed)")
+                with Horizontal(classes="row"):
+                    yield Input(placeholder="raw folder", id="prepare-raw")
+                    yield Input(placeholder="into N_name", id="prepare-into")
+                    yield Button("Prepare", id="prepare")
             with VerticalScroll(id="hardware"):
                 yield Label("GPU memory (GB)")
                 yield Input(f"{s.vram_gb:g}", id="vram")
@@ -374,6 +379,27 @@ class Wizard(App[None]):
         else:
             sample = "\n".join(f"{p.name}: {new}" for p, _, new in fixes[:3])
             self.query_one("#dataset-found", Static).update(f"{len(fixes)} captions would change\n{sample}")
+
+    @on(Button.Pressed, "#prepare")
+    def _prepare(self) -> None:
+        from kohyawiz.dataset.prepare import prepare
+
+        root = self.query_one("#dataset-dir", Input).value.strip()
+        raw = self.query_one("#prepare-raw", Input).value.strip()
+        name = self.query_one("#prepare-into", Input).value.strip()
+        if not (root and raw and name):
+            self.set_error("[red]prepare needs the training folder, a raw folder and a N_name target[/red]")
+            return
+        try:
+            report = prepare(Path(raw), Path(root) / name)
+        except UserError as exc:
+            self.set_error(f"[red]{exc}[/red]")
+            return
+        skipped = sum(1 for entry in report if entry.problem)
+        self.query_one("#dataset-found", Static).update(
+            f"Prepared {len(report) - skipped} images into {name}; {skipped} skipped"
+        )
+        self.refresh_dataset()
 
     def detect_hardware(self) -> None:
         from kohyawiz.run.gpu import detect_gpus

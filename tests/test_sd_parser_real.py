@@ -1,0 +1,49 @@
+"""Opt-in: plans for a matrix of answers go through sd-scripts' real argument parser and its
+dataset-config validator, in sd-scripts' own environment (KOHYAWIZ_SD_SCRIPTS, KOHYAWIZ_SD_PYTHON)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import plan_for
+
+from kohyawiz.emit import write_plan
+
+NEEDED = ("KOHYAWIZ_SD_SCRIPTS", "KOHYAWIZ_SD_PYTHON")
+pytestmark = [
+    pytest.mark.sdscripts,
+    pytest.mark.skipif(not all(os.environ.get(v) for v in NEEDED), reason="set " + ", ".join(NEEDED)),
+]
+CHECKER = Path(__file__).resolve().parent / "sd_parser_check.py"
+
+
+def test_plans_pass_the_real_parser_and_validator(tmp_path):
+    folders = []
+    subjects = ["character", "concept", "object", "clothing", "style"]
+    networks = ["lora", "locon", "loha", "lokr", "dylora", "glora", "ia3", "diag-oft", "boft", "full"]
+    optimizers = ["prodigy", "dadaptadam", "adamw", "adamw8bit"]
+    for i, (family, network) in enumerate(itertools.product(["sd1", "sd2", "sdxl"], networks)):
+        folder = tmp_path / f"{family}-{network}"
+        plan = plan_for(
+            folder, subject=subjects[i % 5], network=network, optimizer=optimizers[i % 4], vram_gb=[6, 12, 24][i % 3],
+            model={"family": family, "tags": ["natural", "booru", "e6"][i % 3], "vpred": family == "sd2", "zsnr": i % 2 == 0},
+            concepts=[{"name": "a, x", "images": 30}, {"name": "a, y", "images": 11}], samples=True,
+            with_other_loras=i % 2 == 1, asymmetric=i % 3 == 0,
+        )  # fmt: skip
+        write_plan(plan)
+        folders.append((plan, str(folder / "plan")))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [os.environ["KOHYAWIZ_SD_PYTHON"], str(CHECKER), *[f for _, f in folders]],
+        cwd=os.environ["KOHYAWIZ_SD_SCRIPTS"], capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert len(results) == len(folders), run.stderr[-3000:]
+    for (plan, _), result in zip(folders, results, strict=True):
+        assert result["ok"], result
+        assert result["repeats"] == [c.repeats for c in plan.concepts]
