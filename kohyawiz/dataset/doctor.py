@@ -10,7 +10,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kohyawiz.dataset.images import has_alpha
 from kohyawiz.dataset.scan import DatasetScan, ScannedConcept
 from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, implied_pairs, looks_like_sentences, normalise, split_tags
 from kohyawiz.rules.base import Finding
@@ -39,22 +38,37 @@ def check_dataset(scan: DatasetScan, options: CheckOptions) -> list[Finding]:
             findings.append(
                 Finding("D-RAW", "info", "raw/ is left alone: kohyawiz never changes raw images", str(path))
             )
-    digests: dict[str, list[Path]] = defaultdict(list)
     for concept in scan.concepts:
         findings += count_findings(options.subject, concept.name, len(concept.images))
         findings += _check_files(concept, options)
         findings += _check_captions(concept, options, multi)
-        for image in concept.images:
+    findings += _duplicates([image for concept in scan.concepts for image in concept.images])
+    return findings
+
+
+def _duplicates(images: list[Path]) -> list[Finding]:
+    """The same bytes under two names. Only files of equal size are hashed, so a large dataset
+    is mostly not read at all."""
+    by_size: dict[int, list[Path]] = defaultdict(list)
+    for image in images:
+        try:
+            by_size[image.stat().st_size].append(image)
+        except OSError:
+            continue
+    findings = []
+    for same_size in by_size.values():
+        if len(same_size) < 2:
+            continue
+        digests: dict[str, list[Path]] = defaultdict(list)
+        for image in same_size:
             try:
                 digests[hashlib.sha1(image.read_bytes()).hexdigest()].append(image)
             except OSError:
                 continue
-    for paths in digests.values():
-        if len(paths) > 1:
-            names = ", ".join(p.name for p in paths)
-            findings.append(
-                Finding("D-FORMAT", "warn", f"the same image appears {len(paths)} times: {names}", str(paths[0]))
-            )
+        for paths in digests.values():
+            if len(paths) > 1:
+                names = ", ".join(p.name for p in paths)
+                findings.append(Finding("D-FORMAT", "warn", f"the same image appears {len(paths)} times: {names}", str(paths[0])))
     return findings
 
 
@@ -114,7 +128,7 @@ def _check_files(concept: ScannedConcept, options: CheckOptions) -> list[Finding
         size = concept.sizes.get(image)
         if size is None:
             continue
-        if has_alpha(image):
+        if image in concept.transparent:
             out.append(
                 Finding("D-ALPHA", "warn", "has transparency: flatten it onto white (`prepare` does)", str(image))
             )

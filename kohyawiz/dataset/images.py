@@ -93,11 +93,20 @@ def image_format(data: bytes) -> str | None:
 
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) as stored in the file's header; ImageHeaderError when it cannot be read."""
+    return read_header(path)[0]
+
+
+def read_header(path: Path) -> tuple[tuple[int, int], bool]:
+    """Size and whether transparency is declared, from one read of the header."""
     try:
         with path.open("rb") as handle:
             data = handle.read(_HEADER_BYTES)
     except OSError as exc:
         raise ImageHeaderError(f"cannot read: {exc.strerror or exc}") from exc
+    return _size(data, path), _alpha(data)
+
+
+def _size(data: bytes, path: Path) -> tuple[int, int]:
     kind = image_format(data)
     try:
         if kind == "png":
@@ -121,9 +130,12 @@ def has_alpha(path: Path) -> bool:
     """Whether the header declares transparency (an alpha channel or a PNG tRNS chunk)."""
     try:
         with path.open("rb") as handle:
-            data = handle.read(_HEADER_BYTES)
+            return _alpha(handle.read(_HEADER_BYTES))
     except OSError:
         return False
+
+
+def _alpha(data: bytes) -> bool:
     kind = image_format(data)
     if kind == "png" and len(data) > 25:
         if data[25] in (4, 6):

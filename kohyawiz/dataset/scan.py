@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kohyawiz.dataset.images import ImageHeaderError, image_size
+from kohyawiz.dataset.images import ImageHeaderError, read_header
 from kohyawiz.errors import UserError
 from kohyawiz.rules.base import Finding
 
@@ -22,6 +22,7 @@ class ScannedConcept:
     images: list[Path] = field(default_factory=list)
     sizes: dict[Path, tuple[int, int]] = field(default_factory=dict)
     unreadable: dict[Path, str] = field(default_factory=dict)
+    transparent: set[Path] = field(default_factory=set)
     skipped: list[Path] = field(default_factory=list)
     """Files sd-scripts would not read as images."""
 
@@ -105,7 +106,9 @@ def read_concept(concept: ScannedConcept, extensions: tuple[str, ...], read_size
             concept.images.append(path)
             if read_sizes:
                 try:
-                    concept.sizes[path] = image_size(path)
+                    concept.sizes[path], alpha = read_header(path)
+                    if alpha:
+                        concept.transparent.add(path)
                 except ImageHeaderError as exc:
                     concept.unreadable[path] = str(exc)
         elif path.suffix.lower() not in (".txt", ".caption", ".npz", ".json", ".toml"):
