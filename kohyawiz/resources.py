@@ -20,6 +20,10 @@ def data_dir(name: str) -> Path:
     raise FileNotFoundError(f"kohyawiz's {name}/ folder is missing from this install")
 
 
+def package_dir() -> Path:
+    return _PACKAGE
+
+
 def presets_dir() -> Path:
     return data_dir("presets")
 

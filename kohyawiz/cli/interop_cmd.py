@@ -77,18 +77,17 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from kohyawiz.assemble import PlanRequest, plan_from_request
+    from kohyawiz.answers import Answers
     from kohyawiz.interop.export import gui_config
+    from kohyawiz.plan import build_plan
 
     folder = Path(args.dir).expanduser().resolve()
     data = _plan_json(folder)
-    answers = data["answers"]
-    request = PlanRequest(out_dir=folder, answers={k: v for k, v in answers.items() if k != "overrides"}, overrides={})
-    from kohyawiz.answers import Answers
-    from kohyawiz.plan import build_plan
-
-    plan = build_plan(Answers.model_validate(answers), folder, sd_scripts_version=data.get("sd_scripts_version"))
-    del request, plan_from_request
+    try:
+        answers = Answers.model_validate(data["answers"])
+    except (KeyError, ValueError) as exc:
+        raise UserError("the plan's answers cannot be read; re-plan it", where=str(folder / "plan.json")) from exc
+    plan = build_plan(answers, folder, sd_scripts_version=data.get("sd_scripts_version"))
     out = Path(args.kohya_gui) if args.kohya_gui else folder / "kohya_gui.json"
     write_atomic(out, json.dumps(gui_config(plan), indent=2) + "\n")
     print(f"Wrote {out}: load it in the kohya_ss GUI (LoRA tab, Configuration file)")

@@ -68,7 +68,9 @@ def _duplicates(images: list[Path]) -> list[Finding]:
         for paths in digests.values():
             if len(paths) > 1:
                 names = ", ".join(p.name for p in paths)
-                findings.append(Finding("D-FORMAT", "warn", f"the same image appears {len(paths)} times: {names}", str(paths[0])))
+                findings.append(
+                    Finding("D-FORMAT", "warn", f"the same image appears {len(paths)} times: {names}", str(paths[0]))
+                )
     return findings
 
 

@@ -37,8 +37,6 @@ def gui_config(plan: Plan) -> dict[str, Any]:
             continue
         if key in ("optimizer_args", "lr_scheduler_args") and isinstance(value, list):
             value = " ".join(value)
-        if key == "text_encoder_lr" and not isinstance(value, list):
-            value = value
         out[ARG_TO_GUI.get(key, key)] = value
     if plan.value("max_train_epochs"):
         out["epoch"] = plan.value("max_train_epochs")

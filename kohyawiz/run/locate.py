@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kohyawiz.errors import UserError
 from kohyawiz.facts import VersionInfo, default_version, known_versions, resolve_version
-from kohyawiz.resources import _PACKAGE
+from kohyawiz.resources import package_dir
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def candidates(explicit: str | None) -> list[tuple[Path, str]]:
         found.append((Path(explicit).expanduser(), "--sd-scripts"))
     if os.environ.get("KOHYAWIZ_SD_SCRIPTS"):
         found.append((Path(os.environ["KOHYAWIZ_SD_SCRIPTS"]).expanduser(), "$KOHYAWIZ_SD_SCRIPTS"))
-    found.append((_PACKAGE.parent / "vendor" / "sd-scripts", "vendor/sd-scripts"))
+    found.append((package_dir().parent / "vendor" / "sd-scripts", "vendor/sd-scripts"))
     for base, how in ((os.environ.get("KOHYA_SS"), "$KOHYA_SS"), (str(Path.home() / "kohya_ss"), "~/kohya_ss")):
         if base:
             found.append((Path(base).expanduser() / "sd-scripts", f"kohya_ss install ({how})"))
