@@ -7,7 +7,7 @@ import zlib
 from pathlib import Path
 
 # (width, height) of the demo images: several aspect ratios, so buckets matter.
-DEMO_SIZES = [(768, 768), (640, 896), (896, 640), (512, 768), (1024, 768), (600, 600)] * 4
+DEMO_SIZES = [(768, 768), (640, 896), (896, 640), (512, 768), (1024, 768), (832, 640)] * 4
 DEMO_TAGS = ["kwdemo", "solo", "standing", "simple background"]
 
 

@@ -11,8 +11,21 @@ from kohyawiz.plan import Plan
 _MARK = {"error": "x", "warn": "!", "info": "i"}
 
 
-def findings_lines(findings: Iterable[Mapping[str, str]]) -> list[str]:
-    return [f"  {_MARK.get(f['level'], '-')} [{f['rule']}] {f['message']}" for f in findings]
+def findings_lines(findings: Iterable[Mapping[str, str]], per_rule: int = 3) -> list[str]:
+    """Findings, at most `per_rule` of each rule and level, then a count of the rest."""
+    lines: list[str] = []
+    shown: dict[tuple[str, str], int] = {}
+    hidden: dict[tuple[str, str], int] = {}
+    for f in findings:
+        key = (f["rule"], f["level"])
+        if shown.get(key, 0) < per_rule:
+            shown[key] = shown.get(key, 0) + 1
+            lines.append(f"  {_MARK.get(f['level'], '-')} [{f['rule']}] {f['message']}")
+        else:
+            hidden[key] = hidden.get(key, 0) + 1
+    for (rule, level), count in hidden.items():
+        lines.append(f"  {_MARK.get(level, '-')} [{rule}] ... and {count} more (`kohyawiz check` lists them all)")
+    return lines
 
 
 def print_summary(plan: Plan, written: Mapping[str, Path]) -> None:
