@@ -4,7 +4,7 @@ and hands it to the plan engine; nothing else decides a setting."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,11 +16,10 @@ Optimizer = Literal["prodigy", "dadaptadam", "adamw", "adamw8bit"]
 Precision = Literal["fp16", "bf16"]
 Attention = Literal["auto", "xformers", "sdpa"]
 
-SUBJECTS: tuple[str, ...] = Subject.__args__  # type: ignore[attr-defined]
-FAMILIES: tuple[str, ...] = Family.__args__  # type: ignore[attr-defined]
-TAG_STYLES: tuple[str, ...] = TagStyle.__args__  # type: ignore[attr-defined]
-NETWORKS: tuple[str, ...] = Network.__args__  # type: ignore[attr-defined]
-OPTIMIZERS: tuple[str, ...] = Optimizer.__args__  # type: ignore[attr-defined]
+FAMILIES: tuple[str, ...] = get_args(Family)
+TAG_STYLES: tuple[str, ...] = get_args(TagStyle)
+NETWORKS: tuple[str, ...] = get_args(Network)
+OPTIMIZERS: tuple[str, ...] = get_args(Optimizer)
 ADAPTIVE_OPTIMIZERS = frozenset({"prodigy", "dadaptadam"})
 
 OverrideValue = bool | int | float | str | list[str] | list[float]

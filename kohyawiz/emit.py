@@ -81,7 +81,8 @@ def dataset_value(key: str, value: Any) -> Any:
 
 def dataset_entries(plan: Plan) -> tuple[list[tuple[str, Any, str | None]], list[tuple[str, Any, str | None]]]:
     """[general] entries and the entries every subset repeats."""
-    general, per_subset = [], []
+    general: list[tuple[str, Any, str | None]] = []
+    per_subset: list[tuple[str, Any, str | None]] = []
     routes = plan.interface.dataset_routes
     for decision in plan.dataset_args():
         route = routes[decision.key]

@@ -139,12 +139,12 @@ def _refuse_machine_paths(preset: PresetFile, path: Path) -> None:
 def load_preset(name_or_path: str, relative_to: Path | None = None, _seen: tuple[Path, ...] = ()) -> LoadedPreset:
     path = find_preset(name_or_path, relative_to)
     if path in _seen:
-        chain = " -> ".join(p.name for p in (*_seen, path))
-        raise UserError(f"presets extend each other in a loop: {chain}", where=str(path))
+        loop = " -> ".join(p.name for p in (*_seen, path))
+        raise UserError(f"presets extend each other in a loop: {loop}", where=str(path))
     preset = read_preset_file(path)
     answers: dict[str, Any] = {}
     overrides: dict[str, Any] = {}
-    chain = [path]
+    chain: list[Path] = [path]
     if preset.extends:
         parent = load_preset(preset.extends, path.parent, (*_seen, path))
         answers, overrides, chain = parent.answers, dict(parent.overrides), [*parent.chain, path]

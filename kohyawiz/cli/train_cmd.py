@@ -151,15 +151,18 @@ def run_queue(args: argparse.Namespace) -> int:
     if args.action == "add":
         if not args.dir:
             raise UserError("`kohyawiz queue add` needs a plan folder")
-        entry = queue.add(Path(args.dir))
-        print(f"queued {entry.id}: {entry.plan_dir}")
+        added = queue.add(Path(args.dir))
+        print(f"queued {added.id}: {added.plan_dir}")
         return 0
     if args.action == "list":
-        for entry in queue.load_queue():
-            print(f"{entry.id}  {entry.status:<11} {entry.plan_dir}  {entry.run or ''}")
+        for listed in queue.load_queue():
+            print(f"{listed.id}  {listed.status:<11} {listed.plan_dir}  {listed.run or ''}")
         return 0
     failures = 0
-    while (entry := queue.next_entry()) is not None:
+    while True:
+        entry = queue.next_entry()
+        if entry is None:
+            break
         queue.update(entry.id, status="running")
         try:
             plan = PlanFolder.load(Path(entry.plan_dir))

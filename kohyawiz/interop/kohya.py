@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kohyawiz.answers import OPTIMIZERS
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
 from kohyawiz.networks import readable_args
@@ -39,7 +40,6 @@ LORA_TYPES: dict[str, tuple[str, str | None]] = {
     "LyCORIS/Native Fine-Tuning": ("full", "full"),
 }
 MODULE_NETWORKS = {"networks.lora": "lora", "networks.dylora": "dylora"}
-OPTIMIZERS = {"prodigy": "prodigy", "dadaptadam": "dadaptadam", "adamw": "adamw", "adamw8bit": "adamw8bit"}
 
 # GUI fields that only steer the GUI, or that kohyawiz takes from its own answers.
 GUI_ONLY = {
@@ -407,7 +407,7 @@ def _gui_specials(data: dict[str, Any], result: Imported, handled: set[str], mod
         result.answers["optimizer"] = "adamw8bit"
     optimizer = data.get("optimizer", data.get("optimizer_type"))
     if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
-        result.answers["optimizer"] = OPTIMIZERS[optimizer.lower()]
+        result.answers["optimizer"] = optimizer.lower()
         handled |= {"optimizer", "optimizer_type"}
         result.note(
             "optimizer" if "optimizer" in data else "optimizer_type", "mapped", f"answers.optimizer = {optimizer}"
@@ -499,7 +499,7 @@ def dataset_answers(dataset: dict[str, Any], result: Imported) -> None:
             "datasets", "mapped", f"{len(concepts)} concepts with their repeats (folders are given with --dataset)"
         )
     for key, value in general.items():
-        arg = {"batch_size": "train_batch_size"}.get(key, key)
+        arg = "train_batch_size" if key == "batch_size" else str(key)
         if arg == "resolution":
             value = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
         result.overrides[arg] = value  # the dataset config beats the same argument in sd-scripts

@@ -50,8 +50,9 @@ def choose_network(ctx: Context) -> None:
     why_purpose = purpose(ctx)
     recommended = RECOMMENDED[why_purpose]
     listed = ", ".join(recommended)
-    chosen = ctx.answers.network
-    if chosen is not None:
+    chosen: str
+    if ctx.answers.network is not None:
+        chosen = ctx.answers.network
         d.record_plan(
             "network", chosen, "L-PURPOSE", f"your choice; for {why_purpose} the guide suggests {listed}", "user"
         )

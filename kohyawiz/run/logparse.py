@@ -207,7 +207,7 @@ class LogParser:
 
     def _flush_summary(self) -> Summary:
         self._in_summary = False
-        summary = Summary(**self._summary)  # type: ignore[arg-type]
+        summary = Summary(**self._summary)
         self._summary = {}
         return summary
 

@@ -30,6 +30,7 @@ from textual.widgets import (
     Static,
 )
 
+from kohyawiz.answers import FAMILIES, NETWORKS, OPTIMIZERS, TAG_STYLES
 from kohyawiz.errors import UserError
 from kohyawiz.tui.state import SUBJECT_NOTES, WizardState
 
@@ -44,7 +45,6 @@ TITLES = {
     "write": "Write the plan",
     "train": "Train",
 }
-NETWORKS = ["lora", "locon", "loha", "lokr", "dylora", "glora", "ia3", "diag-oft", "boft", "full"]
 
 
 class TrainingEvent(Message):
@@ -66,8 +66,8 @@ class Wizard(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "kohyawiz"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+n", "next", "Next", priority=True),
-        Binding("ctrl+p", "back", "Back", priority=True),
+        Binding("ctrl+n", "next_step", "Next", priority=True),
+        Binding("ctrl+p", "previous_step", "Back", priority=True),
         Binding("ctrl+s", "stop", "Stop run", priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -106,12 +106,8 @@ class Wizard(App[None]):
                 yield Input(s.model_path, placeholder="/models/base.safetensors", id="model-path")
                 yield Static("", id="model-found", classes="note")
                 with Horizontal(classes="row"):
-                    yield Select(
-                        [(f, f) for f in ("sd1", "sd2", "sdxl")], value=s.family, allow_blank=False, id="family"
-                    )
-                    yield Select(
-                        [(t, t) for t in ("natural", "booru", "e6")], value=s.tags, allow_blank=False, id="tags"
-                    )
+                    yield Select([(f, f) for f in FAMILIES], value=s.family, allow_blank=False, id="family")
+                    yield Select([(t, t) for t in TAG_STYLES], value=s.tags, allow_blank=False, id="tags")
                 yield Checkbox("v-prediction", s.vpred, id="vpred")
                 yield Checkbox("zero terminal SNR", s.zsnr, id="zsnr")
                 yield Checkbox("the model is a merge", s.merge, id="merge")
@@ -148,7 +144,7 @@ class Wizard(App[None]):
                     id="network-select",
                 )
                 yield Select(
-                    [(o, o) for o in ("prodigy", "dadaptadam", "adamw", "adamw8bit")],
+                    [(o, o) for o in OPTIMIZERS],
                     value=s.optimizer,
                     allow_blank=False,
                     id="optimizer",
@@ -221,12 +217,12 @@ class Wizard(App[None]):
                 widget.focus()
                 return
 
-    def action_next(self) -> None:
+    def action_next_step(self) -> None:
         if self.step < len(STEPS) - 1 and self.collect():
             self.step += 1
             self.show_step()
 
-    def action_back(self) -> None:
+    def action_previous_step(self) -> None:
         if self.step > 0:
             self.collect(check=False)
             self.step -= 1
@@ -234,11 +230,11 @@ class Wizard(App[None]):
 
     @on(Button.Pressed, "#next")
     def _next(self) -> None:
-        self.action_next()
+        self.action_next_step()
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
-        self.action_back()
+        self.action_previous_step()
 
     def set_error(self, text: str) -> None:
         self.query_one("#error", Static).update(text)
@@ -524,13 +520,16 @@ class Wizard(App[None]):
         try:
             outcome, _ = train(
                 plan, sd, stop=self.stop_request,
-                on_event=lambda e: self.post_message(TrainingEvent(e)),
+                on_event=self._post_event,
                 on_text=lambda text: self.call_from_thread(self._log_text, text),
             )  # fmt: skip
         except UserError as exc:
             self.post_message(TrainingDone(None, str(exc)))
             return
         self.post_message(TrainingDone(outcome))
+
+    def _post_event(self, event: Any) -> None:
+        self.post_message(TrainingEvent(event))
 
     def _log_text(self, text: str) -> None:
         log = self.query_one("#train-log", Log)
