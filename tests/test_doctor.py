@@ -140,3 +140,21 @@ def test_check_command_json_and_exit_codes(tmp_path):
         [sys.executable, "-m", "kohyawiz", "check", str(tmp_path / "bad")], capture_output=True, text=True
     )
     assert run.returncode == 1 and "[D-TAGS]" in run.stdout and "1 errors" in run.stdout
+
+
+def test_check_a_dataset_toml(tmp_path):
+    from conftest import plan_for
+
+    from kohyawiz.emit import write_plan
+
+    folder = make_folder(tmp_path / "data", "3_x", [(768, 768)] * 20, "x, smile")
+    (folder / "img000.txt").write_text("")
+    plan = plan_for(tmp_path, concepts=[{"name": "x", "images": 20, "folder": str(folder)}])
+    write_plan(plan)
+    run = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "check", str(plan.out_dir / "dataset.toml"), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1, run.stderr
+    assert [f["rule"] for f in json.loads(run.stdout) if f["level"] == "error"] == ["D-TAGS"]

@@ -7,7 +7,7 @@ from typing import Any
 
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="the parent of your N_name image folders")
+    parser.add_argument("dir", metavar="DIR", help="the parent of your N_name image folders, or a dataset.toml")
     parser.add_argument(
         "--subject", choices=("character", "concept", "object", "clothing", "style"), default="character"
     )

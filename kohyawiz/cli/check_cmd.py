@@ -19,13 +19,46 @@ def run_check(args: argparse.Namespace) -> int:
         for tag, implied in load_implications(Path(args.implications)).items():
             implications.setdefault(tag, set()).update(implied)
     options = CheckOptions(args.subject, args.tags, args.resolution, args.caption_extension, None, implications)
-    scan = scan_training_dir(Path(args.dir), resolve_version(args.sd_scripts_version).image_extensions)
+    target = Path(args.dir).expanduser()
+    if target.is_file():
+        return _report(dataset_config_findings(target, options), [], args.json)
+    scan = scan_training_dir(target, resolve_version(args.sd_scripts_version).image_extensions)
     findings = check_dataset(scan, options)
-    if args.json:
+    return _report(
+        findings, [f"{c.folder.name}: {len(c.images)} images, {c.repeats} repeats" for c in scan.concepts], args.json
+    )
+
+
+def dataset_config_findings(path: Path, options: CheckOptions) -> list:
+    """The folder checks for each subset of an sd-scripts dataset config."""
+    import tomllib
+
+    from kohyawiz.dataset.doctor import check_folders
+    from kohyawiz.errors import UserError
+
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UserError(f"not a readable dataset config ({exc})", where=str(path)) from exc
+    general = config.get("general", {}) if isinstance(config.get("general"), dict) else {}
+    options.caption_extension = str(general.get("caption_extension", ".caption"))
+    folders = []
+    for dataset in config.get("datasets", []) if isinstance(config.get("datasets"), list) else []:
+        for subset in dataset.get("subsets", []) if isinstance(dataset, dict) else []:
+            if isinstance(subset, dict) and "image_dir" in subset:
+                folder = Path(str(subset["image_dir"]))
+                folders.append((folder, folder.name.partition("_")[2] or folder.name))
+    if not folders:
+        raise UserError("no [[datasets.subsets]] with an image_dir", where=str(path))
+    return check_folders(folders, options)
+
+
+def _report(findings: list, headlines: list[str], as_json: bool) -> int:
+    if as_json:
         print(json.dumps([f.as_dict() for f in findings], indent=2))
     else:
-        for concept in scan.concepts:
-            print(f"{concept.folder.name}: {len(concept.images)} images, {concept.repeats} repeats")
+        for line in headlines:
+            print(line)
         for finding in findings:
             where = f" {finding.path}" if finding.path else ""
             print(f"  {finding.level:<5} [{finding.rule}]{where}: {finding.message}")
