@@ -115,7 +115,7 @@ class Wizard(App[None]):
             with VerticalScroll(id="dataset"):
                 yield Label("Training folder (the parent of N_name folders)")
                 yield Input(s.dataset, placeholder="/train/mychar", id="dataset-dir")
-                yield Label("...or plan first: one name=count per line")
+                yield Label("...or plan before the images exist: name=count, separated by ;")
                 yield Input(
                     s.concept_counts.replace("\n", "; "), placeholder="mychar=30; mychar, armor=12", id="concepts"
                 )
