@@ -269,3 +269,17 @@ def test_queue_runs_in_order_and_survives_failures(plan_dir, logs, tmp_path, mon
     run_id = runs.split()[0]
     shown = cli("runs", "show", run_id)
     assert shown.returncode == 0 and "loss plot" in shown.stdout
+
+
+def test_preflight_asks_sd_scripts_own_parser(plan_dir, tmp_path):
+    """The probe runs in sd-scripts' interpreter; a checkout without setup_parser() is skipped,
+    and a probe that cannot even start is an error, not a silent pass."""
+    from kohyawiz.run.train import parser_problems
+
+    plan = PlanFolder.load(plan_dir)
+    assert parser_problems(plan, find_sd_scripts(str(FAKE), sys.executable)) == []
+    broken = tmp_path / "broken_python"
+    broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named toml' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    problems = parser_problems(plan, find_sd_scripts(str(FAKE), str(broken)))
+    assert problems and "could not be loaded" in problems[0]

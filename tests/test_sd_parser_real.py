@@ -19,7 +19,7 @@ pytestmark = [
     pytest.mark.sdscripts,
     pytest.mark.skipif(not all(os.environ.get(v) for v in NEEDED), reason="set " + ", ".join(NEEDED)),
 ]
-CHECKER = Path(__file__).resolve().parent / "sd_parser_check.py"
+CHECKER = Path(__file__).resolve().parent.parent / "kohyawiz" / "run" / "sd_probe.py"
 
 
 def test_plans_pass_the_real_parser_and_validator(tmp_path):

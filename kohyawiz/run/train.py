@@ -109,7 +109,24 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
             result.errors.append(
                 f"accelerate is not importable by {sd.python}: install sd-scripts' requirements there ({out.strip()[-200:]})"
             )
+        elif not result.errors:
+            result.errors += parser_problems(plan, sd)
     return result
+
+
+def parser_problems(plan: PlanFolder, sd: SdScripts) -> list[str]:
+    """The plan through sd-scripts' own parser and dataset validator, in its own environment."""
+    probe = Path(__file__).resolve().parent / "sd_probe.py"
+    code, out = capture([str(sd.python), str(probe), str(plan.folder)], cwd=sd.root, timeout_s=300)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if not lines:
+        tail = out.strip().splitlines()[-1:] or ["no output"]
+        return [f"sd-scripts' parser could not be loaded by {sd.python} (exit {code}): {tail[0][:200]}"]
+    try:
+        result = json.loads(lines[-1])
+    except ValueError:
+        return [f"unreadable answer from the parser check: {lines[-1][:200]}"]
+    return [f"sd-scripts' own check: {p}" for p in result.get("problems", [])]
 
 
 def last_state(plan: PlanFolder) -> Path:

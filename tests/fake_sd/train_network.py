@@ -1,3 +1,4 @@
-from replay import main
+if __name__ == "__main__":
+    from replay import main
 
-raise SystemExit(main())
+    raise SystemExit(main())

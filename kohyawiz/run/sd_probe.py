@@ -1,16 +1,23 @@
-"""Run inside sd-scripts' own environment (cwd = an sd-scripts checkout): feed kohyawiz's plan
-folders to the real argument parser and dataset-config validator. Prints one JSON line per plan.
+"""Run by sd-scripts' own Python (cwd = the checkout), never imported by kohyawiz: feeds plan
+folders to sd-scripts' real argument parser and dataset-config validator, and prints one JSON line
+per plan. `kohyawiz train` runs it as a preflight; the opt-in tests run it over a matrix of plans.
 
-    python sd_parser_check.py PLAN_DIR...
+    python sd_probe.py PLAN_DIR...
 """
 
 from __future__ import annotations
+
+import sys
+
+# This folder holds kohyawiz modules (queue.py, ...) that must not shadow the standard library in
+# sd-scripts' interpreter, which puts a script's own folder first on sys.path.
+if sys.path and sys.path[0] and __file__.startswith(sys.path[0]):
+    sys.path.pop(0)
 
 import argparse
 import contextlib
 import io
 import json
-import sys
 from pathlib import Path
 
 import toml
@@ -42,6 +49,8 @@ def as_cli(parser: argparse.ArgumentParser, values: dict) -> list[str]:
 def check(plan_dir: Path) -> dict:
     plan = json.loads((plan_dir / "plan.json").read_text())
     module = __import__(plan["script"].removesuffix(".py"))
+    if not hasattr(module, "setup_parser"):
+        return {"plan": str(plan_dir), "ok": True, "skipped": "this sd-scripts has no setup_parser()", "problems": []}
     parser = module.setup_parser()
     dests = {a.dest for a in parser._actions}
     config = flatten(plan_dir / "config.toml")
@@ -53,7 +62,15 @@ def check(plan_dir: Path) -> dict:
             namespace = parser.parse_args(as_cli(parser, {k: v for k, v in config.items() if k in dests}))
     except SystemExit:
         return {"plan": str(plan_dir), "ok": False, "problems": [*problems, stderr.getvalue().strip().splitlines()[-1]]}
-    from library import config_util
+    try:
+        from library import config_util
+    except ImportError as exc:
+        return {
+            "plan": str(plan_dir),
+            "ok": not problems,
+            "skipped": f"no dataset validator ({exc})",
+            "problems": problems,
+        }
 
     sanitizer = config_util.ConfigSanitizer(True, True, False, True)
     user_config = toml.load(plan_dir / "dataset.toml")
