@@ -187,6 +187,7 @@ def plan_from_request(request: PlanRequest) -> tuple[Plan, list[Finding]]:
         resolution=max(parse_resolution(plan.value("resolution", "512"))),
         caption_extension=str(plan.value("caption_extension", ".caption")),
         multi_concept=answers.multi_concept,
+        asymmetric=answers.asymmetric,
     )
     findings = check_dataset(assembled.scan, options)
     errors = [f for f in findings if f.level == "error"]

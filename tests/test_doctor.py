@@ -79,7 +79,7 @@ def test_planted_faults_each_with_their_rule(tmp_path):
         ("D-CAPTION", "nocap.png"), ("D-CAPTION", "wrongfirst.txt"), ("D-TAGS", "empty.txt"),
         ("D-TAGS", "dupe.txt"), ("D-IMPLIED", "implied.txt"), ("D-CAPTION", "orphan.txt"),
         ("D-CAPTION", "latin1.txt"), ("D-FORMAT", "anim.gif"), ("D-FORMAT", "broken.png"),
-        ("D-CAPTION", "x.caption"), ("D-RAW", "raw"), ("D-FORMAT", "img001.jpg"),
+        ("D-CAPTION", "x.caption"), ("D-RAW", "raw"), ("D-FORMAT", "img001.jpg"), ("D-CAPTION", "img001.jpg"),
     }  # fmt: skip
     assert expected <= found, expected - found
     assert any(rule == "D-FORMAT" and name in ("img000.png", "copy.png") for rule, name in found)
@@ -158,3 +158,26 @@ def test_check_a_dataset_toml(tmp_path):
     )
     assert run.returncode == 1, run.stderr
     assert [f["rule"] for f in json.loads(run.stdout) if f["level"] == "error"] == ["D-TAGS"]
+
+
+def test_D_ALPHA_opaque_alpha_channels_are_clean(tmp_path):
+    import io
+
+    from PIL import Image
+
+    folder = make_folder(tmp_path, "1_x", [(768, 768)] * 20, "x, smile")
+    buffer = io.BytesIO()
+    Image.new("RGBA", (768, 768), (10, 20, 30, 255)).save(buffer, format="PNG")
+    (folder / "opaque.png").write_bytes(buffer.getvalue())
+    (folder / "opaque.txt").write_text("x, smile")
+    (folder / "seethrough.png").write_bytes(rgba_png(768, 768))
+    (folder / "seethrough.txt").write_text("x, smile")
+    found = by_file(findings_for(tmp_path))
+    assert ("D-ALPHA", "seethrough.png") in found and ("D-ALPHA", "opaque.png") not in found
+
+
+def test_D_ASYM_and_D_SMALL_follow_the_options(tmp_path):
+    make_folder(tmp_path, "1_x", [(600, 600)] * 20, "x, smile")
+    assert not any(f.rule == "D-SMALL" for f in findings_for(tmp_path))  # 512 by default
+    assert any(f.rule == "D-SMALL" for f in findings_for(tmp_path, resolution=768))
+    assert any(f.rule == "D-ASYM" for f in findings_for(tmp_path, asymmetric=True))

@@ -12,7 +12,10 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
         "--subject", choices=("character", "concept", "object", "clothing", "style"), default="character"
     )
     parser.add_argument("--tags", choices=("natural", "booru", "e6"), default="natural", help="the model's tag style")
-    parser.add_argument("--resolution", type=int, default=768, help="training resolution (default 768)")
+    parser.add_argument(
+        "--resolution", type=int, default=512, help="training resolution to compare sizes with (default 512)"
+    )
+    parser.add_argument("--asymmetric", action="store_true", help="the subject has asymmetric details (D-ASYM)")
     parser.add_argument("--caption-extension", default=".txt")
     parser.add_argument("--implications", metavar="CSV", help="antecedent,consequent tag implications")
     parser.add_argument("--sd-scripts-version", metavar="ID")

@@ -18,7 +18,9 @@ def run_check(args: argparse.Namespace) -> int:
     if args.implications:
         for tag, implied in load_implications(Path(args.implications)).items():
             implications.setdefault(tag, set()).update(implied)
-    options = CheckOptions(args.subject, args.tags, args.resolution, args.caption_extension, None, implications)
+    options = CheckOptions(
+        args.subject, args.tags, args.resolution, args.caption_extension, None, args.asymmetric, implications
+    )
     target = Path(args.dir).expanduser()
     if target.is_file():
         return _report(dataset_config_findings(target, options), [], args.json)

@@ -24,9 +24,11 @@ CAPTION_EXTENSIONS = (".txt", ".caption")
 class CheckOptions:
     subject: str = "character"
     tags: str = "natural"
-    resolution: int = 768
+    resolution: int = 512
+    """The training resolution images are compared with (D-SMALL); 512 is the smallest kohyawiz plans."""
     caption_extension: str = ".txt"
     multi_concept: bool | None = None
+    asymmetric: bool = False
     implications: dict[str, set[str]] = field(default_factory=lambda: dict(BUILTIN_IMPLICATIONS))
 
 
@@ -39,6 +41,15 @@ def check_dataset(scan: DatasetScan, options: CheckOptions) -> list[Finding]:
                 Finding("D-RAW", "info", "raw/ is left alone: kohyawiz never changes raw images", str(path))
             )
     for concept in scan.concepts:
+        if options.asymmetric:
+            findings.append(
+                Finding(
+                    "D-ASYM",
+                    "info",
+                    f"{concept.name!r}: asymmetric details: every image must face the same way; flip_aug stays off",
+                    str(concept.folder),
+                )
+            )
         findings += count_findings(options.subject, concept.name, len(concept.images))
         findings += _check_files(concept, options)
         findings += _check_captions(concept, options, multi)
@@ -121,7 +132,10 @@ def _check_files(concept: ScannedConcept, options: CheckOptions) -> list[Finding
         if len(paths) > 1:
             out.append(
                 Finding(
-                    "D-FORMAT", "warn", f"{len(paths)} images share the stem {stem!r} and so one caption", str(paths[0])
+                    "D-CAPTION",
+                    "warn",
+                    f"{len(paths)} images share the stem {stem!r} and so one caption",
+                    str(paths[0]),
                 )
             )
     for path, problem in concept.unreadable.items():
@@ -130,7 +144,7 @@ def _check_files(concept: ScannedConcept, options: CheckOptions) -> list[Finding
         size = concept.sizes.get(image)
         if size is None:
             continue
-        if image in concept.transparent:
+        if image in concept.transparent and uses_transparency(image):
             out.append(
                 Finding("D-ALPHA", "warn", "has transparency: flatten it onto white (`prepare` does)", str(image))
             )
@@ -148,6 +162,24 @@ def _check_files(concept: ScannedConcept, options: CheckOptions) -> list[Finding
                 )
             )
     return out
+
+
+def uses_transparency(path: Path) -> bool:
+    """Whether any pixel is see-through. The header only says a channel exists (many opaque PNGs
+    carry one), so this is the one check that decodes pixels, and only for such images."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return True
+    try:
+        with Image.open(path) as opened:
+            image = opened.convert("RGBA") if opened.mode == "P" else opened
+            if "A" not in image.getbands():
+                return "transparency" in image.info
+            low = image.getchannel("A").getextrema()[0]
+            return isinstance(low, int | float) and low < 255
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return True
 
 
 def _read_caption(path: Path) -> tuple[str | None, Finding | None]:
