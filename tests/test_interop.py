@@ -211,3 +211,14 @@ def test_real_kohya_ss_configs_import_with_nothing_unmapped():
         imported_count += 1
         assert [r for r in result.report if r.status == "not understood"] == [], path
     assert imported_count >= 10
+
+
+def test_traps_are_explained():
+    result = imported("config_lora-20240101-120000.toml")
+    notes = {row.key: row.note for row in result.report}
+    assert "1600 steps" in notes["max_train_steps"] and "max_train_steps" not in result.overrides
+    old = imported("gui_old.json")
+    assert "max_train_epochs" in old.overrides
+    empty = import_settings({"LoRA_type": "Standard", "caption_extension": "", "network_dim": 8}, "x.json")
+    assert ".caption" in {r.key: r.note for r in empty.report}["caption_extension"]
+    assert "caption_extension" not in empty.overrides

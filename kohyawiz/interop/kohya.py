@@ -228,6 +228,19 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
         if arg in PLAN_OWNED:
             result.note(key, "ignored", PLAN_OWNED[arg])
             continue
+        if arg == "caption_extension" and raw in ("", None):
+            result.note(
+                key, "ignored", "empty means sd-scripts reads .caption files; kohyawiz sets .txt explicitly (D-CAPTION)"
+            )
+            continue
+        if arg == "max_train_steps":
+            result.note(
+                key,
+                "ignored",
+                f"{raw}: with a dataset config and no epochs sd-scripts falls back to 1600 steps; "
+                "kohyawiz always counts epochs (T-PASSES), which override steps",
+            )
+            continue
         if _unset(arg, raw):
             result.note(key, "ignored", "unset (empty, false or zero)")
             continue
