@@ -8,6 +8,7 @@ from pathlib import Path
 def loss_plot(points: list[tuple[int, float]], path: Path, size: tuple[int, int] = (800, 400)) -> Path:
     from PIL import Image, ImageDraw
 
+    points = sorted({step: value for step, value in points}.items())  # the last loss of each step
     width, height = size
     margin = 40
     image = Image.new("RGB", size, "white")

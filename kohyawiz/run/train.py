@@ -200,7 +200,10 @@ class Watcher:
                 out.final_step, out.total_steps = step, total
                 if loss is not None:
                     out.final_loss = loss
-                    self.losses.append((step, loss))
+                    if self.losses and self.losses[-1][0] == step:
+                        self.losses[-1] = (step, loss)  # tqdm redraws a step once its loss is known
+                    else:
+                        self.losses.append((step, loss))
             case logparse.CheckpointSaved(path=path):
                 self.checkpoints.append(path)
                 if out.epoch is not None and out.final_step is not None:

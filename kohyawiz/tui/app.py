@@ -549,7 +549,10 @@ class Wizard(App[None]):
         elif isinstance(event, logparse.Progress):
             bar.update(total=event.total, progress=event.step)
             if event.loss is not None:
-                self.losses.append((event.step, event.loss))
+                if self.losses and self.losses[-1][0] == event.step:
+                    self.losses[-1] = (event.step, event.loss)
+                else:
+                    self.losses.append((event.step, event.loss))
             loss = f"{event.loss:.4g}" if event.loss is not None else "-"
             spark = sparkline([v for _, v in self.losses])
             self.query_one("#train-stats", Static).update(
