@@ -1,4 +1,4 @@
-"""What kohyawiz knows about each supported sd-scripts version (vendor/sd-scripts/).
+"""What kohyawiz knows about each supported sd-scripts version (vendor/sd-scripts-facts/).
 
 sd-scripts ignores unknown keys in `--config_file` and checks neither types nor choices there,
 so every key and value kohyawiz emits is checked against these facts first.
@@ -177,7 +177,7 @@ def _routes(interface: Interface) -> dict[str, DatasetRoute]:
 
 @cache
 def known_versions() -> tuple[VersionInfo, ...]:
-    raw = tomllib.loads((vendor_dir() / "sd-scripts" / "versions.toml").read_text())
+    raw = tomllib.loads((vendor_dir() / "sd-scripts-facts" / "versions.toml").read_text())
     return tuple(
         VersionInfo(
             id=v["id"],
@@ -192,7 +192,7 @@ def known_versions() -> tuple[VersionInfo, ...]:
 
 @cache
 def default_version() -> str:
-    raw = tomllib.loads((vendor_dir() / "sd-scripts" / "versions.toml").read_text())
+    raw = tomllib.loads((vendor_dir() / "sd-scripts-facts" / "versions.toml").read_text())
     return str(raw["default"])
 
 
@@ -211,5 +211,5 @@ def resolve_version(name: str | None) -> VersionInfo:
 @cache
 def load_interface(name: str | None = None) -> Interface:
     info = resolve_version(name)
-    raw = json.loads((vendor_dir() / "sd-scripts" / f"{info.id}.json").read_text())
+    raw = json.loads((vendor_dir() / "sd-scripts-facts" / f"{info.id}.json").read_text())
     return Interface(info, raw)

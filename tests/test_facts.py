@@ -16,7 +16,7 @@ import vendor_facts
 def test_vendor_facts_equal_a_fresh_conversion_of_the_manifests(shared):
     for manifest in sorted((shared / "sd-scripts").glob("args-*.json")):
         fresh = vendor_facts.convert(json.loads(manifest.read_text()))
-        committed = json.loads((REPO / "vendor" / "sd-scripts" / f"{fresh['version']}.json").read_text())
+        committed = json.loads((REPO / "vendor" / "sd-scripts-facts" / f"{fresh['version']}.json").read_text())
         assert fresh == committed, manifest.name
 
 

@@ -1,7 +1,7 @@
 """Carry sd-scripts interface facts into vendor/ in kohyawiz's own format.
 
 The input is an argument manifest dumped from the real sd-scripts parsers
-(`../shared/sd-scripts/args-*.json`); the output is `vendor/sd-scripts/<id>.json`.
+(`../shared/sd-scripts/args-*.json`); the output is `vendor/sd-scripts-facts/<id>.json`.
 Run it again when a new sd-scripts version is added:
 
     python tools/vendor_facts.py ../shared/sd-scripts/args-v0.9.1.json ...
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-VENDOR = Path(__file__).resolve().parent.parent / "vendor" / "sd-scripts"
+VENDOR = Path(__file__).resolve().parent.parent / "vendor" / "sd-scripts-facts"
 
 _KIND_BY_ACTION = {"_StoreTrueAction": "switch", "_StoreAction": "value"}
 _TYPE_BY_NAME = {"str": "str", "int": "int", "float": "float", "int_or_float": "number", "Path": "path"}
