@@ -5,10 +5,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from kohyawiz.answers import Answers
 from kohyawiz.demo import png_bytes
 from kohyawiz.plan import Plan, build_plan
+
+# The same examples on every run: a property test either fails everywhere or nowhere.
+settings.register_profile("kohyawiz", derandomize=True, deadline=None)
+settings.load_profile("kohyawiz")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("KOHYAWIZ_SHARED", REPO.parent / "shared"))
