@@ -74,6 +74,13 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
     result = Preflight()
     if (warning := sd.warning()) is not None:
         result.warnings.append(warning)
+    from kohyawiz.run.gpu import detect_gpus
+
+    if not detect_gpus() and plan.arg("mixed_precision", "no") != "no":
+        result.warnings.append(
+            "no NVIDIA GPU found: training would run on the CPU, very slowly; on a CPU re-plan with "
+            "--set mixed_precision=no --set save_precision=float"
+        )
     if plan.plan.get("sd_scripts_version") != sd.version.id:
         result.warnings.append(
             f"the plan targets sd-scripts {plan.plan.get('sd_scripts_version')}, the checkout is {sd.version.id}: re-plan with --sd-scripts-version {sd.version.id}"
