@@ -184,21 +184,33 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
+def preset_text(answers: dict[str, Any], overrides: dict[str, Any], description: str) -> str:
+    """A preset file: scalar answers, then answer tables, then concepts, then overrides."""
+    lines = [
+        "#:schema https://kohyawiz.invalid/schemas/preset-v1.json",
+        "schema_version = 1",
+        f"description = {tomlwrite.value(description)}",
+        "",
+        "[answers]",
+    ]
+    lines += tomlwrite.pairs(
+        [(k, v, None) for k, v in answers.items() if not isinstance(v, dict | list) or _scalar_list(v)]
+    )
+    for name, table in answers.items():
+        if isinstance(table, dict) and table:
+            lines += ["", f"[answers.{name}]", *tomlwrite.pairs([(k, v, None) for k, v in table.items()])]
+    for concept in answers.get("concepts", []):
+        lines += ["", "[[answers.concepts]]", *tomlwrite.pairs([(k, v, None) for k, v in concept.items()])]
+    if overrides:
+        lines += ["", "[overrides]", *tomlwrite.pairs([(k, v, None) for k, v in overrides.items()])]
+    return "\n".join(lines) + "\n"
+
+
 def preset_toml(plan: Plan, description: str = "answers saved by kohyawiz") -> str:
     """The plan's answers as a shareable preset: no machine paths, overrides kept."""
-    data = strip_machine_paths(plan.answers.model_dump(mode="json", exclude_none=True, exclude_defaults=False))
+    data = strip_machine_paths(plan.answers.model_dump(mode="json", exclude_none=True))
     data.pop("schema_version", None)
-    lines = ["schema_version = 1", f"description = {tomlwrite.value(description)}", "", "[answers]"]
-    scalars = [(k, v, None) for k, v in data.items() if not isinstance(v, dict | list) or _scalar_list(v)]
-    lines += tomlwrite.pairs(scalars)
-    for name, table in data.items():
-        if isinstance(table, dict):
-            lines += ["", f"[answers.{name}]", *tomlwrite.pairs([(k, v, None) for k, v in table.items()])]
-    for concept in data.get("concepts", []):
-        lines += ["", "[[answers.concepts]]", *tomlwrite.pairs([(k, v, None) for k, v in concept.items()])]
-    if plan.answers.overrides:
-        lines += ["", "[overrides]", *tomlwrite.pairs([(k, v, None) for k, v in plan.answers.overrides.items()])]
-    return "\n".join(lines) + "\n"
+    return preset_text(data, plan.answers.overrides, description)
 
 
 def _scalar_list(value: Any) -> bool:

@@ -9,34 +9,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kohyawiz import tomlwrite
-from kohyawiz.emit import write_atomic
+from kohyawiz.emit import preset_text, write_atomic
 from kohyawiz.errors import UserError
 from kohyawiz.interop.kohya import Imported, dataset_answers, import_settings, read_config
 
 
 def imported_preset(imported: Imported, source: str) -> str:
-    answers = {k: v for k, v in imported.answers.items() if not isinstance(v, dict | list)}
-    lines = [
-        "#:schema https://kohyawiz.invalid/schemas/preset-v1.json",
-        "schema_version = 1",
-        f"description = {tomlwrite.value('imported from ' + Path(source).name)}",
-        "",
-        "[answers]",
-        *tomlwrite.pairs([(k, v, None) for k, v in answers.items()]),
-    ]
-    for table in ("model", "network_options"):
-        if imported.answers.get(table):
-            lines += [
-                "",
-                f"[answers.{table}]",
-                *tomlwrite.pairs([(k, v, None) for k, v in imported.answers[table].items()]),
-            ]
-    for concept in imported.answers.get("concepts", []):
-        lines += ["", "[[answers.concepts]]", *tomlwrite.pairs([(k, v, None) for k, v in concept.items()])]
-    if imported.overrides:
-        lines += ["", "[overrides]", *tomlwrite.pairs([(k, v, None) for k, v in imported.overrides.items()])]
-    return "\n".join(lines) + "\n"
+    return preset_text(imported.answers, imported.overrides, f"imported from {Path(source).name}")
 
 
 def load_import(file: str, dataset_config: str | None) -> Imported:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,6 @@ class Side:
 
 
 def load_side(path_text: str) -> Side:
-    import json
-
     path = Path(path_text).expanduser()
     if path.is_dir():
         path = path / "plan.json"

@@ -78,7 +78,7 @@ FAMILY_FLAGS = {"v2", "v_parameterization", "zero_terminal_snr", "scale_v_pred_l
 UNSET_ZERO = {
     "max_train_epochs", "max_train_steps", "unet_lr", "save_every_n_epochs", "save_every_n_steps", "save_last_n_steps",
     "save_last_n_steps_state", "save_last_n_epochs", "save_last_n_epochs_state", "seed", "clip_skip", "min_snr_gamma",
-    "sample_every_n_epochs", "sample_every_n_steps", "vae_batch_size", "lr_warmup_steps", "max_grad_norm_zero",
+    "sample_every_n_epochs", "sample_every_n_steps", "vae_batch_size", "lr_warmup_steps",
     "noise_offset", "adaptive_noise_scale", "multires_noise_iterations", "ip_noise_gamma", "scale_weight_norms",
     "network_dropout", "caption_dropout_every_n_epochs", "min_timestep", "max_timestep", "keep_tokens",
     "lr_scheduler_num_cycles", "lr_scheduler_power", "caption_dropout_rate", "caption_tag_dropout_rate",

@@ -145,16 +145,14 @@ def style_rank(ctx: Context) -> None:
         ctx.decider.warn("L-STYLE", f"rank {dim} for a style: LyCORIS styles do best at 32 or below")
 
 
-def _lycoris_common(ctx: Context, dim: int, dim_rule: str, dim_why: str, conv: bool = True) -> list[str]:
+def _lycoris_common(ctx: Context, dim: int, dim_rule: str, dim_why: str) -> list[str]:
     d = ctx.decider
     dim = d.set("network_dim", dim, dim_rule, dim_why)
     alpha, why = _alpha(ctx, dim if isinstance(dim, int) else 32, dim_rule)
     d.set("network_alpha", alpha, dim_rule, why)
     args = [f"algo={ctx.algo}", f"preset={_preset_arg(ctx)}"]
-    if conv:
-        conv_dim, conv_alpha = conv_settings(ctx)
-        args += [f"conv_dim={conv_dim}", f"conv_alpha={conv_alpha}"]
-    return args
+    conv_dim, conv_alpha = conv_settings(ctx)
+    return [*args, f"conv_dim={conv_dim}", f"conv_alpha={conv_alpha}"]
 
 
 def _preset_arg(ctx: Context) -> str:

@@ -18,6 +18,7 @@ from kohyawiz.dataset.doctor import CheckOptions, check_folders
 from kohyawiz.errors import UserError
 from kohyawiz.loss import detect_loss_shift
 from kohyawiz.run import logparse
+from kohyawiz.run.gpu import detect_gpus
 from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.process import StopRequest, capture, run_streaming
 from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
@@ -74,8 +75,6 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
     result = Preflight()
     if (warning := sd.warning()) is not None:
         result.warnings.append(warning)
-    from kohyawiz.run.gpu import detect_gpus
-
     if not detect_gpus() and plan.arg("mixed_precision", "no") != "no":
         result.warnings.append(
             "no NVIDIA GPU found: training would run on the CPU, very slowly; on a CPU re-plan with "
