@@ -11,6 +11,8 @@ from typing import Any
 
 from kohyawiz.answers import Answers
 from kohyawiz.buckets import BucketSettings, count_batches
+from kohyawiz.constraints import Checker, apply_constraints
+from kohyawiz.constraints.training import check_totals
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
 from kohyawiz.networks import check_network_args
@@ -211,14 +213,35 @@ def build_plan(
 
     ctx = Context(answers, interface, Decider(overrides), out_dir, concepts)
     apply_rules(ctx)
-    decisions = ctx.decider.finish()
-    findings = list(ctx.decider.findings)
+    ctx.decider.finish()
+    checker = Checker(
+        ctx.decider, script, answers.model.family, interface.version,
+        image_sizes=_all_sizes(concepts), network=ctx.algo, bucket_divisor=_bucket_divisor(interface, script),
+    )  # fmt: skip
+    apply_constraints(checker)
+    decisions = list(ctx.decider.decisions.values())
+    findings = list(ctx.decider.findings) + checker.refusals
     if not any(c.folder for c in answers.concepts):
         findings.append(Finding("D-FOLDER", "info", f"no image folders yet: image_dir points to {out_dir / 'images'}"))
     plan = Plan(answers, interface, out_dir, decisions, findings, concepts, _no_figures(), dict(ctx.notes))
     _validate(plan)
     plan.figures = compute_figures(plan)
+    check_totals(checker, plan.figures.total_steps)
+    if checker.refusals:
+        plan.findings += checker.refusals
+        _validate(plan)
     return plan
+
+
+def _all_sizes(concepts: list[ConceptPlan]) -> list[tuple[int, int]] | None:
+    if any(c.sizes is None or len(c.sizes) != c.images for c in concepts):
+        return None
+    return [size for c in concepts for size in c.sizes or []]
+
+
+def _bucket_divisor(interface: Interface, script: str) -> int:
+    divisor = interface.info.bucket_reso_steps_divisor
+    return min(divisor, 32) if script.startswith("sdxl") else divisor
 
 
 def _no_figures() -> Figures:
@@ -226,7 +249,7 @@ def _no_figures() -> Figures:
 
 
 def _validate(plan: Plan) -> None:
-    problems: list[str] = []
+    problems = [f"{f.rule}: {f.message}" for f in plan.findings if f.level == "error"]
     for decision in plan.emitted():
         problem = plan.interface.check_arg(plan.script, decision.key, decision.value)
         if problem:
@@ -235,41 +258,11 @@ def _validate(plan: Plan) -> None:
     args = plan.value("network_args") or []
     if module:
         problems += [f"network_args: {p}" for p in check_network_args(str(module), [str(a) for a in args])]
-    problems += _network_shape_problems(plan, [str(a) for a in args])
-    settings = bucket_settings(plan)
-    problems += settings.problems()
-    divisor = plan.interface.info.bucket_reso_steps_divisor
-    if plan.script.startswith("sdxl"):
-        divisor = min(divisor, 32)
-    if settings.enable_bucket and settings.bucket_reso_steps % divisor:
-        problems.append(
-            f"bucket_reso_steps {settings.bucket_reso_steps} is not a multiple of {divisor}: "
-            f"sd-scripts {plan.interface.version} stops on it"
-        )
-    for finding in plan.findings:
-        if finding.level == "error":
-            problems.append(f"{finding.rule}: {finding.message}")
+    if int(plan.value("train_batch_size", 1)) < 1:
+        problems.append("train_batch_size must be at least 1")
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise UserError(problems[0] + more)
-
-
-def _network_shape_problems(plan: Plan, args: list[str]) -> list[str]:
-    """Combinations the network modules reject only once training has started."""
-    values = dict(a.split("=", 1) for a in args if "=" in a)
-    dim = plan.value("network_dim")
-    module = plan.value("network_module")
-    problems = []
-    if module == "lycoris.kohya" and values.get("algo") == "boft" and isinstance(dim, int) and 0 < dim < 16:
-        problems.append(f"BOFT needs network_dim 16 or more (got {dim}): SD widths cannot be factored below that")
-    unit_key = "unit" if module == "networks.dylora" else "block_size" if values.get("algo") == "dylora" else None
-    if unit_key and isinstance(dim, int):
-        unit = int(values.get(unit_key, "1" if unit_key == "unit" else "4"))
-        if unit <= 0 or dim % unit:
-            problems.append(f"DyLoRA network_dim {dim} must be a multiple of {unit_key}={unit}")
-    if module == "networks.dylora" and "conv_dim" in values and values["conv_dim"] != str(dim):
-        problems.append("networks.dylora needs conv_dim equal to network_dim")
-    return problems
 
 
 def bucket_settings(plan: Plan) -> BucketSettings:

@@ -1,0 +1,106 @@
+"""Latent and text-encoder caching (train_network.py, sdxl_train_network.py, library/train_util.py,
+library/sdxl_train_util.py)."""
+
+from __future__ import annotations
+
+from kohyawiz.constraints.base import Checker, constraint
+
+_TE_CACHE_BLOCKERS = ("shuffle_caption", "caption_dropout_rate", "caption_tag_dropout_rate", "token_warmup_step")
+
+
+@constraint(
+    "C-CACHE-DISK",
+    "library/train_util.py verify_training_args",
+    "cache_latents_to_disk turns cache_latents on, whatever cache_latents says",
+)
+def disk_cache_implies_cache(c: Checker) -> None:
+    if c.on("cache_latents_to_disk") and c.value("cache_latents") is False:
+        c.resolve(
+            "C-CACHE-DISK",
+            "cache_latents is off but cache_latents_to_disk turns it back on",
+            [("cache_latents_to_disk", None)],
+            stops=False,
+            fix="sd-scripts caches latents anyway; drop cache_latents_to_disk to really turn caching off",
+        )
+
+
+@constraint(
+    "C-CACHE-AUG",
+    "train_network.py (is_latent_cacheable) and library/train_util.py",
+    "cached latents cannot be combined with color_aug or random_crop",
+)
+def cached_latents_forbid_augmentation(c: Checker) -> None:
+    augs = [k for k in ("color_aug", "random_crop") if c.on(k)]
+    caching = [k for k in ("cache_latents", "cache_latents_to_disk") if c.on(k)]
+    if not augs or not caching:
+        return
+    verb = "changes" if len(augs) == 1 else "change"
+    problem = f"{' and '.join(augs)} {verb} the image every step, so its latents cannot be cached"
+    if any(c.explicit(k) for k in caching):
+        c.resolve("C-CACHE-AUG", problem, [(k, None) for k in augs], stops=True,
+                  fix=f"drop {' and '.join(augs)} or set cache_latents=false")  # fmt: skip
+        return
+    for key in caching:
+        c.give_way(key, None, "C-CACHE-AUG", problem)
+
+
+@constraint(
+    "C-TECACHE-DISK",
+    "library/sdxl_train_util.py verify_sdxl_training_args",
+    "cache_text_encoder_outputs_to_disk turns cache_text_encoder_outputs on",
+)
+def te_disk_cache_implies_cache(c: Checker) -> None:
+    if c.on("cache_text_encoder_outputs_to_disk") and c.value("cache_text_encoder_outputs") is False:
+        c.resolve(
+            "C-TECACHE-DISK",
+            "cache_text_encoder_outputs is off but cache_text_encoder_outputs_to_disk turns it back on",
+            [("cache_text_encoder_outputs_to_disk", None)],
+            stops=False,
+            fix="drop cache_text_encoder_outputs_to_disk to really turn caching off",
+        )
+
+
+def _te_caching(c: Checker) -> list[str]:
+    return [k for k in ("cache_text_encoder_outputs", "cache_text_encoder_outputs_to_disk") if c.on(k)]
+
+
+@constraint(
+    "C-TECACHE-CAPTIONS",
+    "sdxl_train_network.py assert_extra_args (is_text_encoder_output_cacheable)",
+    "cached text-encoder outputs cannot be combined with shuffled, dropped or warmed-up captions",
+)
+def cached_te_forbid_caption_changes(c: Checker) -> None:
+    caching = _te_caching(c)
+    blockers = [k for k in _TE_CACHE_BLOCKERS if c.on(k) and c.value(k) != 0]
+    if not caching or not blockers:
+        return
+    verb = "changes" if len(blockers) == 1 else "change"
+    problem = f"{', '.join(blockers)} {verb} the caption every step, so its text-encoder outputs cannot be cached"
+    if any(c.explicit(k) for k in caching):
+        c.resolve("C-TECACHE-CAPTIONS", problem, [(k, None) for k in blockers], stops=True,
+                  fix=f"drop {', '.join(blockers)} or cache_text_encoder_outputs")  # fmt: skip
+        return
+    for key in caching:
+        c.give_way(key, None, "C-TECACHE-CAPTIONS", problem)
+    if c.value("network_train_unet_only") and not c.explicit("network_train_unet_only"):
+        c.give_way("network_train_unet_only", None, "C-TECACHE-CAPTIONS",
+                   "text-encoder outputs are not cached, so the text encoders can train again")  # fmt: skip
+
+
+@constraint(
+    "C-TECACHE-TRAIN",
+    "sdxl_train_network.py assert_extra_args",
+    "with cached text-encoder outputs only the UNet can train (network_train_unet_only)",
+)
+def cached_te_means_unet_only(c: Checker) -> None:
+    if not _te_caching(c) or c.on("network_train_unet_only"):
+        return
+    options: list[tuple[str, object]] = [("network_train_unet_only", True)]
+    options += [(k, None) for k in _te_caching(c)]
+    c.resolve(
+        "C-TECACHE-TRAIN",
+        "cached text-encoder outputs leave no text encoder to train",
+        options,
+        stops=True,
+        fix="set network_train_unet_only=true or drop cache_text_encoder_outputs",
+    )
