@@ -9,12 +9,12 @@ from kohyawiz.constraints.base import Checker, constraint
 @constraint("C-FULL-HALF", "train_network.py", "full_fp16 needs mixed_precision fp16, full_bf16 needs bf16")
 def full_half_matches_mixed(c: Checker) -> None:
     for full, needed in (("full_fp16", "fp16"), ("full_bf16", "bf16")):
-        if c.on(full) and c.value("mixed_precision") != needed:
-            if c.resolve("C-FULL-HALF", f"{full} needs mixed_precision {needed}",
-                         [("mixed_precision", needed)], stops=True, fix=f"set mixed_precision={needed}"):  # fmt: skip
-                if not c.explicit("save_precision"):
-                    c.give_way("save_precision", needed, "C-FULL-HALF", f"saved like it trains with {full}")
-
+        if not c.on(full) or c.value("mixed_precision") == needed:
+            continue
+        moved = c.resolve("C-FULL-HALF", f"{full} needs mixed_precision {needed}", [("mixed_precision", needed)],
+                          stops=True, fix=f"set mixed_precision={needed}")  # fmt: skip
+        if moved and not c.explicit("save_precision"):
+            c.give_way("save_precision", needed, "C-FULL-HALF", f"saved like it trains with {full}")
 
 @constraint("C-FP8", "train_network.py", "fp8_base / fp8_base_unet need mixed precision (fp16 or bf16)")
 def fp8_needs_mixed_precision(c: Checker) -> None:
