@@ -99,9 +99,10 @@ def dataset_toml(plan: Plan) -> str:
     lines += tomlwrite.pairs(general)
     lines += ["", "[[datasets]]"]
     for concept in plan.concepts:
+        decided = plan.decision(f"concepts.{concept.name}.num_repeats")
         subset = [
             ("image_dir", str(concept.image_dir), None),
-            ("num_repeats", concept.repeats, "M-BALANCE"),
+            ("num_repeats", concept.repeats, decided.rule if decided else "M-BALANCE"),
             ("class_tokens", ", ".join(concept.triggers), "caption used where an image has none"),
             *per_subset,
         ]

@@ -18,6 +18,7 @@ from kohyawiz.facts import Interface, load_interface
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
 from kohyawiz.rules.base import Source
+from kohyawiz.rules.schedule import step_cadence
 from kohyawiz.rules.model import parse_resolution
 
 PLAN_OWNED = {
@@ -226,11 +227,38 @@ def build_plan(
     plan = Plan(answers, interface, out_dir, decisions, findings, concepts, _no_figures(), dict(ctx.notes))
     _validate(plan)
     plan.figures = compute_figures(plan)
+    _save_by_steps(plan)
     check_totals(checker, plan.figures.total_steps)
     if checker.refusals:
         plan.findings += checker.refusals
         _validate(plan)
     return plan
+
+
+def _save_by_steps(plan: Plan) -> None:
+    """T-SAVE by steps when the epochs are too few for about 10 checkpoints (set repeats or epochs)."""
+    every = step_cadence(plan.figures.total_steps, plan.figures.epochs)
+    current = plan.decision("save_every_n_steps")
+    if every is None or (current is not None and current.source != "rule"):
+        return
+    if plan.interface.arg(plan.script, "save_every_n_steps") is None:
+        return
+    plan.decisions = [d for d in plan.decisions if d.key != "save_every_n_steps"]
+    by_epoch = plan.decision("save_every_n_epochs")
+    if by_epoch is not None and by_epoch.source == "rule" and by_epoch.value is not None:
+        plan.decisions = [
+            Decision("save_every_n_epochs", None, "T-SAVE", "checkpoints are counted in steps instead")
+            if d.key == "save_every_n_epochs" else d
+            for d in plan.decisions
+        ]  # fmt: skip
+    saved = plan.figures.total_steps // every + (1 if plan.figures.total_steps % every else 0)
+    plan.decisions.append(
+        Decision(
+            "save_every_n_steps", every, "T-SAVE",
+            f"{plan.figures.epochs} epochs are too few for about 10 checkpoints: every {every} of "
+            f"{plan.figures.total_steps} steps saves {saved}",
+        )
+    )  # fmt: skip
 
 
 def _all_sizes(concepts: list[ConceptPlan]) -> list[tuple[int, int]] | None:

@@ -45,7 +45,7 @@ def test_plan_before_images_exist_and_explain(tmp_path):
     explained = kohyawiz("explain", str(out))
     assert explained.returncode == 0
     text = explained.stdout
-    assert "[M-BALANCE]" in text and "round(40 x 1 / 10) = 4" in text
+    assert "[M-BALANCE]" in text and "nearest(40 x 1 / 10) = 4" in text
     assert "sdxl_train_network.py" in text and "total steps:" in text
 
 

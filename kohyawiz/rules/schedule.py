@@ -2,17 +2,52 @@
 
 from __future__ import annotations
 
+import math
+
 from kohyawiz.rules.base import Finding
 from kohyawiz.rules.context import Context, rule
 
 LORA_PASSES = 100
 STYLE_PASSES = 35  # guide part 8: about 30-40 for styles
 CHECKPOINTS = 10
+FEWEST_CHECKPOINTS = 7
+"""Below this many saved models there is too little to choose from (guide part 4: about 10)."""
+PASS_TOLERANCE = 0.15
 OVERBAKE_RATIO = 4
 
 
 def target_passes(ctx: Context) -> int:
     return STYLE_PASSES if ctx.answers.subject == "style" else LORA_PASSES
+
+
+def nearest(value: float) -> int:
+    """The nearest whole number, halves up, as the guide rounds (Python's round() goes to even)."""
+    return math.floor(value + 0.5)
+
+
+def epochs_for(target: int, repeats: int) -> int:
+    return max(1, nearest(target / repeats))
+
+
+def checkpoints(epochs: int, every: int) -> int:
+    """Models sd-scripts saves: every `every` epochs before the last, then the last one."""
+    return (epochs - 1) // every + 1
+
+
+def save_cadence(epochs: int) -> int:
+    """The save_every_n_epochs whose checkpoint count is nearest 10 (more when two are as near)."""
+    return min(range(1, epochs + 1), key=lambda every: (abs(checkpoints(epochs, every) - CHECKPOINTS), every))
+
+
+def reaches_targets(target: int, repeats: int) -> bool:
+    epochs = epochs_for(target, repeats)
+    near = abs(repeats * epochs - target) <= PASS_TOLERANCE * target
+    return near and checkpoints(epochs, save_cadence(epochs)) >= FEWEST_CHECKPOINTS
+
+
+def repeats_for_targets(target: int) -> int:
+    """Repeats per epoch that give the target passes in about 10 epochs, one checkpoint each."""
+    return max(1, nearest(target / CHECKPOINTS))
 
 
 @rule("M-BALANCE")
@@ -25,29 +60,54 @@ def balance(ctx: Context) -> None:
     d = ctx.decider
     asked = {c.name: c for c in ctx.answers.concepts}
     largest = max(ctx.concepts, key=lambda c: c.images)
-    base = asked[largest.name].repeats or asked[largest.name].folder_repeats or 1
+    base, base_why = _pace(ctx, asked[largest.name].repeats, asked[largest.name].folder_repeats)
     for concept in ctx.concepts:
         key = f"concepts.{concept.name}.num_repeats"
-        explicit, from_folder = asked[concept.name].repeats, asked[concept.name].folder_repeats
+        explicit = asked[concept.name].repeats
         if explicit is not None:
             concept.repeats = explicit
             d.record_plan(key, explicit, "M-BALANCE", "repeats set explicitly for this concept", "user")
             continue
         if concept is largest or not ctx.answers.multi_concept:
-            repeats = from_folder or 1
-            why = f"{repeats} from the folder name" if from_folder else "1, the default"
+            rule_id, why = base_why
             if ctx.answers.multi_concept:
                 why += f"; the largest concept ({concept.images} images) sets the pace"
-        elif concept.images == 0:
+            concept.repeats = d.record_plan(key, base, rule_id, why)
+            continue
+        if concept.images == 0:
             repeats = base
             why = "no images yet; balanced once images are counted"
         else:
-            repeats = max(1, round(largest.images * base / concept.images))
+            repeats = max(1, nearest(largest.images * base / concept.images))
             why = (
-                f"round({largest.images} x {base} / {concept.images}) = {repeats}: as many image "
+                f"nearest({largest.images} x {base} / {concept.images}) = {repeats}: as many image "
                 f"passes per epoch as {largest.name!r}"
             )
         concept.repeats = d.record_plan(key, repeats, "M-BALANCE", why)
+
+
+def _pace(ctx: Context, explicit: int | None, from_folder: int | None) -> tuple[int, tuple[str, str]]:
+    """Repeats of the largest concept, and the rule and reason for them.
+
+    The folder's N is kept when it reaches the guide's targets (passes within 15%, about 10
+    checkpoints); otherwise dataset.toml gets a num_repeats that does (the folder keeps its name).
+    """
+    if explicit is not None:
+        return explicit, ("M-BALANCE", "repeats set explicitly for this concept")
+    if from_folder is None:
+        return 1, ("M-BALANCE", "1, the default")
+    target = target_passes(ctx)
+    if "max_train_epochs" in ctx.decider.overrides or reaches_targets(target, from_folder):
+        return from_folder, ("M-BALANCE", f"{from_folder} from the folder name")
+    chosen = repeats_for_targets(target)
+    epochs = epochs_for(target, from_folder)
+    return chosen, (
+        "T-PASSES",
+        f"the folder says {from_folder}, which reaches {from_folder * epochs} passes in {epochs} epochs with "
+        f"{checkpoints(epochs, save_cadence(epochs))} checkpoints; num_repeats {chosen} in dataset.toml gives "
+        f"about {target} passes over {epochs_for(target, chosen)} epochs, one checkpoint each "
+        f"(the folder is not renamed)",
+    )
 
 
 @rule("M-OVERBAKE")
@@ -97,31 +157,49 @@ def passes(ctx: Context) -> None:
     d = ctx.decider
     target = target_passes(ctx)
     base = max(ctx.concepts, key=lambda c: c.images).repeats
-    epochs = max(1, round(target / base))
+    epochs = epochs_for(target, base)
     kind = "a style" if ctx.answers.subject == "style" else "a LoRA"
-    d.set(
+    chosen = d.set(
         "max_train_epochs",
         epochs,
         "T-PASSES",
-        f"about {target} passes per image for {kind}: round({target} / {base} repeats) = {epochs} epochs",
+        f"about {target} passes per image for {kind}: nearest({target} / {base} repeats) = {epochs} epochs",
     )
     d.omit("max_train_steps", "T-PASSES", "training is counted in epochs; max_train_epochs overrides steps")
+    if isinstance(chosen, int) and chosen > 0 and abs(chosen * base - target) > PASS_TOLERANCE * target:
+        d.warn(
+            "T-PASSES",
+            f"{chosen} epochs x {base} repeats = {chosen * base} passes per image; the guide aims at about "
+            f"{target} for {kind}",
+        )
 
 
 @rule("T-SAVE")
 def save_every(ctx: Context) -> None:
     d = ctx.decider
-    epochs = int(d.get("max_train_epochs") or 1)
+    epochs = d.get("max_train_epochs")
+    epochs = int(epochs) if isinstance(epochs, int) and epochs > 0 else 1
     if epochs <= 1:
-        d.omit("save_every_n_epochs", "T-SAVE", "a single epoch: only the final model is saved")
+        d.omit("save_every_n_epochs", "T-SAVE", "a single epoch: checkpoints are counted in steps instead")
         return
-    every = max(1, round(epochs / CHECKPOINTS))
-    d.set(
+    every = save_cadence(epochs)
+    saved = d.set(
         "save_every_n_epochs",
         every,
         "T-SAVE",
-        f"about {CHECKPOINTS} checkpoints over {epochs} epochs to pick the sweet spot from",
+        f"every {every} of {epochs} epochs saves {checkpoints(epochs, every)} checkpoints to pick the sweet spot "
+        f"from (about {CHECKPOINTS})",
     )
+    if isinstance(saved, int) and saved > 0 and checkpoints(epochs, saved) < FEWEST_CHECKPOINTS:
+        d.warn("T-SAVE", f"saving every {saved} epochs keeps only {checkpoints(epochs, saved)} checkpoints; "
+                         f"the guide wants about {CHECKPOINTS} to choose from")  # fmt: skip
+
+
+def step_cadence(total_steps: int, epochs: int) -> int | None:
+    """save_every_n_steps for runs whose epochs are too few for about 10 checkpoints."""
+    if total_steps < 2 or checkpoints(epochs, save_cadence(epochs)) >= FEWEST_CHECKPOINTS:
+        return None
+    return max(1, math.ceil(total_steps / CHECKPOINTS))
 
 
 @rule("T-BATCH")
