@@ -18,8 +18,8 @@ from kohyawiz.facts import Interface, load_interface
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
 from kohyawiz.rules.base import Source
-from kohyawiz.rules.schedule import step_cadence
 from kohyawiz.rules.model import parse_resolution
+from kohyawiz.rules.schedule import step_cadence
 
 PLAN_OWNED = {
     "config_file": "kohyawiz writes config.toml and passes it itself",
@@ -312,7 +312,8 @@ def compute_figures(plan: Plan) -> Figures:
     """Steps as sd-scripts counts them: buckets of (image x repeats), batches per bucket,
     then ceil(batches / processes / accumulation) per epoch."""
     settings = bucket_settings(plan)
-    epochs = int(plan.value("max_train_epochs", 1))
+    set_epochs = plan.value("max_train_epochs")
+    set_steps = plan.value("max_train_steps")
     accumulation = int(plan.value("gradient_accumulation_steps", 1))
     processes = plan.answers.gpus
     exact = all(c.sizes is not None and len(c.sizes) == c.images for c in plan.concepts)
@@ -326,7 +327,13 @@ def compute_figures(plan: Plan) -> Figures:
         raise UserError(str(exc)) from exc
     with_repeats = sum(c.images * c.repeats for c in plan.concepts)
     steps_per_epoch = math.ceil(counted.batches / processes / accumulation) if counted.batches else 0
-    total = epochs * steps_per_epoch
+    if set_epochs is None and steps_per_epoch:
+        # sd-scripts trains max_train_steps (1600 when unset) and counts the epochs from it.
+        total = int(set_steps if set_steps is not None else 1600)
+        epochs = math.ceil(total / steps_per_epoch)
+    else:
+        epochs = int(set_epochs or 1)
+        total = epochs * steps_per_epoch
     concepts = [
         ConceptFigures(c.name, c.images, c.repeats, c.repeats * epochs, c.images * c.repeats) for c in plan.concepts
     ]
@@ -346,7 +353,10 @@ def compute_figures(plan: Plan) -> Figures:
     lines.append(
         f"steps per epoch: ceil({counted.batches} / {processes} GPU / {accumulation} accumulation) = {steps_per_epoch}"
     )
-    lines.append(f"total steps: {epochs} epochs x {steps_per_epoch} = {total}")
+    if set_epochs is None:
+        lines.append(f"total steps: max_train_steps {total}, over ceil({total} / {steps_per_epoch}) = {epochs} epochs")
+    else:
+        lines.append(f"total steps: {epochs} epochs x {steps_per_epoch} = {total}")
     return Figures(
         epochs, settings.batch_size, accumulation, processes, with_repeats, counted.batches, steps_per_epoch,
         total, exact, counted.buckets, concepts, lines,

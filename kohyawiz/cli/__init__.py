@@ -36,8 +36,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="write dataset.toml, config.toml and plan.json for a run")
     add_plan_arguments(plan)
 
-    explain = commands.add_parser("explain", help="every value of a plan with its rule and reason")
-    explain.add_argument("dir", metavar="DIR", help="a plan folder (or its plan.json)")
+    explain = commands.add_parser(
+        "explain", help="every value of a plan with its rule and reason; or what a rule id means"
+    )
+    explain.add_argument(
+        "dir", metavar="DIR|ID", help="a plan folder (or its plan.json), a rule or constraint id, or `rules` for all"
+    )
 
     presets = commands.add_parser("presets", help="list the shipped presets, or show one")
     presets.add_argument("action", nargs="?", choices=("list", "show"), default="list")

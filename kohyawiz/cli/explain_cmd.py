@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 from kohyawiz.cli.show import explain_lines
 from kohyawiz.errors import UserError
 
+
+def rule_catalog() -> dict[str, tuple[str, str]]:
+    """Every id a plan can cite: the guide's rules, kohyawiz's own, and sd-scripts' constraints."""
+    from kohyawiz.constraints import ORDER, REGISTRY
+    from kohyawiz.rules.base import OWN_RULES
+    from kohyawiz.rules.catalog import CATALOG
+
+    out = {rule_id: (f"guide part {part}", text) for rule_id, (part, text) in CATALOG.items()}
+    out.update({rule_id: ("kohyawiz", text) for rule_id, text in OWN_RULES.items()})
+    out.update({cid: (f"sd-scripts {REGISTRY[cid].where}", REGISTRY[cid].summary) for cid in ORDER})
+    return out
+
+
 _REQUIRED = ("script", "sd_scripts_version", "decisions", "figures", "findings", "launch")
 
 
 def run_explain(args: argparse.Namespace) -> int:
+    catalog = rule_catalog()
+    wanted = str(args.dir).upper()
+    if wanted in catalog or args.dir == "rules":
+        for rule_id, (where, summary) in catalog.items():
+            if args.dir == "rules" or rule_id == wanted:
+                print(f"{rule_id:<20} {summary}  ({where})")
+        return 0
     path = Path(args.dir).expanduser()
+    if not path.exists() and re.fullmatch(r"[A-Za-z]-[A-Za-z0-9-]+", args.dir):
+        raise UserError(f"no rule or constraint {args.dir}; `kohyawiz explain rules` lists them")
     if path.is_dir():
         path = path / "plan.json"
     try:
