@@ -181,7 +181,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "answers": plan.answers.model_dump(mode="json"),
         "decisions": [d.as_dict() for d in plan.decisions],
         "findings": [f.as_dict() for f in plan.findings],
-        "figures": plan.figures.as_dict(),
+        "figures": {**plan.figures.as_dict(), **({"vram": plan.vram.as_dict()} if plan.vram else {})},
     }
 
 

@@ -15,6 +15,8 @@ from kohyawiz.constraints import Checker, apply_constraints
 from kohyawiz.constraints.training import check_totals
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
+from kohyawiz.memory import Fit, FitContext, VramEstimate, estimate_vram, fit_to_budget, smallest_budget
+from kohyawiz.memory.estimate import Lookup
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
 from kohyawiz.rules.base import Source
@@ -156,6 +158,7 @@ class Plan:
     concepts: list[ConceptPlan]
     figures: Figures
     notes: dict[str, str] = field(default_factory=dict)
+    vram: VramEstimate | None = None
 
     @property
     def script(self) -> str:
@@ -201,6 +204,54 @@ def build_plan(
         overrides[key] = (coerce_override(interface, script, key, raw, f"--set {key}"), "user")
 
     sizes = sizes or {}
+
+    def decide(fit: Fit) -> tuple[Context, Checker]:
+        concepts = _concept_plans(answers, sizes, out_dir)
+        ctx = Context(answers, interface, Decider(overrides, dict(fit.values)), out_dir, concepts)
+        ctx.fit_optimizer = fit.optimizer
+        apply_rules(ctx)
+        ctx.decider.finish()
+        checker = Checker(
+            ctx.decider, script, answers.model.family, interface.version,
+            image_sizes=_all_sizes(concepts), network=ctx.algo, bucket_divisor=_bucket_divisor(interface, script),
+        )  # fmt: skip
+        apply_constraints(checker)
+        return ctx, checker
+
+    def effective(fit: Fit) -> Lookup | None:
+        ctx, checker = decide(fit)
+        return None if checker.refusals else ctx.decider.get
+
+    def estimate(value: Lookup) -> VramEstimate:
+        return estimate_vram(value, answers.model.family, str(value("network") or "lora"), answers.vram_gb,
+                             lokr_size=answers.lokr_size)  # fmt: skip
+
+    room = FitContext(
+        answers.model.family, answers.vram_gb, "optimizer" not in answers.model_fields_set,
+        interface.arg(script, "fp8_base") is not None,
+    )  # fmt: skip
+    fit, vram = fit_to_budget(effective, estimate, room)
+    ctx, checker = decide(fit)
+    concepts = ctx.concepts
+    vram = estimate(ctx.decider.get)
+    vram = VramEstimate(vram.estimate_gb, vram.budget_gb, vram.parts, vram.calibrated, vram.trainable_params,
+                        list(fit.steps))  # fmt: skip
+    decisions = list(ctx.decider.decisions.values())
+    findings = list(ctx.decider.findings) + checker.refusals + _vram_findings(vram)
+    if not any(c.folder for c in answers.concepts):
+        findings.append(Finding("D-FOLDER", "info", f"no image folders yet: image_dir points to {out_dir / 'images'}"))
+    plan = Plan(answers, interface, out_dir, decisions, findings, concepts, _no_figures(), dict(ctx.notes), vram)
+    _validate(plan)
+    plan.figures = compute_figures(plan)
+    _save_by_steps(plan)
+    check_totals(checker, plan.figures.total_steps)
+    if checker.refusals:
+        plan.findings += checker.refusals
+        _validate(plan)
+    return plan
+
+
+def _concept_plans(answers: Answers, sizes: dict[str, list[tuple[int, int]]], out_dir: Path) -> list[ConceptPlan]:
     concepts = []
     for concept in answers.concepts:
         known = sizes.get(concept.name)
@@ -211,28 +262,25 @@ def build_plan(
             else out_dir / "images" / f"{concept.folder_repeats or 1}_{concept.name}"
         )
         concepts.append(ConceptPlan(concept.name, list(concept.triggers), images, folder, sizes=known))
+    return concepts
 
-    ctx = Context(answers, interface, Decider(overrides), out_dir, concepts)
-    apply_rules(ctx)
-    ctx.decider.finish()
-    checker = Checker(
-        ctx.decider, script, answers.model.family, interface.version,
-        image_sizes=_all_sizes(concepts), network=ctx.algo, bucket_divisor=_bucket_divisor(interface, script),
-    )  # fmt: skip
-    apply_constraints(checker)
-    decisions = list(ctx.decider.decisions.values())
-    findings = list(ctx.decider.findings) + checker.refusals
-    if not any(c.folder for c in answers.concepts):
-        findings.append(Finding("D-FOLDER", "info", f"no image folders yet: image_dir points to {out_dir / 'images'}"))
-    plan = Plan(answers, interface, out_dir, decisions, findings, concepts, _no_figures(), dict(ctx.notes))
-    _validate(plan)
-    plan.figures = compute_figures(plan)
-    _save_by_steps(plan)
-    check_totals(checker, plan.figures.total_steps)
-    if checker.refusals:
-        plan.findings += checker.refusals
-        _validate(plan)
-    return plan
+
+def _vram_findings(vram: VramEstimate) -> list[Finding]:
+    out = []
+    if vram.steps:
+        out.append(Finding("K-VRAM", "info", f"to fit {vram.budget_gb:g} GB: {'; '.join(vram.steps)}"))
+    if not vram.fits:
+        need = smallest_budget(vram.estimate_gb)
+        tried = f" even with {' + '.join(vram.steps)}" if vram.steps else ""
+        out.append(
+            Finding(
+                "K-VRAM", "error",
+                f"this run needs about {vram.estimate_gb:.1f} GB of VRAM{tried}, more than the {vram.budget_gb:g} GB "
+                f"card: it would run out of memory. The smallest card it fits is about {need} GB (--vram {need}); "
+                "or lower what you set by hand (resolution, network_dim, batch size)",
+            )
+        )  # fmt: skip
+    return out
 
 
 def _save_by_steps(plan: Plan) -> None:

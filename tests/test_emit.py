@@ -67,7 +67,7 @@ def matrix():
                     family=family,
                     vpred=vpred,
                     tags=TAGS[i % 3],
-                    vram=VRAM[i % 3],
+                    vram=80 if network == "full" else VRAM[i % 3],  # native fine-tuning needs a big card
                     version=version,
                     multi=i % 2 == 1,
                 )

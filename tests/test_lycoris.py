@@ -48,7 +48,7 @@ def network_kwargs(network_args):
 @pytest.mark.parametrize("family", ["sd1", "sdxl"])
 @pytest.mark.parametrize("algo", ALGOS)
 def test_emitted_args_build_and_train(tmp_path, algo, family):
-    plan = plan_for(tmp_path, network=algo, model={"family": family}, optimizer="adamw")
+    plan = plan_for(tmp_path, network=algo, model={"family": family}, optimizer="adamw", vram_gb=80 if algo == "full" else 12)
     write_plan(plan)  # the preset file the args may point at
     args = plan.value("network_args")
     assert plan.value("network_module") == "lycoris.kohya"

@@ -38,11 +38,28 @@ def print_summary(plan: Plan, written: Mapping[str, Path]) -> None:
         )
     exact = "" if fig.exact else " (estimated: image sizes unknown)"
     print(f"  {fig.epochs} epochs x {fig.steps_per_epoch} steps = {fig.total_steps} steps{exact}")
+    if plan.vram is not None:
+        print(f"  {vram_line(plan.vram.as_dict())}")
     notes = [f.as_dict() for f in plan.findings if f.level != "info"]
     if notes:
         print("Warnings:")
         print("\n".join(findings_lines(notes)))
     print("Wrote " + ", ".join(sorted(written)) + f"; `kohyawiz explain {plan.out_dir}` tells why.")
+
+
+def vram_line(vram: Mapping[str, Any]) -> str:
+    """`VRAM about X of Y GB`, with what the ladder changed to get there."""
+    word = "fits" if vram["fits"] else "does NOT fit"
+    line = f"VRAM about {vram['estimate_gb']:.1f} of {vram['budget_gb']:g} GB: {word}"
+    if vram.get("steps"):
+        line += f" (after: {'; '.join(vram['steps'])})"
+    if not vram.get("calibrated", True):
+        line += " [estimate]"
+    return line
+
+
+def vram_parts(vram: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name} {gb:.2f}" for name, gb in vram["parts"].items() if gb)
 
 
 def explain_lines(data: Mapping[str, Any]) -> list[str]:
@@ -56,6 +73,9 @@ def explain_lines(data: Mapping[str, Any]) -> list[str]:
         lines.append(f"  {'':<{width}}   [{decision['rule']}] {decision['reason']}{source}")
     lines += ["", "Passes and steps:"]
     lines += [f"  {line}" for line in data["figures"]["arithmetic"]]
+    vram = data["figures"].get("vram")
+    if isinstance(vram, dict) and "parts" in vram:
+        lines += ["", "Memory:", f"  {vram_line(vram)}", f"  GB by part: {vram_parts(vram)}"]
     if any(d["rule"] == "M-BALANCE" for d in data["decisions"]) and len(data["figures"]["concepts"]) > 1:
         lines.append(
             "  (M-BALANCE: guide part 6 also multiplies by the epoch count; that only matches its goal of"

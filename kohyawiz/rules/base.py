@@ -20,6 +20,7 @@ OWN_RULES = {
     "K-SAMPLES": "sample images during training, from the tag-style template",
     "K-RESUME": "saving training state so a run can be resumed",
     "K-OVERRIDE": "a setting no rule decides, set explicitly",
+    "K-VRAM": "the memory model's fallback ladder, when a plan does not fit the card",
 }
 
 
@@ -63,6 +64,8 @@ class Finding:
 @dataclass
 class Decider:
     overrides: dict[str, tuple[Any, Source]] = field(default_factory=dict)
+    fitted: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    """Values the memory ladder (K-VRAM) puts in place of a rule's, with why; overrides still win."""
     decisions: dict[str, Decision] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
 
@@ -75,6 +78,11 @@ class Decider:
                 key, chosen, rule, f"set by the {source}; {rule} would give {beaten} ({reason})", source
             )
             return chosen
+        if key in self.fitted and self.fitted[key][0] != value:
+            fitted, why = self.fitted[key]
+            beaten = "nothing" if value is None else repr(value)
+            self.decisions[key] = Decision(key, fitted, "K-VRAM", f"{why}; {rule} would give {beaten} ({reason})")
+            return fitted
         self.decisions[key] = Decision(key, value, rule, reason)
         return value
 

@@ -45,6 +45,12 @@ class Context:
     concepts: list[ConceptPlan]
     algo: str = "lora"
     notes: dict[str, str] = field(default_factory=dict)
+    fit_optimizer: str | None = None
+    """The optimizer the memory ladder (K-VRAM) chose instead of the answer's, if it did."""
+
+    @property
+    def optimizer(self) -> str:
+        return self.fit_optimizer or self.answers.optimizer
 
     @property
     def family(self) -> str:
@@ -56,7 +62,7 @@ class Context:
 
     @property
     def adaptive(self) -> bool:
-        return self.answers.optimizer in ADAPTIVE_OPTIMIZERS
+        return self.optimizer in ADAPTIVE_OPTIMIZERS
 
     @property
     def script(self) -> str:

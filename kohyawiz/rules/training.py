@@ -12,7 +12,7 @@ IA3_LEARNING_RATE = 5e-3
 
 @rule("T-OPT")
 def optimizer(ctx: Context) -> None:
-    d, choice = ctx.decider, ctx.answers.optimizer
+    d, choice = ctx.decider, ctx.optimizer
     name = OPTIMIZER_NAMES[choice]
     why = {
         "prodigy": "Prodigy, the guide's default: adaptive and easy",
@@ -20,7 +20,11 @@ def optimizer(ctx: Context) -> None:
         "adamw": "AdamW, for experts who tune the learning rate",
         "adamw8bit": "AdamW8bit, AdamW in less memory",
     }[choice]
-    d.set("optimizer_type", name, "T-OPT", why)
+    if ctx.fit_optimizer and ctx.fit_optimizer != ctx.answers.optimizer:
+        answered = OPTIMIZER_NAMES[ctx.answers.optimizer]
+        d.set("optimizer_type", name, "K-VRAM", f"{name} keeps less state than {answered}: it fits the card")
+    else:
+        d.set("optimizer_type", name, "T-OPT", why)
     if ctx.adaptive:
         d.set("learning_rate", 1.0, "T-OPT", "adaptive optimizers find the step size themselves: lr 1")
         d.set("lr_scheduler", "cosine", "T-OPT", "cosine with an adaptive optimizer")
@@ -47,6 +51,8 @@ def precision(ctx: Context) -> None:
         d.set("no_half_vae", True, "T-PRECISION", "the SDXL VAE overflows in fp16")
     for full in ("full_fp16", "full_bf16"):
         d.omit(full, "T-PRECISION", "full half precision trains worse; mixed precision instead")
+    if ctx.interface.arg(ctx.script, "fp8_base") is not None:
+        d.omit("fp8_base", "T-PRECISION", "the base model keeps its half-precision weights")
 
 
 @rule("T-CACHE")
@@ -70,6 +76,9 @@ def cache(ctx: Context) -> None:
             "T-CACHE",
             "cached text-encoder outputs leave only the UNet to train",
         )
+    elif ctx.family == "sdxl":
+        d.omit("cache_text_encoder_outputs", "T-CACHE", "enough VRAM to keep the text encoders and train them")
+        d.omit("network_train_unet_only", "T-CACHE", "the text encoders train too")
 
 
 @rule("T-GRADCKPT")

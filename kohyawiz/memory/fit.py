@@ -1,0 +1,146 @@
+"""The fallback ladder: when a plan does not fit the card, change what costs least first.
+
+The order is fixed and explained (rule K-VRAM): cached text-encoder outputs with UNet-only
+training (SDXL), gradient checkpointing, latents cached to disk, an 8-bit optimizer, a lower rank,
+fp8 base weights (where the sd-scripts version has them), a lower resolution. A step is kept only
+when the person did not set what it changes and it lowers the estimate; it never overrides an
+explicit choice. The ladder stops as soon as the plan fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kohyawiz.memory.estimate import Lookup, VramEstimate
+from kohyawiz.rules.model import parse_resolution
+
+RESOLUTION_STEPS = (1024, 896, 768, 640, 512)
+LOWEST_RANK = 8
+
+
+@dataclass(frozen=True)
+class Fit:
+    """What the ladder put in place of the rules' values."""
+
+    values: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    optimizer: str | None = None
+    steps: tuple[str, ...] = ()
+
+    def plus(self, change: Fit) -> Fit:
+        return Fit({**self.values, **change.values}, change.optimizer or self.optimizer, self.steps + change.steps)
+
+
+@dataclass(frozen=True)
+class FitContext:
+    family: str
+    budget_gb: float
+    optimizer_is_free: bool
+    """The person did not choose the optimizer, so the ladder may."""
+    has_fp8: bool
+
+
+def _why(step: str, ctx: FitContext) -> str:
+    return f"{step} to fit {ctx.budget_gb:g} GB of VRAM"
+
+
+def _on(value: Any) -> bool:
+    return bool(value) and value not in ("false", "False")
+
+
+def cache_text_encoders(value: Lookup, ctx: FitContext) -> Fit | None:
+    if ctx.family != "sdxl" or _on(value("cache_text_encoder_outputs")):
+        return None
+    step = "text-encoder outputs cached, UNet-only training"
+    why = _why(step, ctx)
+    return Fit({"cache_text_encoder_outputs": (True, why), "network_train_unet_only": (True, why)}, steps=(step,))
+
+
+def gradient_checkpointing(value: Lookup, ctx: FitContext) -> Fit | None:
+    if _on(value("gradient_checkpointing")):
+        return None
+    step = "gradient checkpointing"
+    return Fit({"gradient_checkpointing": (True, _why(step, ctx))}, steps=(step,))
+
+
+def latents_to_disk(value: Lookup, ctx: FitContext) -> Fit | None:
+    if _on(value("cache_latents_to_disk")):
+        return None
+    step = "latents cached to disk"
+    why = _why(step, ctx)
+    return Fit({"cache_latents": (True, why), "cache_latents_to_disk": (True, why)}, steps=(step,))
+
+
+def eight_bit_optimizer(value: Lookup, ctx: FitContext) -> Fit | None:
+    if not ctx.optimizer_is_free or "8bit" in str(value("optimizer_type") or "").lower():
+        return None
+    return Fit(optimizer="adamw8bit", steps=(f"AdamW8bit instead of {value('optimizer_type')}",))
+
+
+def lower_rank(value: Lookup, ctx: FitContext) -> Fit | None:
+    dim = value("network_dim")
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim <= LOWEST_RANK:
+        return None
+    lower = max(LOWEST_RANK, dim // 2)
+    step = f"rank {lower} instead of {dim}"
+    return Fit({"network_dim": (lower, _why(step, ctx))}, steps=(step,))
+
+
+def fp8_base(value: Lookup, ctx: FitContext) -> Fit | None:
+    if not ctx.has_fp8 or _on(value("fp8_base")) or _on(value("fp8_base_unet")):
+        return None
+    step = "fp8 base weights"
+    return Fit({"fp8_base": (True, _why(step, ctx))}, steps=(step,))
+
+
+def lower_resolution(value: Lookup, ctx: FitContext) -> Fit | None:
+    try:
+        width, height = parse_resolution(value("resolution") or "512")
+    except ValueError:
+        return None
+    lower = next((r for r in RESOLUTION_STEPS if r < max(width, height)), None)
+    if lower is None:
+        return None
+    step = f"resolution {lower} instead of {max(width, height)}"
+    return Fit({"resolution": (f"{lower},{lower}", _why(step, ctx))}, steps=(step,))
+
+
+LADDER: tuple[Callable[[Lookup, FitContext], Fit | None], ...] = (
+    cache_text_encoders, gradient_checkpointing, latents_to_disk, eight_bit_optimizer,
+    lower_rank, lower_rank, fp8_base, lower_resolution, lower_resolution,
+)  # fmt: skip
+
+
+def fit_to_budget(
+    decide: Callable[[Fit], Lookup | None],
+    estimate: Callable[[Lookup], VramEstimate],
+    ctx: FitContext,
+) -> tuple[Fit, VramEstimate]:
+    """Climb the ladder until the plan fits or no step helps. `decide` returns the plan's effective
+    values for a Fit, or None when that plan would be refused."""
+    fit = Fit()
+    value = decide(fit)
+    if value is None:
+        return fit, estimate(lambda _key: None)
+    current = estimate(value)
+    for step in LADDER:
+        if current.fits:
+            break
+        change = step(value, ctx)
+        if change is None:
+            continue
+        trial = fit.plus(change)
+        tried = decide(trial)
+        if tried is None:
+            continue
+        after = estimate(tried)
+        if after.estimate_gb < current.estimate_gb - 0.005:
+            fit, value, current = trial, tried, after
+    return fit, current
+
+
+def smallest_budget(estimate_gb: float) -> int:
+    """The smallest whole number of GB the estimate fits in."""
+    whole = int(estimate_gb)
+    return whole if whole >= estimate_gb else whole + 1
