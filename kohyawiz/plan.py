@@ -20,6 +20,7 @@ from kohyawiz.memory.estimate import Lookup
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
 from kohyawiz.rules.base import Source
+from kohyawiz.rules.cautions import apply_cautions
 from kohyawiz.rules.model import parse_resolution
 from kohyawiz.rules.schedule import step_cadence
 
@@ -216,6 +217,7 @@ def build_plan(
             image_sizes=_all_sizes(concepts), network=ctx.algo, bucket_divisor=_bucket_divisor(interface, script),
         )  # fmt: skip
         apply_constraints(checker)
+        apply_cautions(ctx.decider, ctx.algo)
         return ctx, checker
 
     def effective(fit: Fit) -> Lookup | None:

@@ -111,7 +111,6 @@ def resolution(ctx: Context) -> None:
 def file_format(ctx: Context) -> None:
     if ctx.answers.save_as == "ckpt":
         ctx.decider.set("save_model_as", "ckpt", "T-FORMAT", "ckpt on explicit request")
-        ctx.decider.warn("T-FORMAT", "ckpt files can run code when loaded; prefer safetensors")
     else:
         ctx.decider.set("save_model_as", "safetensors", "T-FORMAT", "safetensors is safe and standard")
 
