@@ -22,7 +22,18 @@ pytestmark = [
 ]
 
 
-def test_a_plan_trains_on_the_real_sd_scripts(tmp_path, monkeypatch):
+# Settings people commonly --set that crashed sd-scripts after the model loaded, before the
+# constraints (C-LOADER, C-CACHE-AUG, C-OPTIMIZER) made the rest of the plan give way.
+COMMON_SETS = {
+    "plain": {},
+    "workers-0": {"max_data_loader_n_workers": "0"},
+    "color-aug": {"max_data_loader_n_workers": "0", "color_aug": "true"},
+    "adamw-by-hand": {"max_data_loader_n_workers": "0", "optimizer_type": "AdamW"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMMON_SETS))
+def test_a_plan_trains_on_the_real_sd_scripts(tmp_path, monkeypatch, case):
     monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
@@ -46,6 +57,12 @@ def test_a_plan_trains_on_the_real_sd_scripts(tmp_path, monkeypatch):
             "max_data_loader_n_workers": "0",
             "persistent_data_loader_workers": "false",
             "tokenizer_cache_dir": os.environ["KOHYAWIZ_E2E_TOKENIZERS"],
+        }
+        if case == "plain"
+        else {
+            "resolution": "64", "min_bucket_reso": "64", "max_bucket_reso": "128", "max_train_epochs": "1",
+            "mixed_precision": "no", "save_precision": "float",
+            "tokenizer_cache_dir": os.environ["KOHYAWIZ_E2E_TOKENIZERS"], **COMMON_SETS[case],
         },
         force=True,
     )

@@ -30,11 +30,24 @@ def test_plans_pass_the_real_parser_and_validator(tmp_path):
     for i, (family, network) in enumerate(itertools.product(["sd1", "sd2", "sdxl"], networks)):
         folder = tmp_path / f"{family}-{network}"
         plan = plan_for(
-            folder, subject=subjects[i % 5], network=network, optimizer=optimizers[i % 4], vram_gb=[6, 12, 24][i % 3],
+            folder, subject=subjects[i % 5], network=network, optimizer=optimizers[i % 4], vram_gb=80 if network == "full" else [6, 12, 24][i % 3],
             model={"family": family, "tags": ["natural", "booru", "e6"][i % 3], "vpred": family == "sd2", "zsnr": i % 2 == 0},
             concepts=[{"name": "a, x", "images": 30}, {"name": "a, y", "images": 11}], samples=True,
             with_other_loras=i % 2 == 1, asymmetric=i % 3 == 0,
         )  # fmt: skip
+        write_plan(plan)
+        folders.append((plan, str(folder / "plan")))
+    # Plans the constraints and the targets changed (C-LOADER, C-CACHE-AUG, C-TECACHE-CAPTIONS, T-PASSES).
+    changed = [
+        {"overrides": {"max_data_loader_n_workers": 0}},
+        {"overrides": {"color_aug": True}, "vram_gb": 6},
+        {"overrides": {"shuffle_caption": True}, "model": {"family": "sdxl"}, "vram_gb": 8},
+        {"concepts": [{"name": "x", "images": 30, "folder_repeats": 150}]},
+        {"overrides": {"optimizer_type": "AdamW", "max_train_steps": 300}},
+    ]
+    for j, changes in enumerate(changed):
+        folder = tmp_path / f"changed-{j}"
+        plan = plan_for(folder, **changes)
         write_plan(plan)
         folders.append((plan, str(folder / "plan")))
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
