@@ -70,3 +70,16 @@ def detect_loss_shift(
             saved = [epoch for epoch, at in saves if at < step]
             return LossShift(step, level, ahead, max(saved) if saved else None)
     return None
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int = 30) -> str:
+    """The last `width` values as block characters, low to high."""
+    if not values:
+        return ""
+    tail = values[-width:]
+    low, high = min(tail), max(tail)
+    span = (high - low) or 1.0
+    return "".join(SPARK[min(len(SPARK) - 1, int((v - low) / span * (len(SPARK) - 1)))] for v in tail)

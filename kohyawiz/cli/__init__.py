@@ -119,8 +119,9 @@ def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
 def _wizard(answers: str | None, out: str | None, sd_scripts: str | None, python: str | None) -> int:
     from kohyawiz.tui.app import make_app
 
-    make_app(answers, out, sd_scripts, python).run()
-    return 0
+    app = make_app(answers, out, sd_scripts, python)
+    app.run()
+    return app.return_code or 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

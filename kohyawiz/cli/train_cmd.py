@@ -8,20 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.errors import UserError
+from kohyawiz.loss import sparkline
 from kohyawiz.run import logparse
 from kohyawiz.run.locate import find_sd_scripts
 from kohyawiz.run.train import Outcome, PlanFolder, build_argv, last_state, preflight, train
-
-SPARK = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[float], width: int = 30) -> str:
-    if not values:
-        return ""
-    tail = values[-width:]
-    low, high = min(tail), max(tail)
-    span = (high - low) or 1.0
-    return "".join(SPARK[min(len(SPARK) - 1, int((v - low) / span * (len(SPARK) - 1)))] for v in tail)
 
 
 class ConsoleView:

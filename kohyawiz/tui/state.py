@@ -1,13 +1,20 @@
 """What the wizard has been told so far, and the one PlanRequest it turns into (the same one the
-CLI builds), so the wizard writes exactly the files `kohyawiz plan` writes for the same answers."""
+CLI builds), so the wizard writes exactly the files `kohyawiz plan` writes for the same answers.
+
+An answer the person has not given stays None and is left out of the request, as a flag left off
+the command line would be: the rules decide it, or the core says it is missing.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from kohyawiz.assemble import PlanRequest, parse_concept
+from kohyawiz.errors import UserError
 
 SUBJECT_NOTES = {
     "character": "a person or creature: about 30 images, a LoRA at rank 32",
@@ -17,89 +24,174 @@ SUBJECT_NOTES = {
     "style": "an art style: 50-200 images, LyCORIS, about 35 passes",
     "several": "several concepts in one LoRA: repeats are balanced per concept",
 }
+RECOVERY_MARK = "kohyawiz_wizard_answers"
+"""The first key of a file the wizard saved its answers in (a recovery or a resume file)."""
+
+# The model answers an inspected header can give, and how the wizard names them.
+HEADER_FIELDS = ("family", "vpred", "zsnr", "native_resolution")
 
 
 @dataclass
 class WizardState:
-    subject: str = "character"
+    subject: str | None = None
     several: bool = False
     model_path: str = ""
-    family: str = "sd1"
+    family: str | None = None
     tags: str = "natural"
     vpred: bool = False
     zsnr: bool = False
     merge: bool = False
     knows_subject: bool = False
+    clip_skip: int | None = None
+    native_resolution: int | None = None
+    from_header: list[str] = field(default_factory=list)
+    """Model answers that came from the model file's header and were not changed since."""
+    inspected_path: str = ""
     dataset: str = ""
     concept_counts: str = ""
     """`name=count` per line, for planning before the images exist."""
-    vram_gb: float = 12.0
+    force: bool = False
+    """Plan even though the dataset check finds errors (the CLI's --force)."""
+    vram_gb: float | None = None
+    vram_source: str = ""
     gpus: int = 1
     network: str | None = None
-    optimizer: str = "prodigy"
-    precision: str = "fp16"
+    lokr_size: str | None = None
+    optimizer: str | None = None
+    precision: str | None = None
     with_other_loras: bool = False
     asymmetric: bool = False
     samples: bool = False
     save_state: bool = False
+    name: str = ""
+    sd_scripts_version: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     out_dir: str = "plan"
+    preset: str = ""
+    """The preset the answers started from, if any (shown; its overrides are in `overrides`)."""
 
     def answers(self) -> dict[str, Any]:
-        model: dict[str, Any] = {
-            "family": self.family, "tags": self.tags, "vpred": self.vpred, "zsnr": self.zsnr,
-            "merge": self.merge, "knows_subject": self.knows_subject,
-        }  # fmt: skip
+        """The answers given so far, shaped as `kohyawiz plan` builds them from its flags."""
+        model: dict[str, Any] = {"tags": self.tags}
+        if self.family:
+            model["family"] = self.family
+        for name in ("vpred", "zsnr", "merge", "knows_subject"):
+            if getattr(self, name):
+                model[name] = True
+        if self.clip_skip is not None:
+            model["clip_skip"] = self.clip_skip
+        if self.native_resolution is not None:
+            model["native_resolution"] = self.native_resolution
         if self.model_path.strip():
             model["path"] = self.model_path.strip()
-        answers: dict[str, Any] = {
-            "subject": "character" if self.subject == "several" else self.subject,
-            "model": model, "vram_gb": self.vram_gb, "gpus": self.gpus, "optimizer": self.optimizer,
-            "precision": self.precision, "with_other_loras": self.with_other_loras, "asymmetric": self.asymmetric,
-            "samples": self.samples, "save_state": self.save_state,
-        }  # fmt: skip
-        if self.network:
-            answers["network"] = self.network
+        answers: dict[str, Any] = {"model": model, "gpus": self.gpus}
+        if self.subject:
+            answers["subject"] = "character" if self.subject == "several" else self.subject
+        if self.vram_gb is not None:
+            answers["vram_gb"] = self.vram_gb
+        for name in ("network", "optimizer", "precision", "lokr_size"):
+            if getattr(self, name):
+                answers[name] = getattr(self, name)
+        for name in ("with_other_loras", "asymmetric", "samples", "save_state"):
+            if getattr(self, name):
+                answers[name] = True
+        if self.name.strip():
+            answers["name"] = self.name.strip()
         return answers
 
-    def request(self) -> PlanRequest:
-        counts = [parse_concept(line) for line in self.concept_counts.splitlines() if line.strip()]
+    def concept_list(self) -> list[tuple[str, int]]:
+        return [parse_concept(line) for line in self.concept_counts.splitlines() if line.strip()]
+
+    def request(self, *, force: bool | None = None) -> PlanRequest:
         return PlanRequest(
-            out_dir=Path(self.out_dir),
+            out_dir=Path(self.out_dir.strip() or "plan"),
             answers=self.answers(),
-            dataset=Path(self.dataset) if self.dataset.strip() else None,
-            concept_counts=counts,
+            dataset=Path(self.dataset.strip()).expanduser() if self.dataset.strip() else None,
+            concept_counts=self.concept_list(),
             overrides=dict(self.overrides),
+            sd_scripts_version=self.sd_scripts_version,
+            force=self.force if force is None else force,
         )
+
+    def missing(self) -> str | None:
+        """The first answer the core requires that has not been given, in the wizard's words."""
+        if not self.subject:
+            return "choose what you are training (step 1)"
+        if not self.family:
+            return "choose the base model's family (step 2), or give a model file to read it from"
+        if not (self.dataset.strip() or self.concept_counts.strip()):
+            return "give a training folder, or concepts as name=count (step 3)"
+        if self.vram_gb is None:
+            return "give your GPU's memory in GB (step 4)"
+        return None
+
+    # ---- saving and resuming ---------------------------------------------------------------------
+
+    def to_toml(self) -> str:
+        """Every answer, machine paths included: for resuming on this machine, not for sharing."""
+        from kohyawiz import tomlwrite
+
+        data = {k: v for k, v in asdict(self).items() if v is not None and k != "overrides"}
+        lines = [f"{RECOVERY_MARK} = 1", *tomlwrite.pairs([(k, v, None) for k, v in data.items()])]
+        if self.overrides:
+            lines += ["", "[overrides]", *tomlwrite.pairs([(k, v, None) for k, v in self.overrides.items()])]
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_toml(cls, text: str, where: str) -> WizardState:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UserError(f"not valid TOML ({exc})", where=where) from exc
+        data.pop(RECOVERY_MARK, None)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise UserError(f"{unknown[0]} is not a wizard answer", where=where)
+        state = cls()
+        for key, value in data.items():
+            setattr(state, key, value)
+        state.overrides = {str(k): str(v) for k, v in (data.get("overrides") or {}).items()}
+        return state
 
     @classmethod
     def from_answers(cls, answers: dict[str, Any], overrides: dict[str, Any] | None = None) -> WizardState:
+        """A state from a preset's answers (a preset holds no machine paths)."""
         state = cls()
-        model = answers.get("model", {})
-        for name in (
-            "subject",
-            "optimizer",
-            "precision",
-            "network",
-            "with_other_loras",
-            "asymmetric",
-            "samples",
-            "save_state",
-            "gpus",
-        ):
-            if name in answers and answers[name] is not None:
+        model = answers.get("model", {}) if isinstance(answers.get("model"), dict) else {}
+        for name in ("subject", "optimizer", "precision", "network", "lokr_size", "name"):
+            if answers.get(name) is not None:
                 setattr(state, name, answers[name])
+        for name in ("with_other_loras", "asymmetric", "samples", "save_state"):
+            state.__setattr__(name, bool(answers.get(name, False)))
+        if "gpus" in answers:
+            state.gpus = int(answers["gpus"])
         if "vram_gb" in answers:
             state.vram_gb = float(answers["vram_gb"])
-        for name in ("family", "tags", "vpred", "zsnr", "merge", "knows_subject"):
-            if name in model:
+        for name in ("family", "tags", "clip_skip", "native_resolution"):
+            if model.get(name) is not None:
                 setattr(state, name, model[name])
+        for name in ("vpred", "zsnr", "merge", "knows_subject"):
+            setattr(state, name, bool(model.get(name, False)))
         state.model_path = str(model.get("path", ""))
-        concepts = answers.get("concepts") or []
-        if len(concepts) > 1:
-            state.several = True
-        state.concept_counts = "\n".join(
-            f"{c['name']}={c.get('images', 0)}" for c in concepts if isinstance(c, dict) and "name" in c
-        )
+        concepts = [c for c in answers.get("concepts") or [] if isinstance(c, dict) and "name" in c]
+        state.several = len(concepts) > 1
+        state.concept_counts = "\n".join(f"{c['name']}={c.get('images', 0)}" for c in concepts)
         state.overrides = {k: str(v) for k, v in (overrides or {}).items()}
         return state
+
+
+def number_problem(text: str, *, what: str, low: float, high: float, whole: bool = False) -> str | None:
+    """Why `text` is not a usable number, in the wizard's words, or None."""
+    stripped = text.strip()
+    if not stripped:
+        return f"{what} is needed"
+    try:
+        value = int(stripped) if whole else float(stripped)
+    except ValueError:
+        return f"{what} must be a {'whole ' if whole else ''}number, e.g. {int(low) if whole else 12}"
+    if not math.isfinite(value):
+        return f"{what} must be a finite number"
+    if not low <= value <= high:
+        return f"{what} must be between {low:g} and {high:g}"
+    return None

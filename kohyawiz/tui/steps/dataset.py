@@ -1,0 +1,199 @@
+"""Step 3: the images: a training folder of N_name folders, or concepts planned before the images
+exist; the dataset doctor's findings are listed here, by rule, with their files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static, Tree
+
+from kohyawiz.errors import UserError
+from kohyawiz.tui.steps.base import Step, problem_line
+from kohyawiz.tui.text import error, plain, styled
+
+SHOWN_PER_RULE = 50
+
+
+class DatasetStep(Step):
+    step_id = "dataset"
+    title = "Dataset"
+    help = (
+        "Give the training folder: the parent of your N_name folders (as in kohya_ss: 10_mychar, "
+        "1_mychar, redoutfit). N is the repeats per epoch you chose; kohyawiz keeps your folders and "
+        "writes balanced repeats into dataset.toml (M-BALANCE), or other repeats when yours would miss "
+        "the guide's targets (T-PASSES). To plan before the images exist, give name=count entries.\n\n"
+        "The dataset doctor runs every D-* rule (D-COUNT, D-FORMAT, D-ALPHA, D-HUGE, D-SMALL, D-FOLDER, "
+        "D-CAPTION, D-TAGS, D-IMPLIED, D-TAGSTYLE, D-ASYM) and lists what it finds below, by rule, with "
+        "the files. Errors stop the plan unless you tick 'plan anyway'. Raw images are never changed "
+        "(D-RAW): 'Prepare' copies fixed images from a raw folder into a training folder."
+    )
+
+    def compose(self) -> ComposeResult:
+        yield Label("Training folder (the parent of N_name folders)")
+        with Horizontal(classes="row"):
+            yield Input(placeholder="/train/mychar", id="dataset-dir")
+            yield Button("Browse", id="dataset-browse")
+        yield Label("...or plan before the images exist: name=count, separated by ;")
+        yield Input(placeholder="mychar=30; mychar, armor=12", id="concepts")
+        yield problem_line("concepts")
+        yield DataTable(id="concept-table")
+        yield Static("", id="dataset-found", classes="note")
+        yield Tree("Dataset check", id="findings-tree")
+        yield Checkbox("plan anyway despite dataset errors", id="force")
+        with Horizontal(classes="row"):
+            yield Button("Preview tag fixes", id="tags-preview")
+            yield Button("Apply tag fixes", id="tags-apply")
+        yield Label("Prepare raw images into the training folder (the raw folder is never changed)")
+        with Horizontal(classes="row"):
+            yield Input(placeholder="raw folder", id="prepare-raw")
+            yield Input(placeholder="into N_name", id="prepare-into")
+            yield Button("Prepare", id="prepare")
+
+    def on_mount(self) -> None:
+        self.query_one("#concept-table", DataTable).add_columns("concept", "images", "repeats", "passes")
+        self.query_one("#findings-tree", Tree).show_root = False
+        self.errors = 0
+
+    def load(self) -> None:
+        self.set_value("dataset-dir", self.state.dataset)
+        self.set_value("concepts", "; ".join(self.state.concept_counts.splitlines()))
+        self.query_one("#force", Checkbox).value = self.state.force
+
+    def _read(self) -> str | None:
+        s = self.state
+        s.dataset = self.value("dataset-dir").strip()
+        s.concept_counts = "\n".join(p.strip() for p in self.value("concepts").split(";") if p.strip())
+        s.force = self.query_one("#force", Checkbox).value
+        try:
+            s.concept_list()
+        except UserError as exc:
+            problem = str(exc).replace("--concept ", "")
+            self.field_problem("concepts", problem)
+            return problem
+        self.field_problem("concepts", None)
+        return None
+
+    def store(self, check: bool) -> str | None:
+        problem = self._read()
+        if not check:
+            return None
+        if problem:
+            return problem
+        if not self.state.dataset and not self.state.concept_counts:
+            return "give a training folder, or concepts as name=count to plan before the images exist"
+        if self.state.dataset and not Path(self.state.dataset).expanduser().is_dir():
+            return f"{self.state.dataset} is not a folder: give the parent of your N_name folders"
+        self.refresh_dataset()
+        if self.errors and not self.state.force:
+            return f"the dataset check found {self.errors} errors (listed here): fix them, or tick 'plan anyway'"
+        return None
+
+    def shown(self) -> None:
+        self.refresh_dataset()
+
+    def refresh_dataset(self) -> None:
+        table = self.query_one("#concept-table", DataTable)
+        table.clear()
+        tree = self.query_one("#findings-tree", Tree)
+        tree.clear()
+        note = self.query_one("#dataset-found", Static)
+        self.errors = 0
+        if self._read() is not None or not (self.state.dataset or self.state.concept_counts):
+            note.update(plain("Enter a folder or name=count entries, then press Enter."))
+            return
+        if self.state.missing() and not self.state.subject:
+            note.update(plain("Choose the subject first (step 1): it decides the checks."))
+            return
+        try:
+            plan, findings = self.host.preview_plan()
+        except UserError as exc:
+            note.update(error(str(exc)))
+            return
+        for concept in plan.figures.concepts:
+            table.add_row(plain(concept.name, 40), str(concept.images), str(concept.repeats),
+                          str(concept.passes_per_image))  # fmt: skip
+        self.errors = sum(1 for f in findings if f.level == "error")
+        warnings = sum(1 for f in findings if f.level == "warn")
+        note.update(plain(f"Dataset check: {self.errors} errors, {warnings} warnings, "
+                          f"{len(findings) - self.errors - warnings} notes"))  # fmt: skip
+        self._fill_tree(tree, findings)
+
+    def _fill_tree(self, tree: Tree[Any], findings: list[Any]) -> None:
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for finding in findings:
+            groups.setdefault((finding.level, finding.rule), []).append(finding)
+        order = {"error": 0, "warn": 1, "info": 2}
+        colour = {"error": "red", "warn": "yellow", "info": "default"}
+        for (level, rule), items in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+            node = tree.root.add(styled(f"{rule}: {len(items)} {level}", colour[level]), expand=level == "error")
+            for finding in items[:SHOWN_PER_RULE]:
+                where = f" ({finding.path})" if finding.path else ""
+                node.add_leaf(plain(f"{finding.message}{where}", 300))
+            if len(items) > SHOWN_PER_RULE:
+                node.add_leaf(plain(f"... and {len(items) - SHOWN_PER_RULE} more: `kohyawiz check` lists them all"))
+
+    @on(Input.Submitted, "#dataset-dir")
+    @on(Input.Submitted, "#concepts")
+    def _submitted(self) -> None:
+        self.refresh_dataset()
+
+    @on(Input.Changed, "#concepts")
+    def _concepts_typed(self) -> None:
+        self._read()
+
+    @on(Button.Pressed, "#dataset-browse")
+    def _browse(self) -> None:
+        from kohyawiz.tui.screens import PathPicker
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.set_value("dataset-dir", path)
+                self.refresh_dataset()
+
+        self.app.push_screen(PathPicker("Choose the training folder", self.value("dataset-dir"), True), chosen)
+
+    @on(Button.Pressed, "#tags-preview")
+    @on(Button.Pressed, "#tags-apply")
+    def _tag_fixes(self, event: Button.Pressed) -> None:
+        from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, caption_fixes, write_caption_fixes
+
+        folder = self.value("dataset-dir").strip()
+        note = self.query_one("#dataset-found", Static)
+        if not folder:
+            note.update(error("tag fixes need a training folder"))
+            return
+        try:
+            fixes = caption_fixes(Path(folder).expanduser(), BUILTIN_IMPLICATIONS)
+            if event.button.id == "tags-apply":
+                write_caption_fixes(fixes)
+                note.update(plain(f"{len(fixes)} captions fixed"))
+                return
+        except UserError as exc:
+            note.update(error(str(exc)))
+            return
+        sample = "\n".join(f"{p.name}: {new}" for p, _, new in fixes[:3])
+        note.update(plain(f"{len(fixes)} captions would change\n{sample}"))
+
+    @on(Button.Pressed, "#prepare")
+    def _prepare(self) -> None:
+        from kohyawiz.dataset.prepare import prepare
+
+        root = self.value("dataset-dir").strip()
+        raw = self.value("prepare-raw").strip()
+        name = self.value("prepare-into").strip()
+        note = self.query_one("#dataset-found", Static)
+        if not (root and raw and name):
+            note.update(error("prepare needs the training folder, a raw folder and an N_name target"))
+            return
+        try:
+            report = prepare(Path(raw).expanduser(), Path(root).expanduser() / name)
+        except UserError as exc:
+            note.update(error(str(exc)))
+            return
+        skipped = sum(1 for entry in report if entry.problem)
+        self.refresh_dataset()
+        note.update(plain(f"Prepared {len(report) - skipped} images into {name}; {skipped} skipped"))

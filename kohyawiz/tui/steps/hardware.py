@@ -1,0 +1,91 @@
+"""Step 4: the GPU: its memory (required; read from nvidia-smi when there is one) and how many
+train together."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.widgets import Input, Label, Static
+
+from kohyawiz.tui.state import number_problem
+from kohyawiz.tui.steps.base import Step, problem_line
+from kohyawiz.tui.text import plain
+
+VRAM_RANGE = (1.0, 1024.0)
+GPU_RANGE = (1, 64)
+
+
+def vram_problem(text: str) -> str | None:
+    return number_problem(text, what="GPU memory in GB", low=VRAM_RANGE[0], high=VRAM_RANGE[1])
+
+
+def gpus_problem(text: str) -> str | None:
+    return number_problem(text, what="the number of GPUs", low=GPU_RANGE[0], high=GPU_RANGE[1], whole=True)
+
+
+class HardwareStep(Step):
+    step_id = "hardware"
+    title = "Hardware"
+    help = (
+        "How much memory the GPU that trains has, in GB (e.g. 8, 12, 24). kohyawiz estimates what the "
+        "plan needs (figures.vram in plan.json) and, when it does not fit, climbs a fixed ladder "
+        "(K-VRAM): cached text-encoder outputs for SDXL, gradient checkpointing, latents on disk, an "
+        "8-bit optimizer, a lower rank, fp8 base weights, a lower resolution. Settings you choose "
+        "yourself are never changed by it.\n\n"
+        "The memory also picks T-CACHE, T-GRADCKPT, T-LOADER and T-RES's resolution for weak cards. "
+        "Several GPUs train together through accelerate (--multi_gpu); steps per epoch divide by them."
+    )
+
+    def compose(self) -> ComposeResult:
+        yield Label("GPU memory in GB (required)")
+        yield Input(placeholder="e.g. 12", id="vram")
+        yield problem_line("vram")
+        yield Label("GPUs training together")
+        yield Input("1", id="gpus")
+        yield problem_line("gpus")
+        yield Static("", id="gpu-found", classes="note")
+
+    def load(self) -> None:
+        s = self.state
+        self.set_value("vram", "" if s.vram_gb is None else f"{s.vram_gb:g}")
+        self.set_value("gpus", str(s.gpus))
+
+    def store(self, check: bool) -> str | None:
+        s = self.state
+        vram, gpus = self.value("vram"), self.value("gpus")
+        problems = [p for p in (vram_problem(vram), gpus_problem(gpus)) if p]
+        self.field_problem("vram", vram_problem(vram) if vram.strip() or check else None)
+        self.field_problem("gpus", gpus_problem(gpus))
+        if vram_problem(vram) is None:
+            typed = float(vram)
+            if s.vram_gb != typed:
+                s.vram_source = ""
+            s.vram_gb = typed
+        elif not vram.strip():
+            s.vram_gb = None
+        if gpus_problem(gpus) is None:
+            s.gpus = int(gpus)
+        return problems[0] if check and problems else None
+
+    def shown(self) -> None:
+        from kohyawiz.run.gpu import detect_gpus
+
+        gpus = detect_gpus()
+        note = self.query_one("#gpu-found", Static)
+        if not gpus:
+            note.update(plain("No nvidia-smi here: give the memory of the GPU that will train."))
+            return
+        note.update(plain(f"nvidia-smi: {len(gpus)} x {gpus[0].name}, {gpus[0].memory_gb:g} GB"))
+        if not self.value("vram").strip():
+            self.set_value("vram", f"{gpus[0].memory_gb:g}")
+            self.state.vram_source = "nvidia-smi"
+            note.update(plain(f"From nvidia-smi: {len(gpus)} x {gpus[0].name}, {gpus[0].memory_gb:g} GB "
+                              "(change it if another card will train)"))  # fmt: skip
+
+    @on(Input.Changed, "#vram")
+    def _vram_typed(self, event: Input.Changed) -> None:
+        self.field_problem("vram", vram_problem(event.value) if event.value.strip() else None)
+
+    @on(Input.Changed, "#gpus")
+    def _gpus_typed(self, event: Input.Changed) -> None:
+        self.field_problem("gpus", gpus_problem(event.value))

@@ -1,0 +1,229 @@
+"""Step 8: train: the sd-scripts folder (remembered), the exact command, a live bar with loss and
+a clean stop; a failed preflight or run is shown in full, with its advice."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Button, Input, Label, Log, ProgressBar, Static
+
+from kohyawiz.errors import UserError
+from kohyawiz.tui import remembered
+from kohyawiz.tui.steps.base import Step
+from kohyawiz.tui.text import error, join, plain, strong, warning
+
+
+class TrainingEvent(Message):
+    """A parsed sd-scripts event, posted from the training worker."""
+
+    def __init__(self, event: Any) -> None:
+        super().__init__()
+        self.event = event
+
+
+class TrainingDone(Message):
+    def __init__(self, outcome: Any, error_text: str | None = None) -> None:
+        super().__init__()
+        self.outcome = outcome
+        self.error_text = error_text
+
+
+class TrainStep(Step):
+    step_id = "train"
+    title = "Train"
+    help = (
+        "Runs sd-scripts through `accelerate launch` with the Python of its own environment. Give the "
+        "sd-scripts folder once (a checkout, or kohya_ss's folder); the wizard remembers it. 'Check' "
+        "runs the preflight (model, images, output folder, and the plan through sd-scripts' own parser "
+        "and dataset validator) and shows the exact command. 'Start' trains with a live bar, the loss "
+        "and its sparkline; Ctrl+S stops cleanly (SIGINT, then SIGTERM).\n\n"
+        "A late sudden loss shift is reported with the checkpoint before it (A-LOSS). A failed "
+        "preflight or run opens in full with the advice (out of memory, no data, a bad argument)."
+    )
+
+    def compose(self) -> ComposeResult:
+        yield Label("sd-scripts folder (remembered for next time)")
+        with Horizontal(classes="row"):
+            yield Input(placeholder="~/sd-scripts or ~/kohya_ss", id="sd-dir")
+            yield Button("Browse", id="sd-browse")
+        yield Label("Python of its environment (empty: its own venv)")
+        yield Input(placeholder="(found from the folder)", id="sd-python")
+        with Horizontal(classes="row"):
+            yield Button("Check", id="train-check")
+            yield Button("Start", id="train-start", variant="primary")
+            yield Button("Details", id="train-details")
+        yield Static(plain("Write the plan (step 7), then Check and Start; Ctrl+S stops a run."), id="train-status",
+                     classes="note")  # fmt: skip
+        yield Static("", id="train-command", classes="note")
+        yield ProgressBar(id="train-bar", show_eta=True)
+        yield Static("", id="train-stats")
+        yield Log(id="train-log", max_lines=300)
+
+    def on_mount(self) -> None:
+        self.query_one("#train-bar", ProgressBar).display = False  # no idle animation before a run
+        self.details: Text = plain("Nothing has run yet.")
+        self.stop_request: Any = None
+        self.losses: list[tuple[int, float]] = []
+        self.saves: list[tuple[int, int]] = []
+        self.epoch = 0
+
+    def load(self) -> None:
+        host: Any = self.host
+        saved = remembered.load()
+        self.set_value("sd-dir", host.sd_scripts or saved.get("sd_scripts", ""))
+        self.set_value("sd-python", host.python or saved.get("python", ""))
+
+    def _locate(self) -> Any:
+        from kohyawiz.run.locate import find_sd_scripts
+
+        folder, python = self.value("sd-dir").strip(), self.value("sd-python").strip()
+        sd = find_sd_scripts(folder or None, python or None)
+        remembered.save({"sd_scripts": str(sd.root), **({"python": python} if python else {})})
+        return sd
+
+    def _plan_folder(self) -> Any:
+        from kohyawiz.run.train import PlanFolder
+
+        host: Any = self.host
+        if not host.written:
+            raise UserError("write the plan first (step 7)")
+        return PlanFolder.load(host.plan.out_dir)
+
+    @on(Button.Pressed, "#train-check")
+    def check(self) -> bool:
+        from kohyawiz.run.train import build_argv, preflight
+
+        status = self.query_one("#train-status", Static)
+        try:
+            folder, sd = self._plan_folder(), self._locate()
+            argv = build_argv(folder, sd)
+            self.query_one("#train-command", Static).update(join(strong("Command: "), plain(shlex.join(argv))))
+            checked = preflight(folder, sd)
+        except UserError as exc:
+            status.update(error(str(exc)))
+            self.details = join(error("Could not start:\n"), plain(str(exc)))
+            return False
+        if checked.errors:
+            self.details = join(error("The preflight found:\n"), plain("\n".join(f"- {e}" for e in checked.errors)))
+            if checked.warnings:
+                self.details.append_text(join(warning("\nWarnings:\n"), plain("\n".join(checked.warnings))))
+            status.update(join(error(f"Preflight: {len(checked.errors)} problems. "), plain("Details shows them all.")))
+            return False
+        note = f" ({len(checked.warnings)} warnings)" if checked.warnings else ""
+        status.update(plain(f"Preflight passed for sd-scripts {sd.version.id}{note}: Start trains."))
+        self.details = plain("\n".join(checked.warnings) or "The preflight passed.")
+        return True
+
+    @on(Button.Pressed, "#train-details")
+    def _details(self) -> None:
+        from kohyawiz.tui.screens import TextScreen
+
+        self.app.push_screen(TextScreen("Preflight and run details", self.details))
+
+    @on(Button.Pressed, "#sd-browse")
+    def _browse(self) -> None:
+        from kohyawiz.tui.screens import PathPicker
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.set_value("sd-dir", path)
+
+        self.app.push_screen(PathPicker("Choose the sd-scripts (or kohya_ss) folder", self.value("sd-dir"), True), chosen)
+
+    @on(Button.Pressed, "#train-start")
+    def start(self) -> None:
+        from kohyawiz.run.process import StopRequest
+
+        if not self.check():
+            self.host.say(error("the preflight did not pass: Details shows why"))
+            return
+        folder, sd = self._plan_folder(), self._locate()
+        self.stop_request = StopRequest()
+        self.losses, self.saves, self.epoch = [], [], 0
+        self.query_one("#train-start", Button).disabled = True
+        self.query_one("#train-bar", ProgressBar).display = True
+        self.query_one("#train-status", Static).update(plain(f"Training with sd-scripts {sd.version.id}..."))
+        self.run_training(folder, sd)
+
+    @work(thread=True, exclusive=True, group="training")
+    def run_training(self, folder: Any, sd: Any) -> None:
+        from kohyawiz.run.train import train
+
+        try:
+            outcome, _ = train(
+                folder, sd, stop=self.stop_request,
+                on_event=self._post_event,
+                on_text=lambda text: self.app.call_from_thread(self._log_text, text),
+            )  # fmt: skip
+        except UserError as exc:
+            self.post_message(TrainingDone(None, str(exc)))
+            return
+        self.post_message(TrainingDone(outcome))
+
+    def _post_event(self, event: Any) -> None:
+        self.post_message(TrainingEvent(event))
+
+    def _log_text(self, text: str) -> None:
+        log = self.query_one("#train-log", Log)
+        for line in text.replace("\r", "\n").splitlines():
+            if line.strip() and not line.startswith("steps:"):
+                log.write_line(line[:300])
+
+    def on_training_event(self, message: TrainingEvent) -> None:
+        from kohyawiz.loss import detect_loss_shift, sparkline
+        from kohyawiz.run import logparse
+
+        event = message.event
+        bar = self.query_one("#train-bar", ProgressBar)
+        if isinstance(event, logparse.EpochStarted):
+            self.epoch = event.epoch
+        elif isinstance(event, logparse.Progress):
+            bar.update(total=event.total, progress=event.step)
+            if event.loss is not None:
+                if self.losses and self.losses[-1][0] == event.step:
+                    self.losses[-1] = (event.step, event.loss)
+                else:
+                    self.losses.append((event.step, event.loss))
+            loss = f"{event.loss:.4g}" if event.loss is not None else "-"
+            spark = sparkline([v for _, v in self.losses])
+            self.query_one("#train-stats", Static).update(
+                plain(f"epoch {self.epoch}  step {event.step}/{event.total}  loss {loss}  {event.rate or 0:.2f} it/s  {spark}")
+            )
+            if len(self.losses) % 20 == 0:
+                shift = detect_loss_shift(self.losses, self.saves, event.total)
+                if shift is not None:
+                    self.host.say(warning(f"[A-LOSS] {shift.message()}"))
+        elif isinstance(event, logparse.CheckpointSaved) and self.losses:
+            self.saves.append((self.epoch, self.losses[-1][0]))
+        elif isinstance(event, logparse.Fatal):
+            self.host.say(error(f"{event.kind}: {event.advice}"))
+
+    def on_training_done(self, message: TrainingDone) -> None:
+        self.query_one("#train-start", Button).disabled = False
+        status = self.query_one("#train-status", Static)
+        if message.error_text:
+            status.update(error(message.error_text))
+            self.details = join(error("The run could not start:\n"), plain(message.error_text))
+            return
+        outcome = message.outcome
+        text = f"{outcome.status}: step {outcome.final_step}/{outcome.total_steps}, final loss {outcome.final_loss}"
+        if outcome.loss_shift:
+            text += f"\n[A-LOSS] {outcome.loss_shift}"
+        status.update(plain(text) if outcome.status == "completed" else error(text + " (Details shows why)"))
+        lines = [text]
+        for fatal in outcome.fatal:
+            lines += [f"{fatal['kind']}: {fatal['message']}", f"  what to do: {fatal['advice']}"]
+        log = self.query_one("#train-log", Log)
+        lines += ["", "Last lines of the log:", *list(log.lines)[-60:]]
+        self.details = plain("\n".join(lines), limit=200_000)
+
+    def stop(self) -> None:
+        if self.stop_request is not None:
+            self.stop_request.request()
+            self.query_one("#train-status", Static).update(plain("Stopping: SIGINT sent to sd-scripts..."))

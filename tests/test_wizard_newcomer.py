@@ -1,0 +1,345 @@
+"""The wizard as a newcomer uses it: unconfirmed paths, brackets, junk in number fields, every
+review row, back and forth, quitting, replacing a plan, and a crash that loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_folder
+from test_tools import fake_safetensors
+from textual.widgets import DataTable, Input, RadioButton, Select, Static
+from wizard_driver import no_blink, settle
+
+from kohyawiz.tui.app import STEPS, make_app
+from kohyawiz.tui.screens import ConfirmScreen, HelpScreen
+from kohyawiz.tui.state import WizardState
+
+SDXL_KEYS = {
+    "model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight": [640, 2048],
+    "conditioner.embedders.1.model.ln_final.weight": [1280],
+}
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.query_one(selector, Static).render())
+
+
+def run(drive) -> None:
+    asyncio.run(drive())
+
+
+async def choose_subject(pilot, name: str = "character") -> None:
+    no_blink(pilot.app)
+    pilot.app.query_one(f"#subject-{name}", RadioButton).value = True
+    await pilot.press("ctrl+n")
+    await settle(pilot)
+
+
+async def type_text(pilot, text: str) -> None:
+    await pilot.press(*[c if c.isalnum() else _key(c) for c in text])
+
+
+def _key(char: str) -> str:
+    from textual.keys import _character_to_key
+
+    return _character_to_key(char)
+
+
+def test_a_typed_path_left_with_ctrl_n_is_inspected(tmp_path):
+    model = fake_safetensors(tmp_path / "[v2] sdxl base.safetensors", SDXL_KEYS)
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await choose_subject(pilot)
+            app.query_one("#model-path", Input).focus()
+            await type_text(pilot, str(model))
+            await pilot.press("ctrl+n")  # no Enter
+            await settle(pilot)
+            assert STEPS[app.step] == "dataset"
+            assert app.state.family == "sdxl" and "family" in app.state.from_header
+            assert app.state.model_path == str(model)
+            await pilot.press("ctrl+p")
+            await settle(pilot)
+            found = text_of(app, "#model-found")
+            assert "From the model's header: family sdxl" in found
+            assert app.query_one("#model-path", Input).value == str(model)  # brackets kept
+            app.query_one("#family", Select).value = "sd1"  # the person's change wins and is theirs
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert app.state.family == "sd1" and "family" not in app.state.from_header
+
+    run(drive)
+
+
+def test_required_answers_are_asked_and_numbers_checked_beside_the_field(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert STEPS[app.step] == "subject" and "choose what you are training" in text_of(app, "#error")
+            await choose_subject(pilot)
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert STEPS[app.step] == "model" and "family" in text_of(app, "#error")
+            app.query_one("#family", Select).value = "sd1"
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            app.query_one("#concepts", Input).value = "mychar=30"
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert STEPS[app.step] == "hardware"
+            for junk, said in (("nan", "finite"), ("inf", "finite"), ("1e9", "between"), ("lots", "a number"), ("", "needed")):
+                app.query_one("#vram", Input).value = junk
+                await pilot.press("ctrl+n")
+                await settle(pilot)
+                assert STEPS[app.step] == "hardware", junk
+                assert said in text_of(app, "#vram-problem") and said in text_of(app, "#error"), junk
+            app.query_one("#vram", Input).value = "12"
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert STEPS[app.step] == "network" and app.state.vram_gb == 12
+
+    run(drive)
+
+
+def test_every_review_row_and_bracketed_text_never_crash(tmp_path):
+    async def drive() -> None:
+        state = WizardState(subject="style", family="sd1", concept_counts="[brushy]=60", vram_gb=12,
+                            model_path="[v2] base.safetensors", network="locon", out_dir=str(tmp_path / "p"))  # fmt: skip
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = state
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("review"))
+            await settle(pilot)
+            assert "steps" in text_of(app, "#review-summary")
+            await pilot.press("2")
+            await settle(pilot)
+            table = app.query_one("#review-table", DataTable)
+            assert app.focused is table
+            keys = {str(k.value) for k in table.rows}
+            assert {"optimizer_args", "network_args"} <= keys
+            for _ in range(table.row_count):
+                await pilot.press("down")
+            await settle(pilot)
+            assert "[" in text_of(app, "#review-reason") or table.row_count
+            field = app.query_one("#override", Input)
+            for bad in ("resolution=['w=1']", "[b]bold[/b]=1", "x=[/]", "=", "a\"b=c"):
+                field.value = bad
+                field.focus()
+                await pilot.press("enter")
+                await settle(pilot)
+                assert app.is_running
+            await pilot.press("3")
+            await settle(pilot)
+            assert "[brushy]" in text_of(app, "#review-summary")
+
+    run(drive)
+
+
+def test_overrides_are_set_and_removed_again(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = WizardState(subject="character", family="sd1", concept_counts="c=30", vram_gb=12)
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("review"))
+            await settle(pilot)
+            await pilot.press("2")
+            await settle(pilot)
+            field = app.query_one("#override", Input)
+            field.value = "network_dim=16"
+            await field.action_submit()
+            await settle(pilot)
+            assert app.state.overrides == {"network_dim": "16"} and app.plan.value("network_dim") == 16
+            table = app.query_one("#review-table", DataTable)
+            table.focus()
+            table.move_cursor(row=table.get_row_index("network_dim"))
+            await pilot.press("delete")
+            await settle(pilot)
+            assert app.state.overrides == {}
+            assert app.build_plan().value("network_dim") == 32
+
+    run(drive)
+
+
+def test_help_on_every_step_and_palette_commands(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = WizardState(subject="character", family="sd1", concept_counts="c=30", vram_gb=12)
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            for index, name in enumerate(STEPS):
+                app.go_to(index)
+                await settle(pilot)
+                await pilot.press("f1")
+                await settle(pilot)
+                assert isinstance(app.screen, HelpScreen), name
+                await pilot.press("escape")
+                await settle(pilot)
+                assert not isinstance(app.screen, HelpScreen) and app.step == index
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            assert sum(t.startswith("Go to step") for t in titles) == len(STEPS)
+            assert "Write the plan" in titles
+
+    run(drive)
+
+
+def test_quit_asks_when_answers_are_unsaved(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await choose_subject(pilot)
+            await pilot.press("ctrl+q")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await settle(pilot)
+            assert app.is_running and not isinstance(app.screen, ConfirmScreen)
+            await pilot.press("ctrl+q")
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+        assert app.return_code == 0
+
+    run(drive)
+
+
+def test_write_asks_before_replacing_a_plan_folder(tmp_path):
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(out))
+        app.state = WizardState(subject="character", family="sd1", concept_counts="c=30", vram_gb=12, out_dir=str(out))
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("write"))
+            await settle(pilot)
+            app.query_one("#write-plan").press()
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("n")
+            await settle(pilot)
+            assert not (out / "config.toml").exists()
+            app.query_one("#write-plan").press()
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            assert (out / "config.toml").exists()
+
+    run(drive)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_preset_start_and_save(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.query_one("#preset-file", Input).value = "style-lycoris"
+            app.query_one("#preset-load").press()
+            await settle(pilot)
+            assert app.state.subject == "style" and app.state.preset == "style-lycoris"
+            app.state.concept_counts, app.state.vram_gb = "brushy=120", 24
+            app.reload_state(app.state)
+            app.go_to(STEPS.index("write"))
+            await settle(pilot)
+            app.query_one("#preset-out", Input).value = str(tmp_path / "mine")
+            app.query_one("#preset-save").press()
+            await settle(pilot)
+            assert "Saved" in text_of(app, "#preset-result")
+
+    run(drive)
+    from kohyawiz.presets import load_preset
+
+    saved = load_preset(str(tmp_path / "mine.toml"))
+    assert saved.answers["subject"] == "style" and saved.answers["network"] == "locon"
+
+
+def test_a_crash_saves_the_answers_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    from kohyawiz.tui.steps import review
+
+    def boom(self) -> None:
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(review.ReviewStep, "refresh_review", boom)
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = WizardState(subject="object", family="sdxl", model_path="[x] m.safetensors",
+                                concept_counts="thing=30", vram_gb=16, out_dir=str(tmp_path / "p"))  # fmt: skip
+        with pytest.raises(RuntimeError, match="planted"):
+            async with app.run_test(size=(80, 24)) as pilot:
+                for _ in range(STEPS.index("review")):
+                    await pilot.press("ctrl+n")
+                    await settle(pilot)
+        assert app.return_code == 1 and app.recovery_file is not None
+        resumed = make_app(str(app.recovery_file))
+        assert resumed.state.subject == "object" and resumed.state.family == "sdxl"
+        assert resumed.state.model_path == "[x] m.safetensors" and resumed.state.vram_gb == 16
+
+    run(drive)
+
+
+def test_the_cli_exits_nonzero_with_one_line_after_a_crash(tmp_path):
+    import subprocess
+
+    code = (
+        "import sys; from kohyawiz.tui.app import make_app\n"
+        "from kohyawiz.tui.steps import subject\n"
+        "def boom(self): raise RuntimeError('planted')\n"
+        "subject.SubjectStep.load = boom\n"
+        "app = make_app(); app.run(headless=True); print('RC', app.return_code)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "KOHYAWIZ_HOME": str(tmp_path)})  # fmt: skip
+    assert "RC 1" in out.stdout
+    assert "resume with `kohyawiz wizard --answers" in out.stderr and "Traceback" not in out.stderr
+    assert list((tmp_path / "recovery").glob("wizard-answers-*.toml"))
+
+
+def test_dataset_step_lists_findings_by_rule_with_files(tmp_path):
+    data = tmp_path / "train"
+    make_folder(data, "10_mychar", [(1024, 1024)] * 5, "mychar, smile")
+    make_folder(data, "1_empty", [(64, 64)] * 2)  # no captions, tiny
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = WizardState(subject="character", family="sd1", dataset=str(data))
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("dataset"))
+            await settle(pilot)
+            tree = app.query_one("#findings-tree")
+            labels = [str(node.label) for node in tree.root.children]
+            assert any(label.startswith("D-COUNT") for label in labels)
+            leaves = [str(leaf.label) for node in tree.root.children for leaf in node.children]
+            assert any("1_empty" in leaf for leaf in leaves)
+
+    run(drive)
+
+
+def test_parity_every_cli_answer_can_be_given():
+    """Every answer flag of `kohyawiz plan` has a field in the wizard's state."""
+    from kohyawiz.cli.plan_cmd import _ANSWER_FLAGS
+
+    state = WizardState()
+    names = {"subject", "vram", "gpus", "network", "optimizer", "precision", "with_other_loras", "asymmetric",
+             "samples", "save_state", "name", "model", "family", "tags", "vpred", "zsnr", "merge", "clip_skip",
+             "native_resolution", "knows_subject"}  # fmt: skip
+    assert set(_ANSWER_FLAGS) == names
+    fields = {"vram": "vram_gb", "model": "model_path"}
+    for flag in names:
+        assert hasattr(state, fields.get(flag, flag)), flag
+    for other in ("dataset", "concept_counts", "overrides", "sd_scripts_version", "force", "out_dir"):
+        assert hasattr(state, other)
+    assert Path(sys.executable).exists()
