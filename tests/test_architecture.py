@@ -77,3 +77,19 @@ def test_one_module_runs_processes() -> None:
     package = REPO / "kohyawiz"
     runners = [p for p in package.rglob("*.py") if "subprocess" in _imports(p)]
     assert [p.relative_to(package).as_posix() for p in runners] == ["run/process.py"]
+
+
+def test_no_face_imports_another_face() -> None:
+    package = REPO / "kohyawiz"
+    for face, other in (("tui", "kohyawiz.cli"), ("cli", "kohyawiz.tui.steps")):
+        for path in (package / face).rglob("*.py"):
+            assert other not in path.read_text(), f"{path.relative_to(REPO)} imports {other}"
+
+
+def test_one_module_per_wizard_step() -> None:
+    from kohyawiz.tui.steps import STEP_CLASSES
+
+    modules = {cls.__module__ for cls in STEP_CLASSES}
+    assert len(modules) == len(STEP_CLASSES)
+    app = (REPO / "kohyawiz" / "tui" / "app.py").read_text()
+    assert "class " not in app.split("class Wizard")[0].split("KEYS_HELP")[1]  # no step lives in app.py
