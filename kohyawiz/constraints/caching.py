@@ -8,20 +8,20 @@ from kohyawiz.constraints.base import Checker, constraint
 _TE_CACHE_BLOCKERS = ("shuffle_caption", "caption_dropout_rate", "caption_tag_dropout_rate", "token_warmup_step")
 
 
+def _cache_turned_back_on(c: Checker, cid: str, disk_key: str, cache_key: str) -> None:
+    """sd-scripts turns `cache_key` on whenever `disk_key` is on, whatever `cache_key` says."""
+    if c.on(disk_key) and c.value(cache_key) is False:
+        c.resolve(cid, f"{cache_key} is off but {disk_key} turns it back on", [(disk_key, None)], stops=False,
+                  fix=f"sd-scripts caches anyway; drop {disk_key} to really turn caching off")  # fmt: skip
+
+
 @constraint(
     "C-CACHE-DISK",
     "library/train_util.py verify_training_args",
     "cache_latents_to_disk turns cache_latents on, whatever cache_latents says",
 )
 def disk_cache_implies_cache(c: Checker) -> None:
-    if c.on("cache_latents_to_disk") and c.value("cache_latents") is False:
-        c.resolve(
-            "C-CACHE-DISK",
-            "cache_latents is off but cache_latents_to_disk turns it back on",
-            [("cache_latents_to_disk", None)],
-            stops=False,
-            fix="sd-scripts caches latents anyway; drop cache_latents_to_disk to really turn caching off",
-        )
+    _cache_turned_back_on(c, "C-CACHE-DISK", "cache_latents_to_disk", "cache_latents")
 
 
 @constraint(
@@ -50,14 +50,7 @@ def cached_latents_forbid_augmentation(c: Checker) -> None:
     "cache_text_encoder_outputs_to_disk turns cache_text_encoder_outputs on",
 )
 def te_disk_cache_implies_cache(c: Checker) -> None:
-    if c.on("cache_text_encoder_outputs_to_disk") and c.value("cache_text_encoder_outputs") is False:
-        c.resolve(
-            "C-TECACHE-DISK",
-            "cache_text_encoder_outputs is off but cache_text_encoder_outputs_to_disk turns it back on",
-            [("cache_text_encoder_outputs_to_disk", None)],
-            stops=False,
-            fix="drop cache_text_encoder_outputs_to_disk to really turn caching off",
-        )
+    _cache_turned_back_on(c, "C-TECACHE-DISK", "cache_text_encoder_outputs_to_disk", "cache_text_encoder_outputs")
 
 
 def _te_caching(c: Checker) -> list[str]:

@@ -3,6 +3,7 @@ back (saying what is wrong, in the wizard's words), and may refresh itself when 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from textual.containers import VerticalScroll
@@ -65,6 +66,19 @@ class Step(VerticalScroll):
 
     def set_value(self, input_id: str, text: str) -> None:
         self.query_one(f"#{input_id}", Input).value = text
+
+    def browse_into(self, input_id: str, title: str, *, folders_only: bool,
+                    then: Callable[[str], None] | None = None) -> None:  # fmt: skip
+        """Open the path picker; the chosen path goes into the field (and to `then`)."""
+        from kohyawiz.tui.screens import PathPicker
+
+        def chosen(path: str | None) -> None:
+            if path:
+                self.set_value(input_id, path)
+                if then is not None:
+                    then(path)
+
+        self.app.push_screen(PathPicker(title, self.value(input_id), folders_only), chosen)
 
     def field_problem(self, input_id: str, problem: str | None) -> None:
         """Show (or clear) a problem beside its field."""

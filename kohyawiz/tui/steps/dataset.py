@@ -147,14 +147,8 @@ class DatasetStep(Step):
 
     @on(Button.Pressed, "#dataset-browse")
     def _browse(self) -> None:
-        from kohyawiz.tui.screens import PathPicker
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.set_value("dataset-dir", path)
-                self.refresh_dataset()
-
-        self.app.push_screen(PathPicker("Choose the training folder", self.value("dataset-dir"), True), chosen)
+        self.browse_into("dataset-dir", "Choose the training folder", folders_only=True,
+                         then=lambda _path: self.refresh_dataset())  # fmt: skip
 
     @on(Button.Pressed, "#tags-preview")
     @on(Button.Pressed, "#tags-apply")

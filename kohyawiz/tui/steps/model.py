@@ -170,12 +170,5 @@ class ModelStep(Step):
 
     @on(Button.Pressed, "#model-browse")
     def _browse(self) -> None:
-        from kohyawiz.tui.screens import PathPicker
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.set_value("model-path", path)
-                self.inspect(path)
-
-        self.app.push_screen(PathPicker("Choose the model file or diffusers folder", self.value("model-path"), False),
-                             chosen)  # fmt: skip
+        self.browse_into("model-path", "Choose the model file or diffusers folder", folders_only=False,
+                         then=self.inspect)  # fmt: skip

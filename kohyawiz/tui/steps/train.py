@@ -128,13 +128,7 @@ class TrainStep(Step):
 
     @on(Button.Pressed, "#sd-browse")
     def _browse(self) -> None:
-        from kohyawiz.tui.screens import PathPicker
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.set_value("sd-dir", path)
-
-        self.app.push_screen(PathPicker("Choose the sd-scripts (or kohya_ss) folder", self.value("sd-dir"), True), chosen)
+        self.browse_into("sd-dir", "Choose the sd-scripts (or kohya_ss) folder", folders_only=True)
 
     @on(Button.Pressed, "#train-start")
     def start(self) -> None:

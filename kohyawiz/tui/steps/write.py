@@ -51,13 +51,7 @@ class WriteStep(Step):
 
     @on(Button.Pressed, "#out-browse")
     def _browse(self) -> None:
-        from kohyawiz.tui.screens import PathPicker
-
-        def chosen(path: str | None) -> None:
-            if path:
-                self.set_value("out-dir", path)
-
-        self.app.push_screen(PathPicker("Choose the plan folder", self.value("out-dir"), True), chosen)
+        self.browse_into("out-dir", "Choose the plan folder", folders_only=True)
 
     @on(Button.Pressed, "#preset-save")
     @on(Input.Submitted, "#preset-out")
