@@ -221,3 +221,20 @@ def test_C_SAMPLING_nonpositive_turns_off(tmp_path):
 def test_C_RESUME_initial_step_below_total(tmp_path):
     refused(tmp_path, "C-RESUME", overrides={"initial_step": 100000})
     plan_for(tmp_path, overrides={"initial_step": 10})
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [("gradient_accumulation_steps", 0), ("max_train_epochs", 0), ("max_train_epochs", -1), ("save_every_n_epochs", 0),
+     ("save_every_n_steps", 0), ("network_dim", 0), ("max_data_loader_n_workers", -1), ("max_train_steps", 0),
+     ("lr_warmup_steps", -5), ("train_batch_size", 10**12), ("resolution", "0"), ("caption_dropout_rate", 2.0)],
+)  # fmt: skip
+def test_C_RANGE_refuses_numbers_sd_scripts_cannot_use(tmp_path, key, value):
+    message = refused(tmp_path, "C-RANGE", overrides={key: value})
+    assert key in message or "resolution" in message
+
+
+def test_C_TRAIN_PARTS_something_trains(tmp_path):
+    refused(tmp_path, "C-TRAIN-PARTS", overrides={"network_train_unet_only": True, "network_train_text_encoder_only": True})
+    xl = plan_for(tmp_path, model={"family": "sdxl"}, vram_gb=8, overrides={"network_train_text_encoder_only": True})
+    assert xl.value("cache_text_encoder_outputs") is None

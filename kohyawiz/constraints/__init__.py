@@ -6,14 +6,14 @@ vendor/sd-scripts-facts/runtime-sweep.toml.
 
 from __future__ import annotations
 
-from kohyawiz.constraints import buckets, caching, loader, network, optimizer, precision, training
+from kohyawiz.constraints import buckets, caching, loader, network, optimizer, precision, ranges, training
 from kohyawiz.constraints.base import REGISTRY, Checker, Constraint, constraint
 
 # Order matters where one constraint's change can start another's conflict (an implied cache
 # before the checks of what caching excludes).
 ORDER = (
-    "C-CACHE-DISK", "C-TECACHE-DISK", "C-CACHE-AUG", "C-TECACHE-CAPTIONS", "C-TECACHE-TRAIN",
-    "C-LOADER", "C-FULL-HALF", "C-FP8", "C-SDXL-V2", "C-CLIPSKIP", "C-VPRED", "C-NOISE", "C-ATTENTION",
+    "C-RANGE", "C-CACHE-DISK", "C-TECACHE-DISK", "C-CACHE-AUG", "C-TECACHE-CAPTIONS", "C-TECACHE-TRAIN",
+    "C-TRAIN-PARTS", "C-LOADER", "C-FULL-HALF", "C-FP8", "C-SDXL-V2", "C-CLIPSKIP", "C-VPRED", "C-NOISE", "C-ATTENTION",
     "C-OPTIMIZER", "C-KWARGS", "C-OPT-FLAGS", "C-FUSED", "C-ADAPTIVE-LR", "C-WARMUP",
     "C-BUCKET-STEPS", "C-BUCKET-RANGE", "C-NO-BUCKET",
     "C-DYLORA", "C-BOFT", "C-NORMS", "C-BLOCKS",
@@ -37,5 +37,5 @@ def apply_constraints(checker: Checker) -> None:
 
 __all__ = [
     "ORDER", "REGISTRY", "Checker", "Constraint", "apply_constraints", "buckets", "caching", "constraint",
-    "loader", "network", "optimizer", "precision", "training",
+    "loader", "network", "optimizer", "precision", "ranges", "training",
 ]  # fmt: skip

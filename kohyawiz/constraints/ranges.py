@@ -1,0 +1,56 @@
+"""Numbers sd-scripts divides by, counts with or hands to torch, which stop a run when they are out
+of range (train_network.py, library/train_util.py)."""
+
+from __future__ import annotations
+
+from kohyawiz.constraints.base import Checker, constraint
+from kohyawiz.rules.model import parse_resolution
+
+# key: (lowest, highest or None, what goes wrong outside)
+RANGES: dict[str, tuple[float, float | None, str]] = {
+    "gradient_accumulation_steps": (1, 1024, "sd-scripts divides the steps per epoch by it"),
+    "max_train_epochs": (1, 100_000, "a run of no epochs trains nothing"),
+    "max_train_steps": (1, 10_000_000, "a run of no steps trains nothing"),
+    "save_every_n_epochs": (1, None, "sd-scripts takes the epoch number modulo it: 0 stops the run"),
+    "save_every_n_steps": (1, None, "sd-scripts takes the step number modulo it: 0 stops the run"),
+    "network_dim": (1, 100_000, "a network of rank 0 has nothing to train"),
+    "max_data_loader_n_workers": (0, 1024, "torch's DataLoader refuses a negative number of workers"),
+    "lr_warmup_steps": (0, None, "a negative warmup breaks the learning-rate schedule"),
+    "train_batch_size": (1, 1024, "the batch is the images of one step"),
+    "learning_rate": (0, 1000, "a negative learning rate trains backwards"),
+    "min_snr_gamma": (0, 1000, "a negative gamma turns the loss weights around"),
+    "noise_offset": (0, 1, "noise offset is a small positive fraction"),
+    "caption_dropout_rate": (0, 1, "it is a probability"),
+    "caption_tag_dropout_rate": (0, 1, "it is a probability"),
+}
+
+
+@constraint("C-RANGE", "train_network.py, library/train_util.py",
+            "counts, sizes and rates that sd-scripts divides by or hands to torch stay in their range")  # fmt: skip
+def numbers_in_range(c: Checker) -> None:
+    for key, (low, high, why) in RANGES.items():
+        value = c.value(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if value < low or (high is not None and value > high):
+            span = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
+            c.refuse("C-RANGE", f"{key} {value:g} is out of range ({why})", f"use a value {span}")
+            return
+    try:
+        width, height = parse_resolution(c.value("resolution", "512"))
+    except (ValueError, TypeError):
+        return
+    if min(width, height) < 64 or max(width, height) > 8192:
+        c.refuse("C-RANGE", f"resolution {width}x{height} is out of range", "use sides between 64 and 8192 px")
+
+
+@constraint("C-TRAIN-PARTS", "train_network.py / sdxl_train_network.py",
+            "something must train: not UNet-only and text-encoder-only at once, nor text encoders whose outputs are cached")  # fmt: skip
+def something_trains(c: Checker) -> None:
+    if c.on("network_train_unet_only") and c.on("network_train_text_encoder_only"):
+        c.resolve("C-TRAIN-PARTS", "network_train_unet_only and network_train_text_encoder_only leave nothing to train",
+                  [("network_train_unet_only", None)], stops=True, fix="keep one of them")  # fmt: skip
+    cached = [k for k in ("cache_text_encoder_outputs", "cache_text_encoder_outputs_to_disk") if c.on(k)]
+    if c.on("network_train_text_encoder_only") and cached:
+        c.resolve("C-TRAIN-PARTS", "text-encoder-only training with cached text-encoder outputs trains nothing",
+                  [(k, None) for k in cached], stops=True, fix="drop cache_text_encoder_outputs")  # fmt: skip
