@@ -113,7 +113,8 @@ class TrainStep(Step):
             self.details = join(error("The preflight found:\n"), plain("\n".join(f"- {e}" for e in checked.errors)))
             if checked.warnings:
                 self.details.append_text(join(warning("\nWarnings:\n"), plain("\n".join(checked.warnings))))
-            status.update(join(error(f"Preflight: {len(checked.errors)} problems. "), plain("Details shows them all.")))
+            many = "problem" if len(checked.errors) == 1 else "problems"
+            status.update(join(error(f"Preflight: {len(checked.errors)} {many}. "), plain("Details shows them all.")))
             return False
         note = f" ({len(checked.warnings)} warnings)" if checked.warnings else ""
         status.update(plain(f"Preflight passed for sd-scripts {sd.version.id}{note}: Start trains."))
