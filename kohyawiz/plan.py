@@ -294,6 +294,7 @@ def _save_by_steps(plan: Plan) -> None:
     if plan.interface.arg(plan.script, "save_every_n_steps") is None:
         return
     plan.decisions = [d for d in plan.decisions if d.key != "save_every_n_steps"]
+    plan.findings = [f for f in plan.findings if not (f.rule == "T-SAVE" and f.level == "warn")]
     by_epoch = plan.decision("save_every_n_epochs")
     if by_epoch is not None and by_epoch.source == "rule" and by_epoch.value is not None:
         plan.decisions = [
@@ -302,6 +303,10 @@ def _save_by_steps(plan: Plan) -> None:
             for d in plan.decisions
         ]  # fmt: skip
     saved = plan.figures.total_steps // every + (1 if plan.figures.total_steps % every else 0)
+    sampled = plan.decision("sample_every_n_epochs")
+    if sampled is not None and sampled.source == "rule" and sampled.value is not None:
+        plan.decisions = [d for d in plan.decisions if d.key not in ("sample_every_n_epochs", "sample_every_n_steps")]
+        plan.decisions.append(Decision("sample_every_n_steps", every, "K-SAMPLES", "a sample with every saved checkpoint"))
     plan.decisions.append(
         Decision(
             "save_every_n_steps", every, "T-SAVE",

@@ -124,6 +124,14 @@ def _probe_with(answers: dict[str, Any]) -> dict[str, Any]:
     return deep_merge(_PROBE, answers)
 
 
+# Settings that send the model, the logs or a credential somewhere else: only the person running
+# kohyawiz may set them (on the command line or in the wizard), never a file someone shared.
+SENDS_ELSEWHERE = re.compile(
+    r"^(log_with|wandb_.*|log_tracker_name|huggingface_.*|save_state_to_huggingface|resume_from_huggingface|"
+    r"async_upload)$"
+)
+
+
 def _refuse_machine_paths(preset: PresetFile, path: Path) -> None:
     model = preset.answers.get("model")
     if isinstance(model, dict) and "path" in model:
@@ -132,6 +140,12 @@ def _refuse_machine_paths(preset: PresetFile, path: Path) -> None:
         if isinstance(concept, dict) and "folder" in concept:
             raise UserError(f"answers.concepts.{i}.folder is a machine path: pass --dataset instead", where=str(path))
     for key, value in preset.overrides.items():
+        if SENDS_ELSEWHERE.match(key):
+            raise UserError(
+                f"overrides.{key} would send the run or a credential elsewhere; a shared preset cannot set it: "
+                f"pass --set {key}=... yourself if you mean it",
+                where=str(path),
+            )
         if _PATH_KEYS.search(key) or (isinstance(value, str) and _ABSOLUTE.match(value)):
             raise UserError(f"overrides.{key} is a machine path; presets must work on any machine", where=str(path))
 

@@ -75,5 +75,6 @@ def test_a_plan_trains_on_the_real_sd_scripts(tmp_path, monkeypatch, case):
     assert outcome.status == "completed", (record.folder / "train.log").read_text()[-2000:]
     assert outcome.total_steps == plan.figures.total_steps == 4 and outcome.final_step == 4
     assert Path(outcome.outputs[-1]["path"]).is_file() and outcome.outputs[-1]["mismatches"] == []
+    assert list((record.folder / "tensorboard").rglob("events.out.tfevents*")), "no TensorBoard logs in the record"
     log = (record.folder / "train.log").read_text()
     assert f"avr_loss={outcome.final_loss}" in log or f"avr_loss={outcome.final_loss:.3g}" in log

@@ -55,9 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_arguments(train)
 
-    runs = commands.add_parser("runs", help="list training runs, or show one (with a loss plot)")
-    runs.add_argument("action", nargs="?", choices=("list", "show"), default="list")
-    runs.add_argument("id", nargs="?", help="run id (with show)")
+    runs = commands.add_parser("runs", help="training runs: list, show one (plot, checkpoints), compare several")
+    runs.add_argument("action", nargs="?", choices=("list", "show", "compare"), default="list")
+    runs.add_argument("ids", nargs="*", metavar="ID", help="run id(s): one with show, two or more with compare")
+    runs.add_argument("--json", action="store_true", help="the record as data")
+    runs.add_argument("--out", metavar="PNG", help="where compare draws its plot (default: runs/compare.png)")
 
     queue = commands.add_parser("queue", help="queue plan folders and run them one after another")
     queue.add_argument("action", choices=("add", "list", "run"))
@@ -108,6 +110,10 @@ def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--save-state", action="store_true", default=None, help="save state to allow --resume")
     plan.add_argument("--name", help="output file name")
     plan.add_argument(
+        "--log-with", choices=("tensorboard", "wandb", "all"),
+        help="where sd-scripts logs (default TensorBoard; wandb sends the run to Weights & Biases)",
+    )  # fmt: skip
+    plan.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
         help="set an sd-scripts argument explicitly (repeatable)",
     )  # fmt: skip
@@ -151,11 +157,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kohyawiz.cli.check_cmd import run_check
 
             return run_check(args)
-        if args.command in ("train", "runs", "queue"):
+        if args.command == "runs":
+            from kohyawiz.cli.runs_cmd import run_runs
+
+            return run_runs(args)
+        if args.command in ("train", "queue"):
             from kohyawiz.cli import train_cmd
 
             return int(
-                {"train": train_cmd.run_train, "runs": train_cmd.run_runs, "queue": train_cmd.run_queue}[args.command](
+                {"train": train_cmd.run_train, "queue": train_cmd.run_queue}[args.command](
                     args
                 )
             )

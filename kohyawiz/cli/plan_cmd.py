@@ -55,7 +55,10 @@ def request_from_args(args: argparse.Namespace) -> PlanRequest:
         answers=answers_from_flags(args),
         dataset=Path(args.dataset) if args.dataset else None,
         concept_counts=[parse_concept(c) for c in args.concept],
-        overrides=dict(parse_override(o) for o in args.overrides),
+        overrides={
+            **dict(parse_override(o) for o in args.overrides),
+            **({"log_with": args.log_with} if getattr(args, "log_with", None) else {}),
+        },
         sd_scripts_version=args.sd_scripts_version,
         force=args.force,
     )

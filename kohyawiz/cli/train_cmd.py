@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from kohyawiz.errors import UserError
 from kohyawiz.loss import sparkline
 from kohyawiz.run import logparse
 from kohyawiz.run.locate import find_sd_scripts
-from kohyawiz.run.train import Outcome, PlanFolder, build_argv, last_state, preflight, train
+from kohyawiz.run.train import PlanFolder, build_argv, last_state, preflight, train
 
 
 class ConsoleView:
@@ -67,20 +66,6 @@ class ConsoleView:
                 self.console.print(f"[red]sd-scripts: {kind}[/red]: {message}\n  -> {advice}", highlight=False)
 
 
-def summary_lines(outcome: Outcome, record: Path) -> list[str]:
-    lines = [
-        f"{outcome.status}: exit code {outcome.returncode}, step {outcome.final_step}/{outcome.total_steps}, epoch {outcome.epoch}/{outcome.epochs}, final loss {outcome.final_loss}"
-    ]
-    for out in outcome.outputs:
-        lines.append(f"  output {out['path']}" + "".join(f"\n    ! {m}" for m in out.get("mismatches", [])))
-    for fatal in outcome.fatal:
-        lines.append(f"  {fatal['kind']}: {fatal['advice']}")
-    if outcome.loss_shift:
-        lines.append(f"  [A-LOSS] {outcome.loss_shift}")
-    lines.append(f"  record: {record}")
-    return lines
-
-
 def run_train(args: argparse.Namespace) -> int:
     plan = PlanFolder.load(Path(args.dir))
     sd = find_sd_scripts(args.sd_scripts, args.python)
@@ -102,37 +87,15 @@ def run_train(args: argparse.Namespace) -> int:
         )
     with ConsoleView(args.plain) as view:
         outcome, record = train(plan, sd, resume=resume, on_event=view.show)
-    print("\n".join(summary_lines(outcome, record.folder)))
+    from kohyawiz.cli.runs_cmd import show_lines
+    from kohyawiz.run.history import read_history
+    from kohyawiz.run.plot import loss_plot
+
+    history = read_history(record.folder)
+    plot = loss_plot(history, record.folder / "loss.png") if history.losses else None
+    print("\n".join(show_lines(history, plot, None)))
+    print(f"  More: kohyawiz runs show {record.folder.name}")
     return 0 if outcome.status == "completed" else 1
-
-
-def run_runs(args: argparse.Namespace) -> int:
-    from kohyawiz.run.records import find_run, list_runs, read_events, read_json
-
-    if args.action == "show":
-        if not args.id:
-            raise UserError("`kohyawiz runs show` needs a run id (see `kohyawiz runs`)")
-        folder = find_run(args.id)
-        outcome = read_json(folder / "outcome.json", {})
-        print(json.dumps(outcome, indent=2))
-        losses = [
-            (e["step"], e["loss"])
-            for e in read_events(folder)
-            if e.get("event") == "Progress" and e.get("loss") is not None
-        ]
-        if losses:
-            from kohyawiz.run.plot import loss_plot
-
-            path = loss_plot(losses, folder / "loss.png")
-            print(f"loss plot: {path}")
-        return 0
-    for folder in list_runs():
-        outcome = read_json(folder / "outcome.json", {})
-        status = outcome.get("status", "running?")
-        print(
-            f"{folder.name}  {status:<11} steps {outcome.get('final_step')}/{outcome.get('total_steps')} loss {outcome.get('final_loss')}"
-        )
-    return 0
 
 
 def run_queue(args: argparse.Namespace) -> int:

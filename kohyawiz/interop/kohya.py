@@ -19,6 +19,7 @@ from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
 from kohyawiz.networks import readable_args
 from kohyawiz.plan import PLAN_OWNED, coerce_override
+from kohyawiz.presets import SENDS_ELSEWHERE
 
 Status = Literal["mapped", "ignored", "not understood"]
 
@@ -209,6 +210,12 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
         arg = key[2:] if key.startswith("--") else GUI_RENAMES.get(key, key) if kind == "gui" else key
         if arg in GUI_ONLY or key in GUI_ONLY:
             result.note(key, "ignored", "a kohya_ss GUI field; sd-scripts never sees it")
+            continue
+        if SENDS_ELSEWHERE.match(arg):
+            if raw not in ("", None, False, "tensorboard"):
+                result.note(key, "ignored", "it sends the run or a credential elsewhere: pass --set yourself if you mean it")
+            else:
+                result.note(key, "ignored", "unset (empty, false or zero)")
             continue
         if arg in MACHINE_PATHS:
             if arg == "pretrained_model_name_or_path" and raw:

@@ -15,7 +15,7 @@ ORDER = (
     "T-RANK", "L-LOCON", "L-LOHA", "L-LOKR", "L-DYLORA", "L-IA3", "L-STYLE", "T-CONV", "T-NORMS", "T-DROPOUT",
     "T-OPT", "T-PRECISION", "T-CACHE", "T-GRADCKPT", "T-LOADER", "T-XATTN", "T-SNR",
     "D-CAPTION", "T-FLIP", "D-ASYM",
-    "K-OUTPUT", "K-SAMPLES", "K-RESUME",
+    "K-OUTPUT", "K-LOGS", "K-SAMPLES", "K-RESUME",
 )  # fmt: skip
 
 

@@ -21,6 +21,20 @@ def outputs(ctx: Context) -> None:
     d.set("output_name", output_name(ctx), "K-OUTPUT", "named after the first trigger")
 
 
+@rule("K-LOGS")
+def logs(ctx: Context) -> None:
+    d = ctx.decider
+    d.set(
+        "logging_dir",
+        str(ctx.out_dir / "logs"),
+        "K-LOGS",
+        "TensorBoard logs of every run (`kohyawiz train` puts them in the run record instead)",
+    )
+    chosen = d.omit("log_with", "K-LOGS", "with a logging folder sd-scripts logs to TensorBoard, nowhere else")
+    if chosen in ("wandb", "all"):
+        d.warn("K-LOGS", f"log_with {chosen}: the run's loss, settings and samples are sent to Weights & Biases")
+
+
 @rule("K-SAMPLES")
 def samples(ctx: Context) -> None:
     d = ctx.decider

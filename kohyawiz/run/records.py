@@ -74,6 +74,9 @@ class RunRecord:
         write_atomic(folder / "argv.json", json.dumps(argv, indent=2) + "\n")
         return cls(folder)
 
+    def write_argv(self, argv: list[str]) -> None:
+        write_atomic(self.folder / "argv.json", json.dumps(argv, indent=2) + "\n")
+
     @property
     def log_path(self) -> Path:
         return self.folder / "train.log"

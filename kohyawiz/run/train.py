@@ -19,6 +19,7 @@ from kohyawiz.errors import UserError
 from kohyawiz.loss import detect_loss_shift
 from kohyawiz.run import logparse
 from kohyawiz.run.gpu import detect_gpus
+from kohyawiz.run.history import TENSORBOARD_DIR
 from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.process import StopRequest, capture, run_streaming
 from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
@@ -143,12 +144,18 @@ def last_state(plan: PlanFolder) -> Path:
     return states[-1]
 
 
-def build_argv(plan: PlanFolder, sd: SdScripts, resume: Path | None = None) -> list[str]:
+def build_argv(
+    plan: PlanFolder, sd: SdScripts, resume: Path | None = None, logs: tuple[Path, str] | None = None
+) -> list[str]:
+    """The launch. `logs` (folder, prefix) sends sd-scripts' TensorBoard logs into the run record;
+    command-line arguments beat the config file's logging_dir."""
     data = plan.plan
     argv = [
         str(sd.python), "-m", "accelerate.commands.launch", *data["accelerate_args"],
         str(sd.root / data["script"]), *data["script_args"], "--console_log_simple",
     ]  # fmt: skip
+    if logs is not None:
+        argv += ["--logging_dir", str(logs[0]), "--log_prefix", logs[1]]
     if resume is not None:
         argv += ["--resume", str(resume)]
     return argv
@@ -230,9 +237,10 @@ def train(
     stop: StopRequest | None = None,
     env_extra: dict[str, str] | None = None,
 ) -> tuple[Outcome, RunRecord]:
-    argv = build_argv(plan, sd, resume)
     name = str(plan.arg("output_name", plan.folder.name))
-    record = RunRecord.create(name, plan.plan, argv)
+    record = RunRecord.create(name, plan.plan, [])
+    argv = build_argv(plan, sd, resume, (record.folder / TENSORBOARD_DIR, f"{record.folder.name}-"))
+    record.write_argv(argv)
     watcher = Watcher(record, on_event)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "160", **(env_extra or {})}
     stop = stop or StopRequest()

@@ -151,7 +151,7 @@ class TrainStep(Step):
         from kohyawiz.run.train import train
 
         try:
-            outcome, _ = train(
+            outcome, record = train(
                 folder, sd, stop=self.stop_request,
                 on_event=self._post_event,
                 on_text=lambda text: self.app.call_from_thread(self._log_text, text),
@@ -159,6 +159,7 @@ class TrainStep(Step):
         except UserError as exc:
             self.post_message(TrainingDone(None, str(exc)))
             return
+        self.record_folder = record.folder
         self.post_message(TrainingDone(outcome))
 
     def _post_event(self, event: Any) -> None:
@@ -210,8 +211,18 @@ class TrainStep(Step):
         text = f"{outcome.status}: step {outcome.final_step}/{outcome.total_steps}, final loss {outcome.final_loss}"
         if outcome.loss_shift:
             text += f"\n[A-LOSS] {outcome.loss_shift}"
-        status.update(plain(text) if outcome.status == "completed" else error(text + " (Details shows why)"))
         lines = [text]
+        folder = getattr(self, "record_folder", None)
+        if folder is not None:
+            from kohyawiz.run.history import read_history
+            from kohyawiz.run.plot import loss_plot
+
+            history = read_history(folder)
+            if history.losses:
+                text += f"\nLoss plot: {loss_plot(history, folder / 'loss.png')}"
+            text += f"\nTry first: {history.pick.path if history.pick else '-'} ({history.pick_reason})"
+            lines += [f"kohyawiz runs show {folder.name}"]
+        status.update(plain(text) if outcome.status == "completed" else error(text + " (Details shows why)"))
         for fatal in outcome.fatal:
             lines += [f"{fatal['kind']}: {fatal['message']}", f"  what to do: {fatal['advice']}"]
         log = self.query_one("#train-log", Log)

@@ -1,0 +1,216 @@
+"""What a run record says, for a person deciding which checkpoint to keep (guide part 5).
+
+Read from the record's outcome.json, events.jsonl and plan.json: the status and, when it failed,
+why and what to do; steps, epochs, loss (last and smoothed); every saved checkpoint with its epoch,
+step, the loss around it and the sample images taken with it; the A-LOSS shift; the pick.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.loss import detect_loss_shift
+from kohyawiz.run.records import read_events, read_json
+
+SMOOTHING = 20
+"""Steps in the moving average of the loss."""
+AROUND = 10
+"""Steps on each side of a checkpoint whose loss is averaged for it (fewer in short runs)."""
+TENSORBOARD_DIR = "tensorboard"
+_SAMPLE_NAME = re.compile(r"_(?:e(\d{6})|(\d{6}))_(\d{2})_")
+
+
+@dataclass
+class Checkpoint:
+    path: str
+    epoch: int | None
+    step: int | None
+    loss_around: float | None = None
+    samples: list[str] = field(default_factory=list)
+    final: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class RunHistory:
+    folder: Path
+    name: str
+    status: str
+    reason: str | None
+    advice: str | None
+    final_step: int | None
+    total_steps: int | None
+    epoch: int | None
+    epochs: int | None
+    final_loss: float | None
+    smoothed_loss: float | None
+    seconds: float | None
+    losses: list[tuple[int, float]]
+    epoch_starts: list[tuple[int, int]]
+    """(epoch, the step it started after)."""
+    checkpoints: list[Checkpoint]
+    loss_shift: dict[str, Any] | None
+    pick: Checkpoint | None
+    pick_reason: str
+    tensorboard: Path | None
+    outputs: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.folder.name, "folder": str(self.folder), "name": self.name, "status": self.status,
+            "reason": self.reason, "advice": self.advice, "final_step": self.final_step,
+            "total_steps": self.total_steps, "epoch": self.epoch, "epochs": self.epochs,
+            "final_loss": self.final_loss, "smoothed_loss": self.smoothed_loss, "seconds": self.seconds,
+            "checkpoints": [c.as_dict() for c in self.checkpoints], "loss_shift": self.loss_shift,
+            "pick": self.pick.as_dict() if self.pick else None, "pick_reason": self.pick_reason,
+            "tensorboard": str(self.tensorboard) if self.tensorboard else None, "outputs": self.outputs,
+            "losses": [list(p) for p in self.losses], "epoch_starts": [list(p) for p in self.epoch_starts],
+        }  # fmt: skip
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def moving_average(values: list[float], width: int = SMOOTHING) -> list[float]:
+    out, total = [], 0.0
+    for index, value in enumerate(values):
+        total += value
+        if index >= width:
+            total -= values[index - width]
+        out.append(total / min(index + 1, width))
+    return out
+
+
+def read_history(folder: Path) -> RunHistory:
+    outcome = read_json(folder / "outcome.json", {})
+    outcome = outcome if isinstance(outcome, dict) else {}
+    plan = read_json(folder / "plan.json", {})
+    plan = plan if isinstance(plan, dict) else {}
+    losses: dict[int, float] = {}
+    epoch_starts: list[tuple[int, int]] = []
+    checkpoints: list[Checkpoint] = []
+    sample_steps: list[int] = []
+    epoch, step = None, 0
+    for event in read_events(folder):
+        kind = event.get("event")
+        if kind == "Progress" and _int(event.get("step")) is not None:
+            step = int(event["step"])
+            loss = _number(event.get("loss"))
+            if loss is not None and loss == loss:
+                losses[step] = loss  # tqdm redraws a step once its loss is known: keep the last
+        elif kind == "EpochStarted" and _int(event.get("epoch")) is not None:
+            epoch = int(event["epoch"])
+            epoch_starts.append((epoch, step))
+        elif kind == "CheckpointSaved" and isinstance(event.get("path"), str):
+            checkpoints.append(Checkpoint(event["path"], epoch, step))
+        elif kind == "SamplesGenerated":
+            sample_steps.append(_int(event.get("step")) or step)
+    points = sorted(losses.items())
+    if checkpoints and outcome.get("status") == "completed":
+        checkpoints[-1].final = True
+    window = max(1, min(AROUND, len(points) // 20))
+    for checkpoint in checkpoints:
+        near = [v for s, v in points if checkpoint.step is not None and abs(s - checkpoint.step) <= window]
+        checkpoint.loss_around = sum(near) / len(near) if near else None
+    _attach_samples(checkpoints, _sample_files(plan))
+    saves = [(c.epoch, c.step) for c in checkpoints if c.epoch is not None and c.step is not None]
+    shift = detect_loss_shift(points, saves, _int(outcome.get("total_steps")))
+    pick, why = _pick(checkpoints, shift)
+    raw_fatal = outcome.get("fatal")
+    fatal: list[Any] = raw_fatal if isinstance(raw_fatal, list) else []
+    reason, advice = _reason(outcome, fatal)
+    smooth = moving_average([v for _, v in points])
+    board = folder / TENSORBOARD_DIR
+    return RunHistory(
+        folder=folder, name=str(_plan_arg(plan, "output_name") or folder.name),
+        status=str(outcome.get("status") or "running or stopped without a word"),
+        reason=reason, advice=advice,
+        final_step=_int(outcome.get("final_step")) if _int(outcome.get("final_step")) not in (None, -1) else None,
+        total_steps=_int(outcome.get("total_steps")), epoch=_int(outcome.get("epoch")),
+        epochs=_int(outcome.get("epochs")), final_loss=_number(outcome.get("final_loss")),
+        smoothed_loss=smooth[-1] if smooth else None, seconds=_number(outcome.get("seconds")),
+        losses=points, epoch_starts=epoch_starts, checkpoints=checkpoints,
+        loss_shift=None if shift is None else {"step": shift.step, "before": shift.before, "after": shift.after,
+                                               "saved_epoch": shift.saved_epoch, "message": shift.message()},
+        pick=pick, pick_reason=why, tensorboard=board if board.is_dir() else None,
+        outputs=[o for o in outcome.get("outputs", []) if isinstance(o, dict)],
+    )  # fmt: skip
+
+
+def _plan_arg(plan: dict[str, Any], key: str) -> Any:
+    for decision in plan.get("decisions", []) if isinstance(plan.get("decisions"), list) else []:
+        if isinstance(decision, dict) and decision.get("key") == key:
+            return decision.get("value")
+    return None
+
+
+def _reason(outcome: dict[str, Any], fatal: list[Any]) -> tuple[str | None, str | None]:
+    status = outcome.get("status")
+    if status == "completed":
+        return None, None
+    first = next((f for f in fatal if isinstance(f, dict)), None)
+    if first is not None:
+        return f"{first.get('kind', 'error')}: {first.get('message', '')}".strip(), first.get("advice")
+    if status == "interrupted":
+        return "stopped by you (Ctrl+C / Ctrl+S)", "resume with `kohyawiz train DIR --resume` if state was saved"
+    code = outcome.get("returncode")
+    if status == "failed":
+        return f"sd-scripts exited with code {code}", "`kohyawiz runs show ID` has the log's last lines"
+    return None, None
+
+
+def _sample_files(plan: dict[str, Any]) -> list[Path]:
+    output = _plan_arg(plan, "output_dir")
+    if not isinstance(output, str):
+        return []
+    folder = Path(output) / "sample"
+    try:
+        return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".webp"))
+    except OSError:
+        return []
+
+
+def sample_key(path: Path) -> tuple[str, int, int] | None:
+    """('epoch', n, prompt) or ('step', n, prompt) from sd-scripts' sample file name."""
+    match = _SAMPLE_NAME.search(path.name)
+    if not match:
+        return None
+    if match.group(1):
+        return "epoch", int(match.group(1)), int(match.group(3))
+    return "step", int(match.group(2)), int(match.group(3))
+
+
+def _attach_samples(checkpoints: list[Checkpoint], files: list[Path]) -> None:
+    for path in files:
+        key = sample_key(path)
+        if key is None:
+            continue
+        kind, number, _ = key
+        for checkpoint in checkpoints:
+            if (kind == "epoch" and checkpoint.epoch == number) or (kind == "step" and checkpoint.step == number):
+                checkpoint.samples.append(str(path))
+        if kind == "epoch" and checkpoints and checkpoints[-1].final and number > (checkpoints[-1].epoch or 0):
+            checkpoints[-1].samples.append(str(path))
+
+
+def _pick(checkpoints: list[Checkpoint], shift: Any) -> tuple[Checkpoint | None, str]:
+    """Guide part 5: keep checkpoints and choose; after a late loss shift (A-LOSS), the one saved
+    before it; otherwise the last, and compare its samples with the few before it."""
+    if not checkpoints:
+        return None, "no checkpoint was saved"
+    if shift is not None:
+        before = [c for c in checkpoints if c.step is not None and c.step < shift.step]
+        if before:
+            return before[-1], f"the last one saved before the loss shift at step {shift.step} (A-LOSS)"
+        return None, f"the loss shifted at step {shift.step}, before any checkpoint was saved (A-LOSS)"
+    return checkpoints[-1], "no late loss shift: the last one; compare its samples with the two or three before it"
