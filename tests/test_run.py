@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -285,3 +286,31 @@ def test_preflight_asks_sd_scripts_own_parser(plan_dir, tmp_path):
     broken.chmod(0o755)
     problems = parser_problems(plan, find_sd_scripts(str(FAKE), str(broken)))
     assert problems and "could not be loaded" in problems[0]
+
+
+def test_a_copied_plan_trains_from_the_copy_with_its_edits(plan_dir, logs, tmp_path):
+    copy = tmp_path / "copied-plan"
+    shutil.copytree(plan_dir, copy)
+    config = copy / "config.toml"
+    config.write_text(config.read_text().replace("network_dim = 32", "network_dim = 16"))
+    moved = PlanFolder.load(copy)
+    assert moved.moved_from == plan_dir.resolve()
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    assert any("was written in" in w for w in preflight(moved, sd).warnings)
+    argv = build_argv(moved, sd)
+    assert argv[argv.index("--config_file") + 1] == str(copy / "config.toml")
+    outcome, record = train(moved, sd, env_extra=fake_env(logs / "lora-console-log-simple.log"))
+    assert outcome.status == "completed"
+    assert all(str(copy / "output") in o["path"] for o in outcome.outputs)
+    assert outcome.outputs[-1]["metadata"]["ss_network_dim"] == "16"  # the copy's edit took effect
+    assert str(plan_dir) not in (copy / "config.toml").read_text()
+    assert PlanFolder.load(copy).moved_from is None
+    assert "network_dim = 32" in (plan_dir / "config.toml").read_text()  # the original is untouched
+
+
+def test_a_moved_plan_names_the_paths_that_no_longer_exist(plan_dir, tmp_path):
+    moved = tmp_path / "elsewhere"
+    shutil.move(str(plan_dir), moved)
+    shutil.rmtree(tmp_path / "train")
+    errors = preflight(PlanFolder.load(moved), find_sd_scripts(str(FAKE), sys.executable)).errors
+    assert any("moved from" in e and "image folder" in e for e in errors)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import threading
@@ -48,6 +49,49 @@ class PlanFolder:
             raise UserError(f"the plan folder is incomplete or damaged ({exc}); re-plan it", where=str(folder)) from exc
         return cls(folder, plan, config, dataset)
 
+    @property
+    def written_in(self) -> Path | None:
+        """The folder the plan was written in, as plan.json recorded it."""
+        args = self.plan.get("script_args")
+        if isinstance(args, list) and "--config_file" in args[:-1]:
+            return Path(str(args[args.index("--config_file") + 1])).parent
+        return None
+
+    @property
+    def moved_from(self) -> Path | None:
+        """Where the plan was written, when it has been copied or moved since."""
+        written = self.written_in
+        return written if written is not None and written != self.folder else None
+
+    def reanchor(self) -> list[str]:
+        """Point the plan's own paths (output, logs, samples, LyCORIS preset, its config files) at
+        the folder it is in now. Files are rewritten atomically; the names of what changed come back."""
+        from kohyawiz.emit import write_atomic
+
+        old = self.moved_from
+        if old is None:
+            return []
+        changed = []
+        for name, quote in (("config.toml", _toml_text), ("dataset.toml", _toml_text), ("plan.json", _json_text)):
+            path = self.folder / name
+            text = path.read_text(encoding="utf-8")
+            updated = _repoint(text, quote(str(old)), quote(str(self.folder)))
+            if updated != text:
+                write_atomic(path, updated)
+                changed.append(name)
+        reloaded = PlanFolder.load(self.folder)
+        self.plan, self.config, self.dataset = reloaded.plan, reloaded.config, reloaded.dataset
+        return changed
+
+    def outside_paths(self) -> list[tuple[str, Path]]:
+        """Paths the plan names outside its own folder: the model and the image folders."""
+        out: list[tuple[str, Path]] = []
+        model = self.arg("pretrained_model_name_or_path")
+        if model and _looks_local(str(model)):
+            out.append(("base model", Path(str(model)).expanduser()))
+        out += [("image folder", d) for d in self.image_dirs()]
+        return [(what, p) for what, p in out if self.folder not in p.parents]
+
     def arg(self, key: str, default: Any = None) -> Any:
         for section in self.config.values():
             if isinstance(section, dict) and key in section:
@@ -56,6 +100,21 @@ class PlanFolder:
 
     def image_dirs(self) -> list[Path]:
         return [Path(s["image_dir"]) for d in self.dataset.get("datasets", []) for s in d.get("subsets", [])]
+
+
+def _toml_text(path: str) -> str:
+    return json.dumps(path, ensure_ascii=False)[1:-1]
+
+
+def _json_text(path: str) -> str:
+    return json.dumps(path)[1:-1]
+
+
+def _repoint(text: str, old: str, new: str) -> str:
+    """`old` as a whole path (or a path's leading folder) at the start of a quoted string, or after
+    `key=` inside one (network_args), becomes `new`."""
+    pattern = re.compile(r'(?<=["=])' + re.escape(old) + r'(?=["/\\])')
+    return pattern.sub(lambda _m: new, text)
 
 
 @dataclass
@@ -74,6 +133,14 @@ def _looks_local(model: str) -> bool:
 
 def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> Preflight:
     result = Preflight()
+    if plan.moved_from is not None:
+        result.warnings.append(
+            f"the plan was written in {plan.moved_from}: training points its own paths (output, logs, samples, "
+            f"presets) at {plan.folder} first"
+        )
+    gone = [f"{what} {path}" for what, path in plan.outside_paths() if not path.exists()]
+    if gone and plan.written_in is not None and plan.written_in != plan.folder:
+        result.errors.append(f"this plan moved from {plan.written_in}; these no longer exist: {', '.join(gone)}")
     if (warning := sd.warning()) is not None:
         result.warnings.append(warning)
     if not detect_gpus() and plan.arg("mixed_precision", "no") != "no":
@@ -150,9 +217,10 @@ def build_argv(
     """The launch. `logs` (folder, prefix) sends sd-scripts' TensorBoard logs into the run record;
     command-line arguments beat the config file's logging_dir."""
     data = plan.plan
+    own = ["--config_file", str(plan.folder / "config.toml"), "--dataset_config", str(plan.folder / "dataset.toml")]
     argv = [
         str(sd.python), "-m", "accelerate.commands.launch", *data["accelerate_args"],
-        str(sd.root / data["script"]), *data["script_args"], "--console_log_simple",
+        str(sd.root / data["script"]), *own, "--console_log_simple",
     ]  # fmt: skip
     if logs is not None:
         argv += ["--logging_dir", str(logs[0]), "--log_prefix", logs[1]]
@@ -237,6 +305,7 @@ def train(
     stop: StopRequest | None = None,
     env_extra: dict[str, str] | None = None,
 ) -> tuple[Outcome, RunRecord]:
+    plan.reanchor()  # a copied or moved plan trains from where it is, with the edits made there
     name = str(plan.arg("output_name", plan.folder.name))
     record = RunRecord.create(name, plan.plan, [])
     argv = build_argv(plan, sd, resume, (record.folder / TENSORBOARD_DIR, f"{record.folder.name}-"))
