@@ -299,7 +299,7 @@ def test_a_copied_plan_trains_from_the_copy_with_its_edits(plan_dir, logs, tmp_p
     assert any("was written in" in w for w in preflight(moved, sd).warnings)
     argv = build_argv(moved, sd)
     assert argv[argv.index("--config_file") + 1] == str(copy / "config.toml")
-    outcome, record = train(moved, sd, env_extra=fake_env(logs / "lora-console-log-simple.log"))
+    outcome, _ = train(moved, sd, env_extra=fake_env(logs / "lora-console-log-simple.log"))
     assert outcome.status == "completed"
     assert all(str(copy / "output") in o["path"] for o in outcome.outputs)
     assert outcome.outputs[-1]["metadata"]["ss_network_dim"] == "16"  # the copy's edit took effect

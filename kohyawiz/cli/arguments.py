@@ -7,7 +7,13 @@ from typing import Any
 
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dir", metavar="DIR", help="the parent of your N_name image folders, or a dataset.toml")
+    parser.add_argument(
+        "dir", metavar="DIR|FILE", help="the parent of your N_name image folders, a dataset config or a --config_file TOML"
+    )
+    parser.add_argument(
+        "--script", choices=("train_network.py", "sdxl_train_network.py"),
+        help="the trainer a --config_file is for (default: guessed from its keys)",
+    )  # fmt: skip
     parser.add_argument(
         "--subject", choices=("character", "concept", "object", "clothing", "style"), default="character"
     )

@@ -1,4 +1,5 @@
-"""`kohyawiz check DIR`: the dataset doctor. Exit code 1 when it finds errors."""
+"""`kohyawiz check DIR|FILE`: the dataset doctor, or a dataset config / --config_file checked key by
+key against the target sd-scripts. Exit code 1 when it finds what sd-scripts would stop on."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from kohyawiz.dataset.doctor import CheckOptions, check_dataset
 from kohyawiz.dataset.scan import scan_training_dir
 from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, load_implications
 from kohyawiz.facts import resolve_version
+from kohyawiz.rules.base import Finding
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -23,7 +25,8 @@ def run_check(args: argparse.Namespace) -> int:
     )
     target = Path(args.dir).expanduser()
     if target.is_file():
-        return _report(dataset_config_findings(target, options), [], args.json)
+        return _report(*toml_findings(target, options, args.sd_scripts_version, getattr(args, "script", None)),
+                       args.json)  # fmt: skip
     scan = scan_training_dir(target, resolve_version(args.sd_scripts_version).image_extensions)
     findings = check_dataset(scan, options)
     return _report(
@@ -31,17 +34,43 @@ def run_check(args: argparse.Namespace) -> int:
     )
 
 
-def dataset_config_findings(path: Path, options: CheckOptions) -> list:
-    """The folder checks for each subset of an sd-scripts dataset config."""
+def toml_findings(path: Path, options: CheckOptions, version: str | None, script: str | None) -> tuple[list, list[str]]:
+    """A dataset config (every key per level, then the folders) or a --config_file TOML (every key)."""
     import tomllib
 
-    from kohyawiz.dataset.doctor import check_folders
     from kohyawiz.errors import UserError
+    from kohyawiz.facts import load_interface
+    from kohyawiz.interop.config_check import (
+        check_config_file,
+        check_dataset_config,
+        guess_script,
+        is_dataset_config,
+    )
 
     try:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"not a readable dataset config ({exc})", where=str(path)) from exc
+        raise UserError(f"not a readable TOML file ({exc})", where=str(path)) from exc
+    interface = load_interface(version)
+    if not is_dataset_config(config):
+        chosen = script or guess_script(interface, config)
+        return check_config_file(interface, chosen, config), [f"{path}: a --config_file for {chosen}, "
+                                                               f"sd-scripts {interface.version}"]  # fmt: skip
+    findings = check_dataset_config(interface, config)
+    try:
+        findings += dataset_config_findings(config, path, options)
+    except UserError as exc:
+        if not findings:
+            raise
+        findings.append(Finding("K-CHECK", "error", str(exc)))
+    return findings, [f"{path}: a dataset config, sd-scripts {interface.version}"]
+
+
+def dataset_config_findings(config: dict, path: Path, options: CheckOptions) -> list:
+    """The folder checks for each subset of an sd-scripts dataset config."""
+    from kohyawiz.dataset.doctor import check_folders
+    from kohyawiz.errors import UserError
+
     general = config.get("general", {}) if isinstance(config.get("general"), dict) else {}
     options.caption_extension = str(general.get("caption_extension", ".caption"))
     folders = []

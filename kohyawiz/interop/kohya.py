@@ -57,6 +57,12 @@ LORA_MARKERS = {
     "LoRA_type", "network_module", "network_dim", "network_alpha", "pretrained_model_name_or_path", "optimizer",
     "optimizer_type", "learning_rate", "max_resolution", "resolution", "output_name", "train_batch_size",
 }  # fmt: skip
+# Fields only kohya_ss's Finetune tab writes (kohya_gui/finetune_gui.py): its presets have no
+# LoRA_type and would otherwise import as a LoRA with a fine-tune learning rate.
+FINETUNE_MARKERS = {
+    "dataset_repeats", "use_latent_files", "create_buckets", "create_caption", "train_text_encoder",
+    "image_folder", "train_dir", "caption_metadata_filename", "latent_metadata_filename", "full_path",
+}  # fmt: skip
 MACHINE_PATHS = {
     "pretrained_model_name_or_path": "pass it as --model",
     "train_data_dir": "pass it as --dataset",
@@ -166,6 +172,12 @@ def detect_kind(data: dict[str, Any]) -> str:
         k in data for k in ("learning_rate_te", "learning_rate_te1", "no_token_padding")
     ):
         raise UserError("this is a DreamBooth or fine-tuning config: kohyawiz plans LoRA and LyCORIS training only")
+    finetune = sorted(k for k in FINETUNE_MARKERS if k in data)
+    if "LoRA_type" not in data and "network_module" not in data and finetune:
+        raise UserError(
+            f"this is a kohya_ss fine-tune preset ({', '.join(finetune[:3])}): kohyawiz plans LoRA and LyCORIS "
+            "training only"
+        )
     if not LORA_MARKERS & set(data):
         raise UserError("not a kohya_ss GUI config or an sd-scripts training config (none of their keys)")
     if "LoRA_type" in data or "max_resolution" in data or ("optimizer" in data and "optimizer_type" not in data):

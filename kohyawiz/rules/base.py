@@ -21,6 +21,7 @@ OWN_RULES = {
     "K-RESUME": "saving training state so a run can be resumed",
     "K-OVERRIDE": "a setting no rule decides, set explicitly",
     "K-VRAM": "the memory model's fallback ladder, when a plan does not fit the card",
+    "K-CHECK": "a Kohya user's dataset config or --config_file, checked key by key against the target sd-scripts",
     "K-LOGS": "TensorBoard logs for every run; other trackers only when you ask on the command line",
 }
 
