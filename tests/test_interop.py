@@ -211,6 +211,12 @@ def test_real_kohya_ss_configs_import_with_nothing_unmapped():
         imported_count += 1
         assert [r for r in result.report if r.status == "not understood"] == [], path
     assert imported_count >= 10
+    finetune = sorted((root / "presets" / "finetune").rglob("*.json"))
+    assert finetune
+    for path in finetune:
+        flat, _ = read_config(path)
+        with pytest.raises(UserError, match="fine-tun"):
+            import_settings(flat, str(path))
 
 
 def test_traps_are_explained():
