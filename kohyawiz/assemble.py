@@ -188,6 +188,7 @@ def plan_from_request(request: PlanRequest) -> tuple[Plan, list[Finding]]:
         caption_extension=str(plan.value("caption_extension", ".caption")),
         multi_concept=answers.multi_concept,
         asymmetric=answers.asymmetric,
+        max_tokens=int(plan.value("max_token_length") or 75),
     )
     findings = check_dataset(assembled.scan, options)
     errors = [f for f in findings if f.level == "error"]

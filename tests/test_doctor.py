@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import zlib
+from pathlib import Path
 
 from conftest import make_folder
 
@@ -181,3 +182,80 @@ def test_D_ASYM_and_D_SMALL_follow_the_options(tmp_path):
     assert not any(f.rule == "D-SMALL" for f in findings_for(tmp_path))  # 512 by default
     assert any(f.rule == "D-SMALL" for f in findings_for(tmp_path, resolution=768))
     assert any(f.rule == "D-ASYM" for f in findings_for(tmp_path, asymmetric=True))
+
+
+def _cut(path, keep: int) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - keep])
+
+
+def test_D_FORMAT_cut_images_are_found_without_decoding(tmp_path):
+    import struct
+
+    from PIL import Image
+
+    from kohyawiz.dataset.images import truncation
+
+    folder = tmp_path / "train" / "1_cut"
+    folder.mkdir(parents=True)
+    for name, fmt in (("a.png", "PNG"), ("b.jpg", "JPEG"), ("c.webp", "WEBP"), ("d.bmp", "BMP"), ("ok.png", "PNG")):
+        Image.new("RGB", (600, 600), (120, 30, 200)).save(folder / name, fmt)
+        (folder / name).with_suffix(".txt").write_text("cut, tag")
+    assert all(truncation(folder / n) is None for n in ("a.png", "b.jpg", "c.webp", "d.bmp"))
+    for name in ("a.png", "b.jpg", "c.webp", "d.bmp"):
+        _cut(folder / name, 40)
+    assert "IEND" in truncation(folder / "a.png") and "end-of-image" in truncation(folder / "b.jpg")
+    assert "declares" in truncation(folder / "c.webp") and "declares" in truncation(folder / "d.bmp")
+    header = (folder / "ok.png").read_bytes()
+    assert struct.unpack(">I", header[16:20])[0] == 600
+    from kohyawiz.dataset.doctor import CheckOptions, check_dataset
+    from kohyawiz.dataset.scan import scan_training_dir
+
+    findings = check_dataset(scan_training_dir(tmp_path / "train", (".png", ".jpg", ".webp", ".bmp")), CheckOptions())
+    cut = {Path(f.path).name for f in findings if f.rule == "D-FORMAT" and f.level == "error" and "cut short" in f.message}
+    assert cut == {"a.png", "b.jpg", "c.webp", "d.bmp"}
+
+
+def test_D_TAGS_captions_longer_than_the_text_encoder_reads(tmp_path, monkeypatch):
+    from kohyawiz.dataset import tokens
+    from kohyawiz.dataset.doctor import CheckOptions, check_dataset
+    from kohyawiz.dataset.scan import scan_training_dir
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-cache"))
+    tokens._counter.cache_clear()
+    folder = tmp_path / "train" / "1_long"
+    make_folder(tmp_path / "train", "1_long", [(768, 768)] * 2, "long, " + ", ".join(f"tag number {i}" for i in range(40)))
+    (folder / "img001.txt").write_text("long, short caption")
+    findings = check_dataset(scan_training_dir(tmp_path / "train", (".png",)), CheckOptions())
+    long = [f for f in findings if f.rule == "D-TAGS" and "tokens" in f.message]
+    assert len(long) == 1 and "estimated" in long[0].message and "75" in long[0].message
+    assert Path(long[0].path).name == "img000.txt"
+    roomy = check_dataset(scan_training_dir(tmp_path / "train", (".png",)), CheckOptions(max_tokens=225))
+    assert not [f for f in roomy if "tokens" in f.message]
+    tokens._counter.cache_clear()
+
+
+def test_D_TAGS_counts_with_clips_merges_from_the_hub_cache(tmp_path, monkeypatch):
+    from kohyawiz.dataset import tokens
+
+    repo = tmp_path / "hub" / "models--openai--clip-vit-large-patch14"
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    (snapshot / "merges.txt").write_text("#version: 0.2\nc a\nca t</w>\nd o\ndo g</w>\n")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    import importlib
+
+    import huggingface_hub.constants
+
+    importlib.reload(huggingface_hub.constants)
+    tokens._counter.cache_clear()
+    try:
+        assert tokens.clip_merges_file() == snapshot / "merges.txt"
+        assert tokens.count_tokens("cat, dog") == (3, True)  # cat | , | dog
+        assert tokens.count_tokens("cats")[0] == 3  # ca t s</w>: no merge makes 'ts</w>'
+    finally:
+        monkeypatch.undo()
+        importlib.reload(huggingface_hub.constants)
+        tokens._counter.cache_clear()

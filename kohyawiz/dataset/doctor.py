@@ -10,8 +10,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kohyawiz.dataset.images import truncation
 from kohyawiz.dataset.scan import DatasetScan, ScannedConcept
 from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, implied_pairs, looks_like_sentences, normalise, split_tags
+from kohyawiz.dataset.tokens import count_tokens
 from kohyawiz.rules.base import Finding
 from kohyawiz.rules.schedule import count_findings
 
@@ -30,6 +32,8 @@ class CheckOptions:
     multi_concept: bool | None = None
     asymmetric: bool = False
     implications: dict[str, set[str]] = field(default_factory=lambda: dict(BUILTIN_IMPLICATIONS))
+    max_tokens: int = 75
+    """Tokens of a caption the text encoder reads (sd-scripts' max_token_length, 75 unless set)."""
 
 
 def check_dataset(scan: DatasetScan, options: CheckOptions) -> list[Finding]:
@@ -141,6 +145,11 @@ def _check_files(concept: ScannedConcept, options: CheckOptions) -> list[Finding
     for path, problem in concept.unreadable.items():
         out.append(Finding("D-FORMAT", "error", f"unreadable image: {problem}", str(path)))
     for image in concept.images:
+        cut = truncation(image) if image in concept.sizes else None
+        if cut:
+            out.append(Finding("D-FORMAT", "error", f"the file is cut short ({cut}): sd-scripts stops on it while "
+                                                    "caching latents; replace it", str(image)))  # fmt: skip
+    for image in concept.images:
         size = concept.sizes.get(image)
         if size is None:
             continue
@@ -232,6 +241,12 @@ def _check_captions(concept: ScannedConcept, options: CheckOptions, multi: bool)
             )
             continue
         counts.append(len(tags))
+        tokens, exact = count_tokens(text or "")
+        if tokens > options.max_tokens:
+            how = "counted with CLIP's tokenizer" if exact else "estimated"
+            out.append(Finding("D-TAGS", "warn", f"{tokens} tokens ({how}); the text encoder reads "
+                                                 f"{options.max_tokens} (max_token_length) and drops the rest: put "
+                                                 "the important tags first or shorten it", str(caption)))  # fmt: skip
         first = [normalise(t) for t in tags[: len(expected)]]
         if expected and first != expected:
             want = ", ".join(expected)

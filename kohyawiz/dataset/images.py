@@ -149,3 +149,37 @@ def _alpha(data: bytes) -> bool:
             (bits,) = struct.unpack("<I", data[21:25])
             return bool((bits >> 28) & 1)
     return False
+
+
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_TAIL_BYTES = 4096
+
+
+def truncation(path: Path) -> str | None:
+    """Why the file looks cut short, from its end marker or the length its header declares, or None.
+
+    No pixels are decoded: a PNG must end with its IEND chunk, a JPEG with an end-of-image marker
+    (some writers pad after it), a WebP's RIFF header and a BMP's header state the file's length.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(16)
+            handle.seek(max(0, size - _TAIL_BYTES))
+            tail = handle.read()
+    except OSError:
+        return None  # an unreadable file is reported by the header read
+    kind = image_format(head)
+    if kind == "png" and not tail.endswith(_PNG_END):
+        return "the PNG does not end with its IEND chunk"
+    if kind == "jpeg" and b"\xff\xd9" not in tail:
+        return "the JPEG has no end-of-image marker"
+    if kind == "webp" and len(head) >= 8:
+        declared = struct.unpack("<I", head[4:8])[0] + 8
+        if size < declared:
+            return f"the WebP header declares {declared} bytes, the file has {size}"
+    if kind == "bmp" and len(head) >= 6:
+        declared = struct.unpack("<I", head[2:6])[0]
+        if 0 < size < declared:
+            return f"the BMP header declares {declared} bytes, the file has {size}"
+    return None
