@@ -196,9 +196,34 @@ def default_version() -> str:
     return str(raw["default"])
 
 
+def _learned_version(version_id: str) -> tuple[VersionInfo, dict[str, Any]] | None:
+    from kohyawiz.learned import learned_file
+
+    path = learned_file(version_id)
+    if path is None:
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        extra = raw["learned"]
+        info = VersionInfo(
+            id=version_id, commit=str(extra["key"]), date="",
+            image_extensions=tuple(extra["image_extensions"]) or tuple(_DEFAULT_EXTENSIONS),
+            bucket_reso_steps_divisor=int(extra["bucket_reso_steps_divisor"]),
+        )  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"the learned sd-scripts facts are damaged ({exc}); learn the checkout again", where=str(path)) from exc
+    return info, raw
+
+
+_DEFAULT_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".PNG", ".JPG", ".JPEG", ".WEBP", ".BMP")
+
+
 def resolve_version(name: str | None) -> VersionInfo:
-    """Find a supported version by id, tag or commit prefix."""
+    """Find a supported version by id, tag or commit prefix (or a learned checkout's id)."""
     wanted = (name or default_version()).strip()
+    learned = _learned_version(wanted) if wanted.startswith("learned-") else None
+    if learned is not None:
+        return learned[0]
     for info in known_versions():
         if wanted in (info.id, info.commit) or (len(wanted) >= 7 and info.commit.startswith(wanted)):
             return info
@@ -210,6 +235,9 @@ def resolve_version(name: str | None) -> VersionInfo:
 
 @cache
 def load_interface(name: str | None = None) -> Interface:
+    learned = _learned_version(name.strip()) if name and name.strip().startswith("learned-") else None
+    if learned is not None:
+        return Interface(*learned)
     info = resolve_version(name)
     raw = json.loads((vendor_dir() / "sd-scripts-facts" / f"{info.id}.json").read_text())
     return Interface(info, raw)

@@ -217,6 +217,7 @@ def build_plan(
             image_sizes=_all_sizes(concepts), network=ctx.algo, bucket_divisor=_bucket_divisor(interface, script),
         )  # fmt: skip
         apply_constraints(checker)
+        _drop_what_the_version_lacks(ctx, script)
         apply_cautions(ctx.decider, ctx.algo)
         return ctx, checker
 
@@ -251,6 +252,20 @@ def build_plan(
         plan.findings += checker.refusals
         _validate(plan)
     return plan
+
+
+def _drop_what_the_version_lacks(ctx: Context, script: str) -> None:
+    """A rule's argument the target sd-scripts does not have (a learned checkout may lack one) is
+    left out and said; an argument set by hand is still refused by the facts check."""
+    version = ctx.interface.version
+    for key, decision in list(ctx.decider.decisions.items()):
+        if decision.scope != "arg" or decision.value is None or decision.source != "rule":
+            continue
+        if ctx.interface.arg(script, key) is None:
+            ctx.decider.decisions[key] = Decision(
+                key, None, decision.rule, f"{decision.reason}; left out: sd-scripts {version} has no {key}"
+            )
+            ctx.decider.info(decision.rule, f"{key} left out: sd-scripts {version} does not have it")
 
 
 def _concept_plans(answers: Answers, sizes: dict[str, list[tuple[int, int]]], out_dir: Path) -> list[ConceptPlan]:

@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="the record as data")
     runs.add_argument("--out", metavar="PNG", help="where compare draws its plot (default: runs/compare.png)")
 
+    sd = commands.add_parser("sd-scripts", help="learn an sd-scripts checkout's own interface (any version)")
+    sd_actions = sd.add_subparsers(dest="sd_action", metavar="ACTION", required=True)
+    learn = sd_actions.add_parser("learn", help="read a checkout's parsers in its environment and keep its facts")
+    learn.add_argument("dir", metavar="DIR", help="the sd-scripts checkout (or kohya_ss's sd-scripts folder)")
+    learn.add_argument("--python", metavar="PATH", help="Python of its environment (default: its venv)")
+    learn.add_argument("--again", action="store_true", help="read it again even when it was learned before")
+
     queue = commands.add_parser("queue", help="queue plan folders and run them one after another")
     queue.add_argument("action", choices=("add", "list", "run"))
     queue.add_argument("dir", nargs="?", help="plan folder (with add)")
@@ -118,6 +125,11 @@ def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
         help="set an sd-scripts argument explicitly (repeatable)",
     )  # fmt: skip
     plan.add_argument("--sd-scripts-version", metavar="ID", help="target sd-scripts version (default: newest)")
+    plan.add_argument(
+        "--sd-scripts", metavar="DIR", dest="sd_scripts_dir",
+        help="plan for this checkout's own interface (learned in its environment the first time)",
+    )  # fmt: skip
+    plan.add_argument("--python", metavar="PATH", dest="sd_python", help="with --sd-scripts: Python of its environment")
     plan.add_argument("--force", action="store_true", help="plan even when the dataset check finds errors")
     plan.add_argument("--out", default="plan", metavar="DIR", help="plan folder to write (default: ./plan)")
 
@@ -157,6 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kohyawiz.cli.check_cmd import run_check
 
             return run_check(args)
+        if args.command == "sd-scripts":
+            from kohyawiz.cli.sd_scripts_cmd import run_sd_scripts
+
+            return run_sd_scripts(args)
         if args.command == "runs":
             from kohyawiz.cli.runs_cmd import run_runs
 

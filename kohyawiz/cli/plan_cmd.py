@@ -65,7 +65,14 @@ def request_from_args(args: argparse.Namespace) -> PlanRequest:
 
 
 def run_plan(args: argparse.Namespace) -> int:
-    plan, _ = plan_from_request(request_from_args(args))
+    request = request_from_args(args)
+    if getattr(args, "sd_scripts_dir", None):
+        from kohyawiz.cli.sd_scripts_cmd import version_for_checkout
+
+        request.sd_scripts_version, new = version_for_checkout(args.sd_scripts_dir, args.sd_python)
+        if new:
+            print(f"Learned the interface of {args.sd_scripts_dir} as {request.sd_scripts_version}")
+    plan, _ = plan_from_request(request)
     written = write_plan(plan)
     print_summary(plan, written)
     return 0

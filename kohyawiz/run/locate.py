@@ -111,7 +111,8 @@ def find_sd_scripts(explicit: str | None = None, python: str | None = None) -> S
         commit = read_commit(root)
         exact = next((v for v in known_versions() if commit and commit.startswith(v.commit)), None)
         version = exact or nearest_version(root)
-        chosen = Path(python).expanduser() if python else (_venv_python(root) or Path(sys.executable))
+        # absolute, not resolved: a venv's python is a link that must keep its venv
+        chosen = Path(python).expanduser().absolute() if python else (_venv_python(root) or Path(sys.executable))
         if python and not chosen.is_file():
             raise UserError("no such Python interpreter", where=str(chosen))
         return SdScripts(root, chosen, commit, version, exact is not None, how)
