@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,20 +158,33 @@ def inspect_diffusers(folder: Path) -> ModelInfo:
     return info
 
 
-def hf_cache_snapshot(model_id: str) -> Path | None:
-    """The newest local snapshot of a Hugging Face model id, without any network."""
-    hub = Path(
-        os.environ.get("HF_HUB_CACHE")
-        or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
-    )
-    repo = hub / f"models--{model_id.replace('/', '--')}"
-    snapshots = (
-        sorted((repo / "snapshots").glob("*"), key=lambda p: p.stat().st_mtime) if (repo / "snapshots").is_dir() else []
-    )
-    return snapshots[-1] if snapshots else None
+# The small files that tell a diffusers model's family, v-prediction and zSNR: never weights.
+HUB_CONFIG_FILES = ("model_index.json", "unet/config.json", "scheduler/scheduler_config.json")
 
 
-def inspect_model(name: str) -> ModelInfo:
+def hf_cache_snapshot(model_id: str, *, online: bool = False) -> Path | None:
+    """A local folder with a Hugging Face model's config files, through huggingface-hub's own
+    cache API: the cache first; with `online`, only the small config files are fetched."""
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import HFValidationError
+    except ImportError:
+        return None
+    try:
+        return Path(snapshot_download(model_id, allow_patterns=list(HUB_CONFIG_FILES), local_files_only=True))
+    except HFValidationError as exc:
+        raise UserError(f"not a Hugging Face model id ({exc})", where=model_id) from exc
+    except Exception:  # not cached (or a damaged cache): try the network only when asked
+        if not online:
+            return None
+    try:
+        return Path(snapshot_download(model_id, allow_patterns=list(HUB_CONFIG_FILES)))
+    except Exception as exc:
+        raise UserError(f"could not fetch its config files from the Hugging Face Hub ({type(exc).__name__})",
+                        where=model_id) from exc  # fmt: skip
+
+
+def inspect_model(name: str, *, online: bool = False) -> ModelInfo:
     path = Path(name).expanduser()
     if path.is_file():
         if path.suffix.lower() != ".safetensors":
@@ -184,9 +196,13 @@ def inspect_model(name: str) -> ModelInfo:
     if path.is_dir():
         return inspect_diffusers(path)
     if "/" in name and not name.startswith((".", "/", "~")):
-        snapshot = hf_cache_snapshot(name)
+        snapshot = hf_cache_snapshot(name, online=online)
         if snapshot is None:
-            raise UserError("not in the local Hugging Face cache; download it first or pass --family", where=name)
+            raise UserError(
+                "not in the local Hugging Face cache: `kohyawiz inspect --online` fetches its config files only, "
+                "or pass --family",
+                where=name,
+            )
         info = inspect_diffusers(snapshot)
         info.source = name
         return info

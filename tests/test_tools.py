@@ -174,3 +174,34 @@ def test_D_CAPTION_tag_tools_dry_run_then_write(tmp_path):
     assert (folder / "img001.txt").read_text() == "hmbrgr, plate"
     again = subprocess.run([sys.executable, "-m", "kohyawiz", "tags", str(tmp_path)], capture_output=True, text=True)
     assert "already" in again.stdout
+
+
+def test_inspect_a_hub_id_through_huggingface_hubs_cache(tmp_path, monkeypatch):
+    """Offline first: the id is resolved by huggingface-hub's own cache lookup, small files only."""
+    import importlib
+
+    import huggingface_hub.constants
+
+    repo = tmp_path / "hub" / "models--someone--xl-model"
+    snapshot = repo / "snapshots" / "c0ffee"
+    (snapshot / "unet").mkdir(parents=True)
+    (snapshot / "scheduler").mkdir()
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("c0ffee")
+    (snapshot / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionXLPipeline"}))
+    (snapshot / "unet" / "config.json").write_text(json.dumps({"cross_attention_dim": 2048, "sample_size": 128}))
+    (snapshot / "scheduler" / "scheduler_config.json").write_text(json.dumps({"prediction_type": "v_prediction"}))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    importlib.reload(huggingface_hub.constants)
+    try:
+        info = inspect_model("someone/xl-model")
+        assert (info.family, info.vpred, info.native_resolution) == ("sdxl", True, 1024)
+        assert info.source == "someone/xl-model"
+        with pytest.raises(UserError, match="not in the local Hugging Face cache"):
+            inspect_model("someone/absent")
+        with pytest.raises(UserError):
+            inspect_model("bad id with spaces/x")
+    finally:
+        monkeypatch.undo()
+        importlib.reload(huggingface_hub.constants)

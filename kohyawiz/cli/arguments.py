@@ -66,6 +66,9 @@ def add_dataset_tool_arguments(commands: Any) -> None:
     inspect = commands.add_parser("inspect", help="what a model is: family, v-prediction, zSNR, resolution")
     inspect.add_argument("model", metavar="MODEL", help=".safetensors file, diffusers folder or cached Hugging Face id")
     inspect.add_argument("--json", action="store_true")
+    inspect.add_argument(
+        "--online", action="store_true", help="for a Hub id not in the cache: fetch its small config files (no weights)"
+    )
     prepare = commands.add_parser("prepare", help="copy raw images into a training folder, fixed (raw never changes)")
     prepare.add_argument("raw", metavar="RAW", help="folder of raw images (with their captions)")
     prepare.add_argument("--into", required=True, metavar="DIR/N_name", help="the training folder to fill")

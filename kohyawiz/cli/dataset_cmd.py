@@ -12,7 +12,7 @@ from kohyawiz.errors import UserError
 def run_inspect(args: argparse.Namespace) -> int:
     from kohyawiz.models import inspect_model
 
-    info = inspect_model(args.model)
+    info = inspect_model(args.model, online=args.online)
     if args.json:
         print(json.dumps(info.as_dict(), indent=2))
         return 0
