@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     learn.add_argument("dir", metavar="DIR", help="the sd-scripts checkout (or kohya_ss's sd-scripts folder)")
     learn.add_argument("--python", metavar="PATH", help="Python of its environment (default: its venv)")
     learn.add_argument("--again", action="store_true", help="read it again even when it was learned before")
+    inst = sd_actions.add_parser("install", help="sd-scripts at the pinned commit with its own venv, ready to train")
+    inst.add_argument("--ref", help="a commit, tag or branch instead of the pinned commit")
+    inst.add_argument("--into", metavar="DIR", help="where (default: sd-scripts/ in the kohyawiz home)")
+    inst.add_argument("--torch", metavar="SPEC", help="the torch requirement to install (default: for your driver)")
+    inst.add_argument("--python", metavar="PATH", help="the Python that creates the venv (3.10 or newer)")
+    inst.add_argument("--source", metavar="URL", help="the git repository to clone (default: upstream sd-scripts)")
+    inst.add_argument("--installer", metavar="CMD", help="the package installer to run (default: the venv's pip)")
 
     queue = commands.add_parser("queue", help="queue plan folders and run them one after another")
     queue.add_argument("action", choices=("add", "list", "run"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from kohyawiz.facts import load_interface
 
@@ -19,7 +20,31 @@ def version_for_checkout(folder: str, python: str | None, *, again: bool = False
     return learned.version_id, learned.new
 
 
+def default_install_dir() -> Path:
+    from kohyawiz.run.records import kohyawiz_home
+
+    return kohyawiz_home() / "sd-scripts"
+
+
+def run_install(args: argparse.Namespace) -> int:
+    import shlex
+    import sys
+
+    from kohyawiz.run.install import PINNED, UPSTREAM, InstallOptions, install
+
+    into = Path(args.into).expanduser().absolute() if args.into else default_install_dir()
+    options = InstallOptions(
+        into=into, ref=args.ref or PINNED, source=args.source or UPSTREAM, torch=args.torch,
+        python=args.python or sys.executable, installer=shlex.split(args.installer) if args.installer else None,
+    )  # fmt: skip
+    python = install(options, say=lambda line: print(line, flush=True))
+    print(f"Ready: kohyawiz train PLAN --sd-scripts {into} --python {python}")
+    return 0
+
+
 def run_sd_scripts(args: argparse.Namespace) -> int:
+    if args.sd_action == "install":
+        return run_install(args)
     version, new = version_for_checkout(args.dir, args.python, again=args.again)
     interface = load_interface(version)
     counts = ", ".join(f"{len(a)} arguments for {s}" for s, a in interface.args.items())
