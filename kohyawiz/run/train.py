@@ -148,7 +148,9 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
             "no NVIDIA GPU found: training would run on the CPU, very slowly; on a CPU re-plan with "
             "--set mixed_precision=no --set save_precision=float"
         )
-    if plan.plan.get("sd_scripts_version") != sd.version.id:
+    planned_for = str(plan.plan.get("sd_scripts_version"))
+    learned_here = planned_for.startswith("learned-") and planned_for == _learned_id(sd)
+    if planned_for != sd.version.id and not learned_here:
         result.warnings.append(
             f"the plan targets sd-scripts {plan.plan.get('sd_scripts_version')}, the checkout is {sd.version.id}: re-plan with --sd-scripts-version {sd.version.id}"
         )
@@ -186,6 +188,12 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
         elif not result.errors:
             result.errors += parser_problems(plan, sd)
     return result
+
+
+def _learned_id(sd: SdScripts) -> str:
+    from kohyawiz.learned import tree_key
+
+    return f"learned-{tree_key(sd.root, sd.commit)}"
 
 
 def parser_problems(plan: PlanFolder, sd: SdScripts) -> list[str]:
