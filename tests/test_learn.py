@@ -128,3 +128,28 @@ def test_learning_the_real_checkout_gives_the_vendored_facts(tmp_path, monkeypat
         assert learned["dataset_config"][level] == vendored["dataset_config"][level], level
     assert plan_for(tmp_path, sd_scripts_version=learned["version"]).figures.total_steps > 0
     _ = Path
+
+
+@pytest.mark.sdscripts
+@pytest.mark.skipif(
+    not (os.environ.get("KOHYAWIZ_SD_CHECKOUTS") and os.environ.get("KOHYAWIZ_SD_PYTHON")),
+    reason="set KOHYAWIZ_SD_CHECKOUTS (VERSION=DIR,...) and KOHYAWIZ_SD_PYTHON",
+)
+def test_learning_each_known_version_gives_its_vendored_facts(tmp_path, monkeypatch):
+    """Opt-in: checkouts of the shipped versions (with or without git metadata), learned in
+    sd-scripts' environment, equal vendor/ exactly, bucket step divisor included."""
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    from kohyawiz.facts import resolve_version
+    from kohyawiz.run.learn import learn
+    from kohyawiz.run.locate import find_sd_scripts
+
+    for entry in os.environ["KOHYAWIZ_SD_CHECKOUTS"].split(","):
+        version, _, folder = entry.partition("=")
+        sd = find_sd_scripts(folder, os.environ["KOHYAWIZ_SD_PYTHON"])
+        learned = json.loads(learn(sd, again=True).path.read_text())
+        vendored = json.loads((REPO / "vendor" / "sd-scripts-facts" / f"{version}.json").read_text())
+        assert learned["scripts"] == vendored["scripts"], version
+        for level in ("general", "dataset", "subset", "subset_required"):
+            assert learned["dataset_config"][level] == vendored["dataset_config"][level], (version, level)
+        divisor = learned["learned"]["bucket_reso_steps_divisor"]
+        assert divisor == resolve_version(version).bucket_reso_steps_divisor, version
