@@ -57,7 +57,10 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
             (size,) = struct.unpack("<Q", raw)
             if size > MAX_HEADER:
                 raise UserError("not a .safetensors file (implausible header size)", where=str(path))
-            header = json.loads(handle.read(size).decode("utf-8"))
+            text = handle.read(size).decode("utf-8")
+        from kohyawiz.door import parse_json
+
+        header = parse_json(text, "safetensors header", str(path))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"cannot read the safetensors header: {exc}", where=str(path)) from exc
     if not isinstance(header, dict):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kohyawiz.answers import Answers, OverrideValue
+from kohyawiz.door import read_toml
 from kohyawiz.errors import UserError
 from kohyawiz.resources import presets_dir
 
@@ -96,12 +96,7 @@ def _error_line(exc: ValidationError, prefix: str) -> str:
 
 
 def read_preset_file(path: Path) -> PresetFile:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"not valid TOML ({exc})", where=str(path)) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read the preset: {exc}", where=str(path)) from exc
+    raw = read_toml(path, "preset")
     version = raw.get("schema_version")
     if version != SCHEMA_VERSION:
         raise UserError(

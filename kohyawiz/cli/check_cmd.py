@@ -36,8 +36,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 def toml_findings(path: Path, options: CheckOptions, version: str | None, script: str | None) -> tuple[list, list[str]]:
     """A dataset config (every key per level, then the folders) or a --config_file TOML (every key)."""
-    import tomllib
 
+    from kohyawiz.door import read_toml
     from kohyawiz.errors import UserError
     from kohyawiz.facts import load_interface
     from kohyawiz.interop.config_check import (
@@ -47,10 +47,7 @@ def toml_findings(path: Path, options: CheckOptions, version: str | None, script
         is_dataset_config,
     )
 
-    try:
-        config = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"not a readable TOML file ({exc})", where=str(path)) from exc
+    config = read_toml(path, "dataset config or --config_file")
     interface = load_interface(version)
     if not is_dataset_config(config):
         chosen = script or guess_script(interface, config)

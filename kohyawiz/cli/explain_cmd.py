@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
@@ -39,12 +38,11 @@ def run_explain(args: argparse.Namespace) -> int:
         raise UserError(f"no rule or constraint {args.dir}; `kohyawiz explain rules` lists them")
     if path.is_dir():
         path = path / "plan.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError("no plan.json here; write one with `kohyawiz plan --out DIR`", where=str(path)) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read the plan: {exc}", where=str(path)) from exc
+    from kohyawiz.door import read_json
+
+    if not path.exists():
+        raise UserError("no plan.json here; write one with `kohyawiz plan --out DIR`", where=str(path))
+    data = read_json(path, "plan.json")
     missing = [k for k in _REQUIRED if not isinstance(data, dict) or k not in data]
     if missing:
         raise UserError(f"not a kohyawiz plan (no {missing[0]}); re-plan it with `kohyawiz plan`", where=str(path))

@@ -14,6 +14,7 @@ from kohyawiz.dataset.images import truncation
 from kohyawiz.dataset.scan import DatasetScan, ScannedConcept
 from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, implied_pairs, looks_like_sentences, normalise, split_tags
 from kohyawiz.dataset.tokens import count_tokens
+from kohyawiz.errors import UserError
 from kohyawiz.rules.base import Finding
 from kohyawiz.rules.schedule import count_findings
 
@@ -192,12 +193,12 @@ def uses_transparency(path: Path) -> bool:
 
 
 def _read_caption(path: Path) -> tuple[str | None, Finding | None]:
+    from kohyawiz.door import CAPTION_LIMIT, read_text
+
     try:
-        return path.read_bytes().decode("utf-8"), None
-    except UnicodeDecodeError:
-        return None, Finding("D-CAPTION", "error", "caption is not UTF-8: sd-scripts stops on it", str(path))
-    except OSError as exc:
-        return None, Finding("D-CAPTION", "error", f"cannot read caption: {exc.strerror}", str(path))
+        return read_text(path, "caption", CAPTION_LIMIT), None
+    except UserError as exc:
+        return None, Finding("D-CAPTION", "error", f"{exc.message}: sd-scripts cannot use it", str(path))
 
 
 def _check_captions(concept: ScannedConcept, options: CheckOptions, multi: bool) -> list[Finding]:

@@ -41,19 +41,22 @@ def normalise(tag: str) -> str:
 
 def load_implications(path: Path) -> dict[str, set[str]]:
     """A two-column antecedent,consequent CSV, as tag boards export it."""
+    from kohyawiz.door import read_text
+
     table: dict[str, set[str]] = {}
+    text = read_text(path, "tag implications CSV", 64 * 1024 * 1024)
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            for number, row in enumerate(csv.reader(handle), start=1):
-                if not row or row[0].startswith("#"):
-                    continue
-                if len(row) < 2:
-                    raise UserError(f"line {number}: want antecedent,consequent", where=str(path))
-                if number == 1 and row[0].strip().lower() in ("antecedent", "antecedent_name"):
-                    continue
-                table.setdefault(normalise(row[0]), set()).add(normalise(row[1]))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read the implication list: {exc}", where=str(path)) from exc
+        rows = list(csv.reader(text.splitlines()))
+    except csv.Error as exc:
+        raise UserError(f"not a readable CSV ({exc})", where=str(path)) from None
+    for number, row in enumerate(rows, start=1):
+        if not row or row[0].startswith("#"):
+            continue
+        if len(row) < 2:
+            raise UserError(f"line {number}: want antecedent,consequent", where=str(path))
+        if number == 1 and row[0].strip().lower() in ("antecedent", "antecedent_name"):
+            continue
+        table.setdefault(normalise(row[0]), set()).add(normalise(row[1]))
     return table
 
 

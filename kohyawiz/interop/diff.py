@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kohyawiz.door import read_json
 from kohyawiz.errors import UserError
 from kohyawiz.interop.kohya import dataset_answers, import_settings, read_config
 
@@ -24,10 +24,9 @@ def load_side(path_text: str) -> Side:
     if path.is_dir():
         path = path / "plan.json"
     if path.name == "plan.json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read the plan: {exc}", where=str(path)) from exc
+        data = read_json(path, "plan.json")
+        if not isinstance(data, dict) or not isinstance(data.get("decisions"), list):
+            raise UserError("not a kohyawiz plan.json (no decisions): re-plan it", where=str(path))
         values = {
             d["key"]: d["value"]
             for d in data.get("decisions", [])

@@ -7,14 +7,13 @@ numbers as strings, "" for unset, and migrated keys from older versions; all are
 
 from __future__ import annotations
 
-import json
 import shlex
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from kohyawiz.answers import OPTIMIZERS
+from kohyawiz.door import parse_json, parse_toml, read_text, read_toml
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
 from kohyawiz.networks import readable_args
@@ -473,22 +472,13 @@ def parse_cli_tokens(text: str) -> list[tuple[str, list[str]]]:
 
 def read_config(path: Path, dataset: Path | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A GUI JSON, or an sd-scripts TOML flattened as sd-scripts does, plus its dataset config."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read: {exc}", where=str(path)) from exc
+    text = read_text(path, "kohya_ss or sd-scripts config")
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"not valid JSON (line {exc.lineno}: {exc.msg})", where=str(path)) from exc
+        data = parse_json(text, "kohya_ss GUI config", str(path))
         if not isinstance(data, dict):
             raise UserError("not a kohya_ss config (the JSON is not an object)", where=str(path))
         return data, None
-    try:
-        loaded = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"not valid TOML ({exc})", where=str(path)) from exc
+    loaded = parse_toml(text, "sd-scripts config", str(path))
     flat: dict[str, Any] = {}
     for key, value in loaded.items():
         if isinstance(value, dict):
@@ -500,10 +490,7 @@ def read_config(path: Path, dataset: Path | None = None) -> tuple[dict[str, Any]
     if target is not None:
         if not target.is_absolute():
             target = path.parent / target
-        try:
-            dataset_data = tomllib.loads(target.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise UserError(f"cannot read the dataset config: {exc}", where=str(target)) from exc
+        dataset_data = read_toml(target, "dataset config")
     return flat, dataset_data
 
 

@@ -32,8 +32,11 @@ def load_queue() -> list[QueueEntry]:
     path = queue_path()
     if not path.is_file():
         return []
+    from kohyawiz.door import read_json
+
+    data = read_json(path, "queue file")
     try:
-        return [QueueEntry(**item) for item in json.loads(path.read_text(encoding="utf-8"))]
+        return [QueueEntry(**item) for item in data]
     except (ValueError, TypeError) as exc:
         raise UserError(f"the queue file is damaged ({exc}); remove it to start afresh", where=str(path)) from exc
 

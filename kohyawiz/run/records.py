@@ -12,6 +12,8 @@ from typing import Any
 from kohyawiz.emit import write_atomic
 from kohyawiz.errors import UserError
 
+RECORD_LIMIT = 64 * 1024 * 1024
+
 
 def kohyawiz_home() -> Path:
     if os.environ.get("KOHYAWIZ_HOME"):
@@ -106,21 +108,29 @@ def find_run(run_id: str) -> Path:
 
 
 def read_json(path: Path, default: Any = None) -> Any:
+    """A record's JSON file, or `default` when it is missing or damaged (a record is never fatal)."""
+    from kohyawiz.door import read_json as read_guarded
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_guarded(path, "run record", RECORD_LIMIT)
+    except UserError:
         return default
 
 
 def read_events(folder: Path) -> list[dict[str, Any]]:
-    events = []
+    """The record's events; damaged lines are skipped."""
+    from kohyawiz.door import parse_json, read_text
+
     try:
-        lines = (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
-    except OSError:
+        lines = read_text(folder / "events.jsonl", "run record", RECORD_LIMIT).splitlines()
+    except UserError:
         return []
+    events = []
     for line in lines:
         try:
-            events.append(json.loads(line))
-        except ValueError:
+            event = parse_json(line, "event", "events.jsonl")
+        except UserError:
             continue
+        if isinstance(event, dict):
+            events.append(event)
     return events

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import toml
-
 from kohyawiz.dataset.doctor import CheckOptions, check_folders
+from kohyawiz.door import read_json, read_toml
 from kohyawiz.errors import UserError
 from kohyawiz.loss import detect_loss_shift
 from kohyawiz.run import logparse
@@ -26,6 +25,8 @@ from kohyawiz.run.process import StopRequest, capture, run_streaming
 from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
 
 MIN_FREE_BYTES = 2 * 1024**3
+KNOWN_TRAINERS = ("train_network.py", "sdxl_train_network.py")
+"""The only scripts `train` launches, from the sd-scripts folder it found."""
 
 
 @dataclass
@@ -41,12 +42,17 @@ class PlanFolder:
         plan_path = folder / "plan.json"
         if not plan_path.is_file():
             raise UserError("no plan.json here: write a plan with `kohyawiz plan --out DIR`", where=str(folder))
-        try:
-            plan = json.loads(plan_path.read_text(encoding="utf-8"))
-            config = toml.load(folder / "config.toml")
-            dataset = toml.load(folder / "dataset.toml")
-        except (OSError, ValueError, toml.TomlDecodeError) as exc:
-            raise UserError(f"the plan folder is incomplete or damaged ({exc}); re-plan it", where=str(folder)) from exc
+        plan = read_json(plan_path, "plan.json")
+        config = read_toml(folder / "config.toml", "plan's config.toml")
+        dataset = read_toml(folder / "dataset.toml", "plan's dataset.toml")
+        if not isinstance(plan, dict) or not isinstance(plan.get("script"), str):
+            raise UserError("plan.json is damaged (no script): re-plan it", where=str(plan_path))
+        if plan["script"] not in KNOWN_TRAINERS:
+            raise UserError(f"plan.json names {plan['script']!r}, not a trainer kohyawiz knows: re-plan it",
+                            where=str(plan_path))  # fmt: skip
+        if not _plain_launch_args(plan.get("accelerate_args")):
+            raise UserError("plan.json's accelerate_args are not the ones kohyawiz writes: re-plan it",
+                            where=str(plan_path))  # fmt: skip
         return cls(folder, plan, config, dataset)
 
     @property
@@ -100,6 +106,25 @@ class PlanFolder:
 
     def image_dirs(self) -> list[Path]:
         return [Path(s["image_dir"]) for d in self.dataset.get("datasets", []) for s in d.get("subsets", [])]
+
+
+_ACCELERATE_VALUES = ("--num_cpu_threads_per_process", "--num_processes", "--num_machines", "--mixed_precision")
+_ACCELERATE_SWITCHES = ("--multi_gpu",)
+
+
+def _plain_launch_args(args: object) -> bool:
+    """Only the accelerate options kohyawiz writes, each with a plain value."""
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        return False
+    index = 0
+    while index < len(args):
+        if args[index] in _ACCELERATE_SWITCHES:
+            index += 1
+        elif args[index] in _ACCELERATE_VALUES and index + 1 < len(args) and args[index + 1].isalnum():
+            index += 2
+        else:
+            return False
+    return True
 
 
 def _toml_text(path: str) -> str:

@@ -314,7 +314,9 @@ def make_app(
     state = WizardState()
     if answers_file:
         path = Path(answers_file).expanduser()
-        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        from kohyawiz.door import read_text
+
+        text = read_text(path, "answers file") if path.exists() else ""
         if text.lstrip().startswith(RECOVERY_MARK):
             state = WizardState.from_toml(text, str(path))
         else:

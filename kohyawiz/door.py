@@ -1,0 +1,117 @@
+"""The one door for files kohyawiz reads from outside: regular files only, size-capped, parsed
+with a depth cap, and every refusal one line that names the file.
+
+A shared config can name any path: /dev/zero, a FIFO, a folder, a 10 GB file, a document nested
+ten thousand levels deep. None of them may hang kohyawiz, exhaust its memory or end in a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from kohyawiz.errors import UserError
+
+CONFIG_LIMIT = 4 * 1024 * 1024
+"""Presets, GUI JSON, sd-scripts TOML, dataset configs, plan.json: far above any real one."""
+RECORD_LIMIT = 64 * 1024 * 1024
+"""A run's events and log may be long."""
+CAPTION_LIMIT = 256 * 1024
+MAX_DEPTH = 64
+"""Nesting deeper than this is no config a person wrote."""
+
+
+def _nesting(text: str, limit: int) -> bool:
+    """True when brackets or braces nest deeper than `limit` (checked before parsing, so a
+    pathological document never reaches the parser's recursion)."""
+    depth = 0
+    quote = ""
+    escaped = False
+    for char in text:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+            continue
+        if char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return False
+
+
+def read_text(path: Path | str, what: str, limit: int = CONFIG_LIMIT) -> str:
+    """The text of a regular file of at most `limit` bytes, as UTF-8."""
+    path = Path(path).expanduser()
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise UserError(f"no such {what}", where=str(path)) from None
+    except IsADirectoryError:
+        raise UserError(f"is a folder, not a {what}", where=str(path)) from None
+    except OSError as exc:
+        raise UserError(f"cannot read the {what}: {exc.strerror or exc}", where=str(path)) from None
+    try:
+        info = os.fstat(handle)
+        if stat.S_ISDIR(info.st_mode):
+            raise UserError(f"is a folder, not a {what}", where=str(path))
+        if not stat.S_ISREG(info.st_mode):
+            raise UserError(f"is not a regular file (a device, pipe or socket): not a {what}", where=str(path))
+        if info.st_size > limit:
+            raise UserError(f"is {info.st_size:,} bytes, too large for a {what} (at most {limit:,})", where=str(path))
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(handle, 1024 * 1024)
+            if not chunk:
+                break
+            data += chunk
+        if len(data) > limit:
+            raise UserError(f"grew past {limit:,} bytes while being read: not a {what}", where=str(path))
+    finally:
+        os.close(handle)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"is not UTF-8 text (byte {exc.start}): not a {what}", where=str(path)) from None
+
+
+def parse_toml(text: str, what: str, where: str) -> dict[str, Any]:
+    if _nesting(text, MAX_DEPTH):
+        raise UserError(f"nests deeper than {MAX_DEPTH} levels: not a {what}", where=where)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"not valid TOML ({exc}): fix it or give another {what}", where=where) from None
+    except (RecursionError, MemoryError):
+        raise UserError(f"too deeply nested to read: not a {what}", where=where) from None
+
+
+def parse_json(text: str, what: str, where: str) -> Any:
+    if _nesting(text, MAX_DEPTH):
+        raise UserError(f"nests deeper than {MAX_DEPTH} levels: not a {what}", where=where)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not valid JSON ({exc.msg} at line {exc.lineno}): not a {what}", where=where) from None
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise UserError(f"cannot be read as JSON ({type(exc).__name__}): not a {what}", where=where) from None
+
+
+def read_toml(path: Path | str, what: str, limit: int = CONFIG_LIMIT) -> dict[str, Any]:
+    return parse_toml(read_text(path, what, limit), what, str(path))
+
+
+def read_json(path: Path | str, what: str, limit: int = CONFIG_LIMIT) -> Any:
+    return parse_json(read_text(path, what, limit), what, str(path))
