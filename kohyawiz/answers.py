@@ -61,13 +61,13 @@ class Concept(_Strict):
     """Name of the concept, as in the folder name after `N_` (e.g. `hmbrgr` or `char, outfit`)."""
     triggers: list[str] = Field(default_factory=list)
     """Trigger tags, first tag first. Defaults to the name split at commas."""
-    images: Annotated[int, Field(ge=0)] | None = None
+    images: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     """How many images the concept has (scanned from the folder when there is one)."""
     folder: str | None = None
     """The image folder. Left out of presets."""
-    folder_repeats: Annotated[int, Field(ge=1)] | None = None
+    folder_repeats: Annotated[int, Field(ge=1, le=100_000)] | None = None
     """The N of an `N_name` folder: repeats per epoch the person chose."""
-    repeats: Annotated[int, Field(ge=1)] | None = None
+    repeats: Annotated[int, Field(ge=1, le=100_000)] | None = None
     """Repeats per epoch chosen explicitly; beats balancing."""
 
     @field_validator("name")
@@ -97,7 +97,7 @@ class Answers(_Strict):
     """Memory of the GPU that trains, in GB."""
     gpus: Annotated[int, Field(ge=1, le=64)] = 1
     """How many GPUs train together (accelerate processes)."""
-    concepts: Annotated[list[Concept], Field(min_length=1)]
+    concepts: Annotated[list[Concept], Field(min_length=1, max_length=1000)]
     """The concepts, one per `N_name` folder."""
     with_other_loras: bool = False
     """The LoRA will be used together with other LoRAs."""

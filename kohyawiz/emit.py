@@ -130,6 +130,14 @@ def launch_argv(plan: Plan, sd_scripts: str = "<sd-scripts>", accelerate: str = 
     return [accelerate, "launch", *accelerate_args(plan), f"{sd_scripts}/{plan.script}", *script_args(plan)]
 
 
+def _prompt_text(text: str, limit: int = 200) -> str:
+    """Text from answers as it may stand in sample_prompts.txt: one line, and no ` --x` that
+    sd-scripts would read as a sampler option (width, steps, seed...)."""
+    one_line = " ".join(text.split())
+    safe = one_line.replace("--", "\u2013")
+    return safe[:limit]
+
+
 def sample_prompts(plan: Plan) -> str | None:
     if not plan.value("sample_prompts"):
         return None
@@ -138,7 +146,8 @@ def sample_prompts(plan: Plan) -> str | None:
     prompts = [line for line in template.splitlines() if line.strip() and not line.startswith("#")]
     out = []
     for concept in plan.concepts:
-        values = {"triggers": ", ".join(concept.triggers), "width": width, "height": height}
+        triggers = _prompt_text(", ".join(concept.triggers))
+        values = {"triggers": triggers, "width": width, "height": height}
         out += [line.format_map(values) for line in prompts]
     return "\n".join(out) + "\n"
 
@@ -220,12 +229,15 @@ def _scalar_list(value: Any) -> bool:
 
 def render(plan: Plan) -> dict[str, str]:
     """Every file of the plan folder, by name."""
-    files = {
-        DATASET_NAME: dataset_toml(plan),
-        CONFIG_NAME: config_toml(plan),
-        PLAN_NAME: json.dumps(plan_json(plan), indent=2) + "\n",
-        PRESET_NAME: preset_toml(plan),
-    }
+    try:
+        files = {
+            DATASET_NAME: dataset_toml(plan),
+            CONFIG_NAME: config_toml(plan),
+            PLAN_NAME: json.dumps(plan_json(plan), indent=2, allow_nan=False) + "\n",
+            PRESET_NAME: preset_toml(plan),
+        }
+    except (ValueError, TypeError) as exc:  # a value no TOML or JSON file can hold
+        raise UserError(f"the plan holds a value its files cannot: {exc}") from exc
     if (prompts := sample_prompts(plan)) is not None:
         files[PROMPTS_NAME] = prompts
     if (preset := lycoris_preset(plan)) is not None:
@@ -233,9 +245,18 @@ def render(plan: Plan) -> dict[str, str]:
     return files
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
+    """`text` appears at `path` whole or not at all, with the permissions a new file normally gets;
+    a link planted at `path` is replaced, never followed."""
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes files readable by their owner only
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
             out.flush()
@@ -246,17 +267,55 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def write_plan(plan: Plan) -> dict[str, Path]:
-    files = render(plan)
+OWN_FILES = (CONFIG_NAME, DATASET_NAME, PLAN_NAME, PROMPTS_NAME, LYCORIS_PRESET_NAME, PRESET_NAME)
+_OWN_MARK = "written by kohyawiz"
+
+
+def _head(path: Path) -> str:
     try:
-        plan.out_dir.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as handle:
+            return handle.read(512).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _ours(path: Path) -> bool:
+    """Whether a file in a plan folder is one kohyawiz wrote: its own header says so, or the
+    folder's plan.json is kohyawiz's."""
+    if path.is_symlink():
+        return False
+    if _OWN_MARK in _head(path):
+        return True
+    plan = path.parent / PLAN_NAME
+    return plan.is_file() and not plan.is_symlink() and _head(plan).lstrip().startswith('{\n  "kohyawiz"')
+
+
+def write_plan(plan: Plan, *, force: bool = False) -> dict[str, Path]:
+    """Write every file of the plan. Files kohyawiz did not write are never replaced unless
+    `force`; files of an earlier plan that this one no longer has are removed."""
+    files = render(plan)
+    folder = plan.out_dir
+    if folder.exists() and not folder.is_dir():
+        raise UserError("is a file, not a folder: choose another --out", where=str(folder))
+    if not folder.parent.is_dir():
+        raise UserError("its parent folder does not exist: create it, or choose another --out", where=str(folder))
+    foreign = [name for name in OWN_FILES if (folder / name).exists() and not _ours(folder / name)]
+    if foreign and not force:
+        raise UserError(f"holds {foreign[0]}, which kohyawiz did not write: choose another --out, or --force to "
+                        "replace it", where=str(folder))  # fmt: skip
+    try:
+        folder.mkdir(exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create the plan folder: {exc.strerror}", where=str(plan.out_dir)) from exc
+        raise UserError(f"cannot create the plan folder: {exc.strerror}", where=str(folder)) from exc
     written = {}
     for name, text in files.items():
         try:
-            write_atomic(plan.out_dir / name, text)
+            write_atomic(folder / name, text)
         except OSError as exc:
-            raise UserError(f"cannot write: {exc.strerror}", where=str(plan.out_dir / name)) from exc
-        written[name] = plan.out_dir / name
+            raise UserError(f"cannot write: {exc.strerror}", where=str(folder / name)) from exc
+        written[name] = folder / name
+    for name in OWN_FILES:
+        stale = folder / name
+        if name not in files and (stale.is_symlink() or (stale.is_file() and _ours(stale))):
+            stale.unlink()  # an earlier plan's sample prompts or LyCORIS preset must not survive
     return written

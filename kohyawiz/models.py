@@ -68,7 +68,10 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def _hints_from_metadata(info: ModelInfo, metadata: dict[str, Any]) -> None:
+def _hints_from_metadata(info: ModelInfo, metadata: Any) -> None:
+    if not isinstance(metadata, dict):
+        info.notes.append("its __metadata__ is not a table: ignored")
+        return
     prediction = str(metadata.get("modelspec.prediction_type", "")).lower()
     if prediction in ("v", "v_prediction", "v-prediction"):
         info.vpred = True

@@ -48,6 +48,13 @@ def coerce_override(interface: Interface, script: str, key: str, raw: Any, where
             where=where,
         )
     value = _parse_text(raw, fact.kind, fact.type) if isinstance(raw, str) else raw
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**63:
+            raise UserError(f"{key}: {item} is beyond what a TOML integer holds", where=where)
+        if isinstance(item, str) and (len(item) > 4096 or "\x00" in item):
+            raise UserError(f"{key}: the text is too long or holds a NUL character", where=where)
+    if key == "output_name" and isinstance(value, str) and not _plain_file_name(value):
+        raise UserError(f"output_name {value!r} must be a plain file name: no folders, no '..'", where=where)
     if fact.type == "float" and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if fact.kind == "list" and fact.type == "float" and isinstance(value, list):
@@ -61,6 +68,10 @@ def coerce_override(interface: Interface, script: str, key: str, raw: Any, where
     if problem:
         raise UserError(problem, where=where)
     return value
+
+
+def _plain_file_name(name: str) -> bool:
+    return bool(name.strip()) and name not in (".", "..") and not any(c in name for c in "/\\\x00")
 
 
 def _parse_text(text: str, kind: str, type_name: str | None) -> Any:

@@ -141,7 +141,9 @@ def _refuse_machine_paths(preset: PresetFile, path: Path) -> None:
                 f"pass --set {key}=... yourself if you mean it",
                 where=str(path),
             )
-        if _PATH_KEYS.search(key) or (isinstance(value, str) and _ABSOLUTE.match(value)):
+        items = value if isinstance(value, list) else [value]
+        texts = [str(i).split("=", 1)[-1] for i in items if isinstance(i, str)]
+        if _PATH_KEYS.search(key) or any(_ABSOLUTE.match(t) or t.startswith("..") or "/../" in t for t in texts):
             raise UserError(f"overrides.{key} is a machine path; presets must work on any machine", where=str(path))
 
 

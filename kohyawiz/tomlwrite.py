@@ -17,6 +17,8 @@ def value(item: Any) -> str:
     if isinstance(item, bool):
         return "true" if item else "false"
     if isinstance(item, int):
+        if not -(2**63) <= item < 2**63:
+            raise ValueError(f"{item} is beyond what a TOML integer holds")
         return str(item)
     if isinstance(item, float):
         if not math.isfinite(item):

@@ -73,6 +73,6 @@ def run_plan(args: argparse.Namespace) -> int:
         if new:
             print(f"Learned the interface of {args.sd_scripts_dir} as {request.sd_scripts_version}")
     plan, _ = plan_from_request(request)
-    written = write_plan(plan)
+    written = write_plan(plan, force=bool(getattr(args, "force", False)))
     print_summary(plan, written)
     return 0

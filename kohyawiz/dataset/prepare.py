@@ -9,7 +9,8 @@ so running it twice changes nothing the second time.
 from __future__ import annotations
 
 import io
-import shutil
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +30,21 @@ class Prepared:
 
 
 def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    temp.replace(path)
+    """A new, exclusively created temporary file beside `path`, then a rename: a link planted at
+    either name is replaced, never written through."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    return path.is_file() and not path.is_symlink() and path.read_bytes() == data
 
 
 def _transform(source: Path, webp_to_png: bool) -> tuple[bytes | None, str, list[str]]:
@@ -76,12 +89,14 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
     raw, into = raw.expanduser().resolve(), into.expanduser().resolve()
     if not raw.is_dir():
         raise UserError("is not a folder of raw images", where=str(raw))
-    if into == raw:
-        raise UserError("prepare writes to a new folder; the raw folder is never changed", where=str(into))
+    if into == raw or into.is_relative_to(raw):
+        raise UserError("prepare writes outside the raw folder, which is never changed: choose another --into",
+                        where=str(into))  # fmt: skip
     from PIL import Image
 
     into.mkdir(parents=True, exist_ok=True)
     report: list[Prepared] = []
+    taken: set[str] = set()
     for source in sorted(p for p in raw.iterdir() if p.is_file() and p.suffix.lower() in READABLE):
         entry = Prepared(source, None)
         try:
@@ -93,26 +108,27 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
         if entry.problem:
             report.append(entry)
             continue
-        target = into / f"{source.stem}{suffix}"
+        stem = source.stem
+        if stem.lower() in taken:  # dup.png, dup.gif and dup.tif must not become one dup.png
+            stem = f"{source.stem}-{source.suffix.lstrip('.').lower()}"
+            entry.actions.append(f"named {stem}{suffix}: another image already has the name {source.stem}")
+        taken.add(stem.lower())
+        target = into / f"{stem}{suffix}"
         entry.target = target
-        if data is None:
-            if target.is_file() and target.read_bytes() == source.read_bytes():
-                entry.actions = ["unchanged"]
-            else:
-                shutil.copyfile(source, target.with_name(f".{target.name}.tmp"))
-                target.with_name(f".{target.name}.tmp").replace(target)
-                entry.actions = ["copied"]
-        elif target.is_file() and target.read_bytes() == data:
-            entry.actions = ["unchanged"]
+        payload = source.read_bytes() if data is None else data
+        if _same_bytes(target, payload):
+            entry.actions.append("unchanged")
         else:
-            _write_bytes_atomic(target, data)
+            _write_bytes_atomic(target, payload)
+            if data is None:
+                entry.actions.append("copied")
         for caption_suffix in CAPTIONS:
             caption = source.with_suffix(caption_suffix)
             if caption.is_file():
-                copy = into / caption.name
+                copy = into / f"{stem}{caption_suffix}"
                 text = caption.read_bytes()
-                if not copy.is_file() or copy.read_bytes() != text:
+                if not _same_bytes(copy, text):
                     _write_bytes_atomic(copy, text)
-                    entry.actions.append(f"caption {caption.name} copied")
+                    entry.actions.append(f"caption {caption.name} copied as {copy.name}")
         report.append(entry)
     return report

@@ -228,7 +228,7 @@ class Wizard(App[None]):
 
             def answered(yes: bool | None) -> None:
                 if yes:
-                    self._write(plan)
+                    self._write(plan, force=True)
                 else:
                     result.update(plain("Not written: choose another folder, or write again to replace it."))
 
@@ -237,12 +237,12 @@ class Wizard(App[None]):
             return
         self._write(plan)
 
-    def _write(self, plan: Any) -> None:
+    def _write(self, plan: Any, force: bool = False) -> None:
         from kohyawiz.emit import write_plan
 
         result = self.query_one("#write-result", Static)
         try:
-            self.written = write_plan(plan)
+            self.written = write_plan(plan, force=force)
         except (UserError, OSError) as exc:
             result.update(error(str(exc)))
             return

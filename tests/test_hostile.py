@@ -1,0 +1,227 @@
+"""Safe with what strangers hand you: hostile and careless files through every door. Each outcome
+is success or one line of error, quickly, with nothing written outside the output folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import make_folder, plan_for
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kohyawiz.door import read_json, read_text, read_toml
+from kohyawiz.errors import UserError
+
+DATA = Path(__file__).resolve().parent / "data" / "kohya"
+
+
+def kohyawiz(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kohyawiz", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def one_line(run: subprocess.CompletedProcess[str]) -> None:
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr, run.stderr
+
+
+def test_the_door_refuses_devices_pipes_folders_and_huge_files(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(UserError, match="not a regular file"):
+        read_text("/dev/zero", "preset")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file"):
+        read_text(fifo, "preset")  # would block forever if opened for reading normally
+    with pytest.raises(UserError, match="folder"):
+        read_text(tmp_path, "preset")
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (5 * 1024 * 1024))
+    with pytest.raises(UserError, match="too large"):
+        read_json(big, "GUI config")
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b"a = '\xe9'\n")
+    with pytest.raises(UserError, match="UTF-8"):
+        read_toml(latin, "preset")
+    assert time.monotonic() - start < 5
+
+
+@pytest.mark.parametrize("text,reader", [("[" * 100000 + "]" * 100000, read_json), ("a = " + "[" * 5000 + "]" * 5000, read_toml),
+                                         ('{"a":' * 3000 + "1" + "}" * 3000, read_json)])  # fmt: skip
+def test_deep_nesting_is_one_line(tmp_path, text, reader):
+    path = tmp_path / "deep"
+    path.write_text(text)
+    with pytest.raises(UserError, match="nests deeper"):
+        reader(path, "config")
+
+
+def test_import_with_a_dataset_config_that_is_a_device(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('network_module = "networks.lora"\nnetwork_dim = 8\ndataset_config = "/dev/zero"\n')
+    run = kohyawiz("import", str(config), "--out", str(tmp_path / "p.toml"), timeout=20)
+    one_line(run)
+    assert "not a regular file" in run.stderr
+
+
+def test_shared_presets_carry_no_credentials_uploads_or_paths_out(tmp_path):
+    from kohyawiz.presets import load_preset
+
+    for overrides in ('huggingface_token = "hf_x"', 'wandb_api_key = "k"', 'log_with = "all"', 'async_upload = true',
+                      'output_name = "../../x"', 'network_args = ["preset=/etc/passwd"]',
+                      'base_weights = ["../../../w.safetensors"]'):  # fmt: skip
+        preset = tmp_path / "shared.toml"
+        preset.write_text(f'schema_version = 1\n[answers]\nsubject = "style"\n[overrides]\n{overrides}\n')
+        with pytest.raises(UserError):
+            load_preset(str(preset))
+
+
+def test_output_name_stays_a_file_name_from_any_source(tmp_path):
+    for bad in ("../../x", "a/b", ".."):
+        with pytest.raises(UserError, match="plain file name"):
+            plan_for(tmp_path, overrides={"output_name": bad})
+    assert plan_for(tmp_path, name="../evil").value("output_name") == "evil"
+
+
+def test_plan_out_never_replaces_what_kohyawiz_did_not_write(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "config.toml").write_text("# my own config\n")
+    base = ["plan", "--family", "sd1", "--subject", "character", "--vram", "12", "--concept", "a=30"]
+    one_line(kohyawiz(*base, "--out", str(out)))
+    assert (out / "config.toml").read_text() == "# my own config\n"
+    assert kohyawiz(*base, "--out", str(out), "--force").returncode == 0
+    old = os.umask(0o022)
+    os.umask(old)
+    mode = stat.S_IMODE((out / "config.toml").stat().st_mode)
+    assert mode == 0o666 & ~old  # normal permissions, not owner-only
+    assert kohyawiz(*base, "--samples", "--out", str(out)).returncode == 0
+    assert (out / "sample_prompts.txt").is_file()
+    assert kohyawiz(*base, "--out", str(out)).returncode == 0
+    assert not (out / "sample_prompts.txt").exists()  # a stale file of the earlier plan is gone
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    file_out = tmp_path / "a-file"
+    file_out.write_text("x")
+    one_line(kohyawiz(*base, "--out", str(file_out)))
+    one_line(kohyawiz(*base, "--out", str(tmp_path / "no" / "such" / "parent")))
+
+
+def test_prepare_never_maps_two_images_to_one_and_never_follows_links(tmp_path):
+    from PIL import Image
+
+    from kohyawiz.dataset.prepare import prepare
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for ext, fmt in (("png", "PNG"), ("gif", "GIF"), ("tif", "TIFF")):
+        Image.new("RGB", (64, 64), (10, 20, 30)).save(raw / f"dup.{ext}", fmt)
+    (raw / "dup.txt").write_text("dup, tag")
+    into = tmp_path / "train" / "1_dup"
+    into.mkdir(parents=True)
+    victim = tmp_path / "victim.png"
+    victim.write_bytes(b"keep me")
+    (into / "dup.png").symlink_to(victim)
+    report = prepare(raw, into)
+    targets = sorted(p.target.name for p in report if p.target)
+    assert len(targets) == 3 and len(set(targets)) == 3
+    assert victim.read_bytes() == b"keep me" and not (into / "dup.png").is_symlink()
+    captions = sorted(p.name for p in into.glob("*.txt"))
+    assert len(captions) == 3  # each image keeps its caption
+    with pytest.raises(UserError, match="outside the raw folder"):
+        prepare(raw, raw / "inside")
+
+
+def test_train_launches_only_known_trainers_with_kohyawiz_options(tmp_path):
+    base = ["plan", "--family", "sd1", "--subject", "character", "--vram", "12", "--concept", "a=30"]
+    out = tmp_path / "p"
+    assert kohyawiz(*base, "--out", str(out)).returncode == 0
+    plan = json.loads((out / "plan.json").read_text())
+    for field, value in (("script", "../../../tmp/evil.py"), ("accelerate_args", ["--config_file", "/tmp/evil.yaml"])):
+        damaged = dict(plan, **{field: value})
+        (out / "plan.json").write_text(json.dumps(damaged, indent=2))
+        run = kohyawiz("train", str(out), "--dry-run")
+        one_line(run)
+    (out / "plan.json").write_text("{ not json")
+    one_line(kohyawiz("train", str(out), "--dry-run"))
+
+
+def test_damaged_records_and_queue_are_one_line(tmp_path):
+    env_home = tmp_path / "home"
+    (env_home / "runs" / "20260101-000000-x").mkdir(parents=True)
+    (env_home / "runs" / "20260101-000000-x" / "outcome.json").write_text("[[[")
+    (env_home / "runs" / "20260101-000000-x" / "events.jsonl").write_text('{"event": "Progress", "step": "x"}\nnot json\n')
+    (env_home / "queue.json").write_text('[{"nope": 1}]')
+    env = {**os.environ, "KOHYAWIZ_HOME": str(env_home)}
+    runs = subprocess.run([sys.executable, "-m", "kohyawiz", "runs"], capture_output=True, text=True, env=env)
+    assert runs.returncode == 0 and "None" not in runs.stdout and "Traceback" not in runs.stderr
+    shown = subprocess.run([sys.executable, "-m", "kohyawiz", "runs", "show", "x"], capture_output=True, text=True, env=env)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr
+    queue = subprocess.run([sys.executable, "-m", "kohyawiz", "queue", "list"], capture_output=True, text=True, env=env)
+    assert queue.returncode == 2 and "Traceback" not in queue.stderr
+
+
+def test_numbers_beyond_toml_and_counts_beyond_reason(tmp_path):
+    with pytest.raises(UserError, match="TOML integer"):
+        plan_for(tmp_path, overrides={"max_train_steps": 2**70})
+    start = time.monotonic()
+    run = kohyawiz("plan", "--family", "sd1", "--subject", "character", "--vram", "12", "--concept", "a=100000000",
+                   "--out", str(tmp_path / "big"))  # fmt: skip
+    one_line(run)
+    assert time.monotonic() - start < 10
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(base=st.sampled_from(sorted(p.name for p in DATA.glob("*.json"))), changes=st.dictionaries(
+    st.sampled_from(["LoRA_type", "network_dim", "optimizer", "learning_rate", "max_resolution", "epoch",
+                     "additional_parameters", "output_name", "network_alpha", "train_batch_size", "caption_extension",
+                     "huggingface_token", "log_with", "dataset_config", "sdxl", "v2", "lr_scheduler", "bogus"]),
+    JSON_VALUES, max_size=5))  # fmt: skip
+def test_fuzz_mutated_real_kohya_configs_import_or_fail_in_one_line(tmp_path_factory, base, changes):
+    from kohyawiz.interop.kohya import import_settings, read_config
+
+    tmp = tmp_path_factory.mktemp("fuzz")
+    data = json.loads((DATA / base).read_text())
+    data.update(changes)
+    path = tmp / "config.json"
+    try:
+        path.write_text(json.dumps(data))
+    except ValueError:
+        return
+    start = time.monotonic()
+    try:
+        flat, dataset = read_config(path)
+        result = import_settings(flat, str(path), dataset)
+    except UserError as exc:
+        assert "\n" not in str(exc).strip()
+        return
+    finally:
+        assert time.monotonic() - start < 5
+    overrides = result.overrides
+    assert "huggingface_token" not in overrides and overrides.get("log_with") in (None, "tensorboard")
+
+
+def test_hostile_safetensors_headers_are_one_line(tmp_path):
+    import struct
+
+    from kohyawiz.models import inspect_model
+
+    for header in (b"[" * 200000, b'{"__metadata__": [1, 2]}', b"\xff\xfe", b'{"a": {"dtype": "F16"}}'):
+        path = tmp_path / "m.safetensors"
+        path.write_bytes(struct.pack("<Q", len(header)) + header)
+        try:
+            inspect_model(str(path))
+        except UserError as exc:
+            assert "\n" not in str(exc)
+    make_folder(tmp_path, "x", [(64, 64)])
