@@ -238,6 +238,11 @@ def render(plan: Plan) -> dict[str, str]:
         }
     except (ValueError, TypeError) as exc:  # a value no TOML or JSON file can hold
         raise UserError(f"the plan holds a value its files cannot: {exc}") from exc
+    for name, text in files.items():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UserError(f"{name} would hold text that is not valid Unicode (position {exc.start})") from None
     if (prompts := sample_prompts(plan)) is not None:
         files[PROMPTS_NAME] = prompts
     if (preset := lycoris_preset(plan)) is not None:
@@ -265,6 +270,29 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _write_all(folder: Path, files: dict[str, str]) -> dict[str, Path]:
+    """Every file to a temporary name first, then all renamed in one quick pass, so an
+    interrupted plan leaves the old files or the new ones (and no temporary files)."""
+    temps: dict[str, str] = {}
+    try:
+        for name, text in files.items():
+            handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+            temps[name] = temp
+            os.fchmod(handle, 0o666 & ~_umask())
+            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+        for name, temp in temps.items():
+            os.replace(temp, folder / name)
+    except OSError as exc:
+        raise UserError(f"cannot write the plan: {exc.strerror or exc}", where=str(folder)) from exc
+    finally:
+        for temp in temps.values():
+            Path(temp).unlink(missing_ok=True)
+    return {name: folder / name for name in files}
 
 
 OWN_FILES = (CONFIG_NAME, DATASET_NAME, PLAN_NAME, PROMPTS_NAME, LYCORIS_PRESET_NAME, PRESET_NAME)
@@ -307,13 +335,7 @@ def write_plan(plan: Plan, *, force: bool = False) -> dict[str, Path]:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create the plan folder: {exc.strerror}", where=str(folder)) from exc
-    written = {}
-    for name, text in files.items():
-        try:
-            write_atomic(folder / name, text)
-        except OSError as exc:
-            raise UserError(f"cannot write: {exc.strerror}", where=str(folder / name)) from exc
-        written[name] = folder / name
+    written = _write_all(folder, files)
     for name in OWN_FILES:
         stale = folder / name
         if name not in files and (stale.is_symlink() or (stale.is_file() and _ours(stale))):

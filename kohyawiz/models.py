@@ -4,7 +4,6 @@ hints, native resolution, and whether it is a LoRA rather than a base model. No 
 from __future__ import annotations
 
 import contextlib
-import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,13 +138,20 @@ def inspect_safetensors(path: Path) -> ModelInfo:
 
 def inspect_diffusers(folder: Path) -> ModelInfo:
     def read(name: str) -> dict[str, Any]:
+        from kohyawiz.door import read_json
+
+        if not (folder / name).is_file():
+            return {}
         try:
-            data = json.loads((folder / name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_json(folder / name, "diffusers config")
+        except UserError:
             return {}
         return data if isinstance(data, dict) else {}
 
     index, unet, scheduler = read("model_index.json"), read("unet/config.json"), read("scheduler/scheduler_config.json")
+    if not index and not unet:
+        raise UserError("is a folder but not a diffusers model (no model_index.json or unet/config.json)",
+                        where=str(folder))  # fmt: skip
     info = ModelInfo(str(folder), "diffusers", None)
     pipeline = str(index.get("_class_name", ""))
     width = unet.get("cross_attention_dim")

@@ -225,3 +225,42 @@ def test_hostile_safetensors_headers_are_one_line(tmp_path):
         except UserError as exc:
             assert "\n" not in str(exc)
     make_folder(tmp_path, "x", [(64, 64)])
+
+
+def test_a_looping_link_does_not_hide_a_concept(tmp_path):
+    from kohyawiz.dataset.doctor import CheckOptions, check_dataset
+    from kohyawiz.dataset.scan import scan_training_dir
+
+    folder = make_folder(tmp_path / "train", "10_a", [(512, 512)] * 3, "a, b")
+    (folder / "loop1.png").symlink_to(folder / "loop2.png")
+    (folder / "loop2.png").symlink_to(folder / "loop1.png")
+    scan = scan_training_dir(tmp_path / "train", (".png",))
+    assert len(scan.concepts[0].images) == 3
+    findings = check_dataset(scan, CheckOptions())
+    assert any("loops" in f.message and f.level == "error" for f in findings)
+
+
+def test_inspect_refuses_folders_that_are_not_models():
+    from kohyawiz.models import inspect_model
+
+    with pytest.raises(UserError, match="not a diffusers model"):
+        inspect_model("/")
+
+
+def test_a_queue_entry_left_running_does_not_block_the_queue(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path))
+    from kohyawiz.run import queue
+
+    (tmp_path / "queue.json").write_text(json.dumps([
+        {"id": "a", "plan_dir": "/nope", "status": "running", "added": "", "run": None},
+        {"id": "b", "plan_dir": "/nope2", "status": "pending", "added": "", "run": None},
+    ]))  # fmt: skip
+    assert queue.mark_stale_running() == ["a"]
+    assert queue.next_entry().id == "b"
+
+
+def test_values_no_file_can_hold_are_one_line(tmp_path):
+    from kohyawiz.emit import render
+
+    with pytest.raises(UserError, match="not valid Unicode"):
+        render(plan_for(tmp_path, overrides={"output_name": "x\udcff"}))

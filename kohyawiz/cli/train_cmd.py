@@ -112,6 +112,8 @@ def run_queue(args: argparse.Namespace) -> int:
             print(f"{listed.id}  {listed.status:<11} {listed.plan_dir}  {listed.run or ''}")
         return 0
     failures = 0
+    for stale in queue.mark_stale_running():
+        print(f"{stale}: was left running by an earlier queue run; marked interrupted (queue it again to retry)")
     while True:
         entry = queue.next_entry()
         if entry is None:
@@ -130,7 +132,7 @@ def run_queue(args: argparse.Namespace) -> int:
             if outcome.status == "interrupted":
                 return 130
             ok = outcome.status == "completed"
-        except UserError as exc:
+        except (UserError, OSError, ValueError) as exc:
             queue.update(entry.id, status="failed")
             print(f"{entry.id}: failed: {exc}")
             ok = False

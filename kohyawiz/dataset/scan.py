@@ -97,9 +97,17 @@ def scan_training_dir(root: Path, extensions: tuple[str, ...], read_sizes: bool 
 
 def read_concept(concept: ScannedConcept, extensions: tuple[str, ...], read_sizes: bool) -> None:
     try:
-        files = [e for e in os.scandir(concept.folder) if e.is_file()]
+        entries = list(os.scandir(concept.folder))
     except OSError:
         return
+    files = []
+    for entry in entries:
+        try:
+            if entry.is_file():
+                files.append(entry)
+        except OSError:  # a link that loops: one bad entry must not hide the rest of the folder
+            if is_sd_image(Path(entry.path), extensions):
+                concept.unreadable[Path(entry.path)] = "a link that loops or cannot be followed"
     for entry in sorted(files, key=lambda e: e.name):
         path = Path(entry.path)
         if is_sd_image(path, extensions):

@@ -59,9 +59,21 @@ def add(plan_dir: Path) -> QueueEntry:
 
 def next_entry() -> QueueEntry | None:
     for entry in load_queue():
-        if entry.status in ("pending", "running"):
+        if entry.status == "pending":
             return entry
     return None
+
+
+def mark_stale_running() -> list[str]:
+    """Entries left 'running' by a queue that was killed: they are interrupted, not blocking."""
+    entries = load_queue()
+    stale = [e.id for e in entries if e.status == "running"]
+    if stale:
+        for entry in entries:
+            if entry.id in stale:
+                entry.status = "interrupted"
+        save_queue(entries)
+    return stale
 
 
 def update(entry_id: str, **changes: str | None) -> None:
