@@ -119,6 +119,8 @@ def _probe_with(answers: dict[str, Any]) -> dict[str, Any]:
     return deep_merge(_PROBE, answers)
 
 
+MAX_EXTENDS = 16
+"""How long an `extends` chain may be."""
 # Settings that send the model, the logs or a credential somewhere else: only the person running
 # kohyawiz may set them (on the command line or in the wizard), never a file someone shared.
 SENDS_ELSEWHERE = re.compile(
@@ -152,6 +154,8 @@ def load_preset(name_or_path: str, relative_to: Path | None = None, _seen: tuple
     if path in _seen:
         loop = " -> ".join(p.name for p in (*_seen, path))
         raise UserError(f"presets extend each other in a loop: {loop}", where=str(path))
+    if len(_seen) >= MAX_EXTENDS:
+        raise UserError(f"more than {MAX_EXTENDS} presets extend each other: flatten the chain", where=str(path))
     preset = read_preset_file(path)
     answers: dict[str, Any] = {}
     overrides: dict[str, Any] = {}

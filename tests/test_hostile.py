@@ -264,3 +264,38 @@ def test_values_no_file_can_hold_are_one_line(tmp_path):
 
     with pytest.raises(UserError, match="not valid Unicode"):
         render(plan_for(tmp_path, overrides={"output_name": "x\udcff"}))
+
+
+DOORS = [
+    ("preset.toml", lambda p: __import__("kohyawiz.presets", fromlist=["load_preset"]).load_preset(str(p))),
+    ("dataset.toml", lambda p: __import__("kohyawiz.cli.check_cmd", fromlist=["x"]).toml_findings(
+        p, __import__("kohyawiz.dataset.doctor", fromlist=["CheckOptions"]).CheckOptions(), None, None)),
+    ("config.json", lambda p: __import__("kohyawiz.interop.kohya", fromlist=["read_config"]).read_config(p)),
+    ("config.toml", lambda p: __import__("kohyawiz.interop.kohya", fromlist=["read_config"]).read_config(p)),
+    ("plan.json", lambda p: __import__("kohyawiz.interop.diff", fromlist=["load_side"]).load_side(str(p))),
+    ("m.safetensors", lambda p: __import__("kohyawiz.models", fromlist=["inspect_model"]).inspect_model(str(p))),
+]  # fmt: skip
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(['schema_version = 1\n[answers]\nextends = "x"', "[[datasets]]\n[[datasets.subsets]]\nimage_dir = 1",
+                     '{"decisions": [1, {"key": []}]}', "a = 1e400", '{"a": NaN}', "[general]\nresolution = [1, 2, 3]",
+                     'schema_version = 1\n[answers]\nsubject = "style"\n[[answers.concepts]]\nname = "x"\nimages = -1']),
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(door=st.sampled_from(range(len(DOORS))), text=HOSTILE_TEXT)
+def test_fuzz_every_door_gives_success_or_one_line(tmp_path_factory, door, text):
+    name, open_it = DOORS[door]
+    path = tmp_path_factory.mktemp("door") / name
+    if name.endswith(".safetensors"):
+        raw = text.encode("utf-8", "surrogatepass")
+        path.write_bytes(len(raw).to_bytes(8, "little") + raw)
+    else:
+        path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    start = time.monotonic()
+    try:
+        open_it(path)
+    except UserError as exc:
+        assert "\n" not in str(exc).strip()
+    assert time.monotonic() - start < 5

@@ -27,12 +27,11 @@ def load_side(path_text: str) -> Side:
         data = read_json(path, "plan.json")
         if not isinstance(data, dict) or not isinstance(data.get("decisions"), list):
             raise UserError("not a kohyawiz plan.json (no decisions): re-plan it", where=str(path))
-        values = {
-            d["key"]: d["value"]
-            for d in data.get("decisions", [])
-            if d.get("scope") == "arg" and d["value"] is not None
-        }
-        reasons = {d["key"]: (d["rule"], d["reason"]) for d in data.get("decisions", [])}
+        decisions = [
+            d for d in data["decisions"] if isinstance(d, dict) and isinstance(d.get("key"), str)
+        ]  # a damaged entry is skipped, not fatal
+        values = {d["key"]: d.get("value") for d in decisions if d.get("scope") == "arg" and d.get("value") is not None}
+        reasons = {d["key"]: (str(d.get("rule", "?")), str(d.get("reason", ""))) for d in decisions}
         return Side(str(path.parent), values, reasons)
     flat, dataset = read_config(path)
     imported = import_settings(flat, str(path))
