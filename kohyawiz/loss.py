@@ -33,7 +33,8 @@ class LossShift:
         )
 
 
-def _means(values: Sequence[float], width: int) -> list[float]:
+def moving_average(values: Sequence[float], width: int) -> list[float]:
+    """The mean of each value and the `width - 1` before it (fewer at the start)."""
     out, total = [], 0.0
     for index, value in enumerate(values):
         total += value
@@ -55,7 +56,7 @@ def detect_loss_shift(
         return None
     steps = [s for s, _ in clean]
     width = max(5, len(clean) // 50)
-    smooth = _means([v for _, v in clean], width)
+    smooth = moving_average([v for _, v in clean], width)
     stable = max(20, len(clean) // 5)
     last = total_steps or steps[-1]
     for index in range(stable + width, len(clean) - width):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kohyawiz.loss import detect_loss_shift
+from kohyawiz.loss import detect_loss_shift, moving_average
 from kohyawiz.run.records import read_events, read_json
 
 SMOOTHING = 20
@@ -81,16 +81,6 @@ def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def moving_average(values: list[float], width: int = SMOOTHING) -> list[float]:
-    out, total = [], 0.0
-    for index, value in enumerate(values):
-        total += value
-        if index >= width:
-            total -= values[index - width]
-        out.append(total / min(index + 1, width))
-    return out
-
-
 def read_history(folder: Path) -> RunHistory:
     outcome = read_json(folder / "outcome.json", {})
     outcome = outcome if isinstance(outcome, dict) else {}
@@ -129,7 +119,7 @@ def read_history(folder: Path) -> RunHistory:
     raw_fatal = outcome.get("fatal")
     fatal: list[Any] = raw_fatal if isinstance(raw_fatal, list) else []
     reason, advice = _reason(outcome, fatal)
-    smooth = moving_average([v for _, v in points])
+    smooth = moving_average([v for _, v in points], SMOOTHING)
     board = folder / TENSORBOARD_DIR
     return RunHistory(
         folder=folder, name=str(_plan_arg(plan, "output_name") or folder.name),

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kohyawiz.run.history import RunHistory, moving_average, sample_key
+from kohyawiz.loss import moving_average
+from kohyawiz.run.history import SMOOTHING, RunHistory, sample_key
 
 SIZE_INCHES = (10, 5)
 DPI = 110
@@ -31,7 +32,7 @@ def loss_plot(history: RunHistory, path: Path) -> Path:
         values = [v for _, v in history.losses]
         ax.plot(steps, values, color="#9ecae1", linewidth=0.8, label="loss per step")
         if values:
-            ax.plot(steps, moving_average(values), color="#08519c", linewidth=1.8, label="moving average")
+            ax.plot(steps, moving_average(values, SMOOTHING), color="#08519c", linewidth=1.8, label="moving average")
         for epoch, start in history.epoch_starts[1:]:
             ax.axvline(start, color="#cccccc", linestyle=":", linewidth=0.8)
             ax.text(start, 0.01, f"epoch {epoch}", transform=ax.get_xaxis_transform(), fontsize=7, color="#888888",
@@ -75,7 +76,7 @@ def compare_plot(histories: list[RunHistory], path: Path) -> Path:
     try:
         for history in histories:
             steps = [s for s, _ in history.losses]
-            values = moving_average([v for _, v in history.losses])
+            values = moving_average([v for _, v in history.losses], SMOOTHING)
             ax.plot(steps, values, linewidth=1.5, label=f"{history.folder.name} ({history.status})")
             for checkpoint in history.checkpoints:
                 if checkpoint.step is not None and checkpoint.loss_around is not None:
