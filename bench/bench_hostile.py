@@ -27,12 +27,10 @@ def main() -> None:
     root = Path(tempfile.mkdtemp())
     train = big_dataset(root, 20_000)
     start = time.perf_counter()
-    plan, findings = plan_from_request(
-        PlanRequest(out_dir=root / "plan", answers={"subject": "style", "vram_gb": 12, "model": {"family": "sd1"}},
-                    dataset=train, force=True)  # fmt: skip
-    )
-    print(f"20,000 images: plan with the doctor {time.perf_counter() - start:.2f} s "
-          f"({len(findings)} findings, {plan.figures.total_steps} steps)")  # fmt: skip
+    answers = {"subject": "style", "vram_gb": 12, "model": {"family": "sd1"}}
+    plan, findings = plan_from_request(PlanRequest(out_dir=root / "plan", answers=answers, dataset=train, force=True))
+    seconds = time.perf_counter() - start
+    print(f"20,000 images: plan with the doctor {seconds:.2f} s ({len(findings)} findings, {plan.figures.total_steps} steps)")
     params = " ".join(f"--flag{i}=value{i}" for i in range(60_000))[: 1024 * 1024]
     config = root / "gui.json"
     config.write_text(json.dumps({"LoRA_type": "Standard", "network_dim": 8, "additional_parameters": params}))

@@ -16,6 +16,7 @@ CROSS_ATTENTION_WIDTH = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
 # The architecture alone says little for SD1: base 1.5 is 512 but most finetunes reach 768 (T-RES),
 # so SD1 gets a native resolution only from the file's own metadata.
 NATIVE = {"sd2": 768, "sdxl": 1024}
+PLANNED_FAMILIES = ("sd1", "sd2", "sdxl")
 LORA_MARKERS = ("lora_unet_", "lora_te", "lora_down", "lora_up", "hada_w1", "lokr_w1", "oft_blocks", ".alpha")
 
 
@@ -34,9 +35,9 @@ class ModelInfo:
         return dict(self.__dict__)
 
     def answers(self) -> dict[str, Any]:
-        """What the plan's model answers can take from this."""
+        """What the plan's model answers can take from this (families kohyawiz plans)."""
         out: dict[str, Any] = {}
-        if self.family:
+        if self.family in PLANNED_FAMILIES:
             out["family"] = self.family
         if self.vpred:
             out["vpred"] = True
@@ -88,6 +89,42 @@ def _hints_from_metadata(info: ModelInfo, metadata: Any) -> None:
             info.native_resolution = max(int(v) for v in resolution.split("x"))
 
 
+# Diffusion transformers sd-scripts trains (its *_train_network.py), told apart by the top-level
+# modules of their own model classes (library/flux_models.py, chroma_models.py, sd3_models.py,
+# lumina_models.py, anima_models.py, hunyuan_image_models.py), most specific first.
+DIT_FAMILIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("chroma", ("distilled_guidance_layer.", "double_blocks."), ()),
+    ("hunyuan-image", ("byt5_in.", "double_blocks."), ()),
+    ("flux", ("double_blocks.", "single_blocks.", "img_in."), ()),
+    ("sd3", ("joint_blocks.", "x_embedder.proj."), ()),
+    ("lumina", ("cap_embedder.", "context_refiner."), ()),
+    ("anima", ("t_embedding_norm.", "t_embedder.", "x_embedder.", "blocks."), ()),
+)
+COMPANIONS = {
+    "flux": "clip_l, t5xxl and ae (the VAE)",
+    "chroma": "t5xxl and ae (the VAE)",
+    "sd3": "clip_l, clip_g and t5xxl unless the checkpoint holds them",
+    "lumina": "gemma2 (the text encoder) and ae (the VAE)",
+    "anima": "qwen3 (the text encoder) and vae",
+    "hunyuan-image": "text_encoder, byt5 and vae",
+}
+TRAINERS = {
+    "flux": "flux_train_network.py", "chroma": "flux_train_network.py --model_type chroma",
+    "sd3": "sd3_train_network.py", "lumina": "lumina_train_network.py", "anima": "anima_train_network.py",
+    "hunyuan-image": "hunyuan_image_train_network.py",
+}  # fmt: skip
+
+
+def _dit_family(keys: list[str]) -> str | None:
+    stripped = [k.removeprefix("model.diffusion_model.").removeprefix("net.") for k in keys]
+    for family, needed, absent in DIT_FAMILIES:
+        if all(any(k.startswith(n) for k in stripped) for n in needed) and not any(
+            k.startswith(a) for k in stripped for a in absent
+        ):
+            return family
+    return None
+
+
 def inspect_safetensors(path: Path) -> ModelInfo:
     header = read_safetensors_header(path)
     metadata = header.pop("__metadata__", {}) or {}
@@ -101,6 +138,14 @@ def inspect_safetensors(path: Path) -> ModelInfo:
             "sdxl" if "sdxl" in base or any("lora_te2_" in k for k in keys) else ("sd2" if "v2" in base else None)
         )
         info.notes.append(f"a LoRA ({module or 'network'}), not a base model: pick the checkpoint it was trained on")
+    elif (dit := _dit_family(keys)) is not None:
+        info.family = dit
+        if dit == "flux":
+            guided = any(k.removeprefix("model.diffusion_model.").startswith("guidance_in.") for k in keys)
+            info.notes.append("Flux.1 dev (guidance-distilled)" if guided else "Flux.1 schnell (no guidance input)")
+        if dit == "sd3" and any(k.startswith("text_encoders.") for k in keys):
+            info.notes.append("holds its text encoders")
+        info.notes.append(f"trained by {TRAINERS[dit]}; it needs {COMPANIONS[dit]}")
     else:
         width = None
         for key in keys:

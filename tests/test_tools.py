@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -205,3 +206,72 @@ def test_inspect_a_hub_id_through_huggingface_hubs_cache(tmp_path, monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(huggingface_hub.constants)
+
+
+DIT_HEADERS = {
+    "flux": {"double_blocks.0.img_attn.qkv.weight": [9216, 3072], "single_blocks.0.linear1.weight": [21504, 3072],
+             "img_in.weight": [3072, 64], "guidance_in.in_layer.weight": [3072, 256]},
+    "chroma": {"double_blocks.0.img_attn.qkv.weight": [9216, 3072], "single_blocks.0.linear1.weight": [21504, 3072],
+               "img_in.weight": [3072, 64], "distilled_guidance_layer.in_proj.weight": [5120, 64]},
+    "sd3": {"model.diffusion_model.joint_blocks.0.context_block.attn.qkv.weight": [4608, 1536],
+            "model.diffusion_model.x_embedder.proj.weight": [1536, 16, 2, 2],
+            "text_encoders.clip_l.transformer.text_model.final_layer_norm.weight": [768]},
+    "lumina": {"cap_embedder.1.weight": [2304, 2304], "context_refiner.0.attention.qkv.weight": [6912, 2304],
+               "noise_refiner.0.attention.qkv.weight": [6912, 2304]},
+    "anima": {"net.llm_adapter.blocks.0.cross_attn.q_proj.weight": [1024, 1024], "net.t_embedder.1.linear_1.weight": [2048, 2048],
+              "net.blocks.0.self_attn.q_proj.weight": [2048, 2048], "net.x_embedder.proj.1.weight": [2048, 68],
+              "net.t_embedding_norm.weight": [2048]},
+    "hunyuan-image": {"double_blocks.0.img_attn_qkv.weight": [10752, 3584], "single_blocks.0.linear1.weight": [1, 1],
+                      "img_in.proj.weight": [3584, 64, 1, 1], "byt5_in.fc1.weight": [2048, 1472]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("family", sorted(DIT_HEADERS))
+def test_inspect_names_the_diffusion_transformers_from_headers_alone(tmp_path, family):
+    path = fake_safetensors(tmp_path / f"{family}.safetensors", DIT_HEADERS[family])
+    info = inspect_model(str(path))
+    assert info.family == family and info.kind == "checkpoint"
+    assert any("needs" in note for note in info.notes)  # its companion files are named
+    assert info.answers() == {}  # nothing kohyawiz cannot plan yet reaches a plan's answers
+    run = subprocess.run([sys.executable, "-m", "kohyawiz", "plan", "--model", str(path), "--subject", "character",
+                          "--vram", "24", "--concept", "a=30", "--out", str(tmp_path / "p")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 2 and f"is a {family} model" in run.stderr and "Traceback" not in run.stderr
+    if family == "flux":
+        assert any("dev" in n for n in info.notes)
+
+
+REAL_CLASSES = """
+import json, sys, torch
+sys.path.insert(0, ".")
+from library import anima_models, chroma_models, flux_models, hunyuan_image_models, lumina_models
+anima = dict(max_img_h=512, max_img_w=512, max_frames=128, in_channels=16, out_channels=16, patch_spatial=2,
+             patch_temporal=1, model_channels=2048, use_adaln_lora=True, num_blocks=2, use_llm_adapter=True,
+             pos_emb_cls="rope3d", pos_emb_learnable=True)
+with torch.device("meta"):
+    models = {"flux": flux_models.Flux(flux_models.configs["dev"].params),
+              "chroma": chroma_models.Chroma(chroma_models.chroma_params),
+              "lumina": lumina_models.NextDiT_2B_GQA_patch2_Adaln_Refiner(),
+              "anima": anima_models.Anima(**anima),
+              "hunyuan-image": hunyuan_image_models.HYImageDiffusionTransformer()}
+    print(json.dumps({name: list(m.state_dict()) for name, m in models.items()}))
+"""
+
+
+@pytest.mark.sdscripts
+@pytest.mark.skipif(
+    not (os.environ.get("KOHYAWIZ_SD_SCRIPTS") and os.environ.get("KOHYAWIZ_SD_PYTHON")),
+    reason="set KOHYAWIZ_SD_SCRIPTS, KOHYAWIZ_SD_PYTHON",
+)
+def test_the_real_model_classes_are_named_by_their_keys():
+    """Opt-in: sd-scripts' own model classes, built on the meta device, and their state-dict keys
+    (also with the `net.` and `model.diffusion_model.` prefixes checkpoints carry)."""
+    from kohyawiz.models import _dit_family
+
+    run = subprocess.run([os.environ["KOHYAWIZ_SD_PYTHON"], "-c", REAL_CLASSES], cwd=os.environ["KOHYAWIZ_SD_SCRIPTS"],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    keys = json.loads(run.stdout.strip().splitlines()[-1])
+    for family, names in keys.items():
+        assert _dit_family(names) == family
+        assert _dit_family([f"model.diffusion_model.{k}" for k in names]) == family
+    assert _dit_family(["net." + k for k in keys["anima"]]) == "anima"
