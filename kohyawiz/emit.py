@@ -325,16 +325,14 @@ def write_plan(plan: Plan, *, force: bool = False) -> dict[str, Path]:
     folder = plan.out_dir
     if folder.exists() and not folder.is_dir():
         raise UserError("is a file, not a folder: choose another --out", where=str(folder))
-    if not folder.parent.is_dir():
-        raise UserError("its parent folder does not exist: create it, or choose another --out", where=str(folder))
     foreign = [name for name in OWN_FILES if (folder / name).exists() and not _ours(folder / name)]
     if foreign and not force:
         raise UserError(f"holds {foreign[0]}, which kohyawiz did not write: choose another --out, or --force to "
                         "replace it", where=str(folder))  # fmt: skip
     try:
-        folder.mkdir(exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the plan folder: {exc.strerror}", where=str(folder)) from exc
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent that is a file, no permission, a read-only disk
+        raise UserError(f"cannot create the plan folder: {exc.strerror or exc}", where=str(folder)) from exc
     written = _write_all(folder, files)
     for name in OWN_FILES:
         stale = folder / name

@@ -108,7 +108,8 @@ def test_plan_out_never_replaces_what_kohyawiz_did_not_write(tmp_path):
     file_out = tmp_path / "a-file"
     file_out.write_text("x")
     one_line(kohyawiz(*base, "--out", str(file_out)))
-    one_line(kohyawiz(*base, "--out", str(tmp_path / "no" / "such" / "parent")))
+    one_line(kohyawiz(*base, "--out", str(file_out / "under-a-file")))
+    assert kohyawiz(*base, "--out", str(tmp_path / "new" / "parents")).returncode == 0
 
 
 def test_prepare_never_maps_two_images_to_one_and_never_follows_links(tmp_path):
