@@ -34,14 +34,7 @@ def cached_latents_forbid_augmentation(c: Checker) -> None:
     caching = [k for k in ("cache_latents", "cache_latents_to_disk") if c.on(k)]
     if not augs or not caching:
         return
-    verb = "changes" if len(augs) == 1 else "change"
-    problem = f"{' and '.join(augs)} {verb} the image every step, so its latents cannot be cached"
-    if any(c.explicit(k) for k in caching):
-        c.resolve("C-CACHE-AUG", problem, [(k, None) for k in augs], stops=True,
-                  fix=f"drop {' and '.join(augs)} or set cache_latents=false")  # fmt: skip
-        return
-    for key in caching:
-        c.give_way(key, None, "C-CACHE-AUG", problem)
+    _cache_gives_way(c, "C-CACHE-AUG", caching, augs, "the image", "its latents", "cache_latents=false")
 
 
 @constraint(
@@ -51,6 +44,21 @@ def cached_latents_forbid_augmentation(c: Checker) -> None:
 )
 def te_disk_cache_implies_cache(c: Checker) -> None:
     _cache_turned_back_on(c, "C-TECACHE-DISK", "cache_text_encoder_outputs_to_disk", "cache_text_encoder_outputs")
+
+
+def _cache_gives_way(c: Checker, cid: str, caching: list[str], changers: list[str], what: str, cached: str,
+                     fix: str) -> bool:  # fmt: skip
+    """Something that changes `what` every step excludes caching it: a rule's caching gives way
+    (True); caching set by hand keeps its place and the changers are refused or give way."""
+    verb = "changes" if len(changers) == 1 else "change"
+    problem = f"{' and '.join(changers)} {verb} {what} every step, so {cached} cannot be cached"
+    if any(c.explicit(k) for k in caching):
+        c.resolve(cid, problem, [(k, None) for k in changers], stops=True,
+                  fix=f"drop {' and '.join(changers)} or set {fix}")  # fmt: skip
+        return False
+    for key in caching:
+        c.give_way(key, None, cid, problem)
+    return True
 
 
 def _te_caching(c: Checker) -> list[str]:
@@ -67,14 +75,9 @@ def cached_te_forbid_caption_changes(c: Checker) -> None:
     blockers = [k for k in _TE_CACHE_BLOCKERS if c.on(k) and c.value(k) != 0]
     if not caching or not blockers:
         return
-    verb = "changes" if len(blockers) == 1 else "change"
-    problem = f"{', '.join(blockers)} {verb} the caption every step, so its text-encoder outputs cannot be cached"
-    if any(c.explicit(k) for k in caching):
-        c.resolve("C-TECACHE-CAPTIONS", problem, [(k, None) for k in blockers], stops=True,
-                  fix=f"drop {', '.join(blockers)} or cache_text_encoder_outputs")  # fmt: skip
+    if not _cache_gives_way(c, "C-TECACHE-CAPTIONS", caching, blockers, "the caption",
+                            "its text-encoder outputs", "cache_text_encoder_outputs=false"):  # fmt: skip
         return
-    for key in caching:
-        c.give_way(key, None, "C-TECACHE-CAPTIONS", problem)
     if c.value("network_train_unet_only") and not c.explicit("network_train_unet_only"):
         c.give_way("network_train_unet_only", None, "C-TECACHE-CAPTIONS",
                    "text-encoder outputs are not cached, so the text encoders can train again")  # fmt: skip
