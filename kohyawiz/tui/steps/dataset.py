@@ -57,6 +57,7 @@ class DatasetStep(Step):
         self.query_one("#concept-table", DataTable).add_columns("concept", "images", "repeats", "passes")
         self.query_one("#findings-tree", Tree).show_root = False
         self.errors = 0
+        self._scanned: tuple[object, ...] | None = None
 
     def load(self) -> None:
         self.set_value("dataset-dir", self.state.dataset)
@@ -87,10 +88,16 @@ class DatasetStep(Step):
             return "give a training folder, or concepts as name=count to plan before the images exist"
         if self.state.dataset and not Path(self.state.dataset).expanduser().is_dir():
             return f"{self.state.dataset} is not a folder: give the parent of your N_name folders"
-        self.refresh_dataset()
+        if self._scanned != self._inputs():
+            self.refresh_dataset()  # the scan shown is for other answers: read the folder again
         if self.errors and not self.state.force:
             return f"the dataset check found {self.errors} errors (listed here): fix them, or tick 'plan anyway'"
         return None
+
+    def _inputs(self) -> tuple[object, ...]:
+        """What the dataset check depends on: the folder, the planned concepts and the subject."""
+        s = self.state
+        return s.dataset, s.concept_counts, s.subject, s.several, s.family, s.tags
 
     def shown(self) -> None:
         self.refresh_dataset()
@@ -102,6 +109,7 @@ class DatasetStep(Step):
         tree.clear()
         note = self.query_one("#dataset-found", Static)
         self.errors = 0
+        self._scanned = None
         if self._read() is not None or not (self.state.dataset or self.state.concept_counts):
             note.update(plain("Enter a folder or name=count entries, then press Enter."))
             return
@@ -117,6 +125,7 @@ class DatasetStep(Step):
             table.add_row(plain(concept.name, 40), str(concept.images), str(concept.repeats),
                           str(concept.passes_per_image))  # fmt: skip
         self.errors = sum(1 for f in findings if f.level == "error")
+        self._scanned = self._inputs()
         warnings = sum(1 for f in findings if f.level == "warn")
         note.update(plain(f"Dataset check: {self.errors} errors, {warnings} warnings, "
                           f"{len(findings) - self.errors - warnings} notes"))  # fmt: skip
