@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Subject = Literal["character", "concept", "object", "clothing", "style"]
-Family = Literal["sd1", "sd2", "sdxl"]
+Family = Literal["sd1", "sd2", "sdxl", "flux", "chroma", "sd3", "lumina", "anima", "hunyuan-image"]
 TagStyle = Literal["natural", "booru", "e6"]
 Network = Literal["lora", "locon", "loha", "lokr", "dylora", "glora", "ia3", "diag-oft", "boft", "full"]
 Optimizer = Literal["prodigy", "dadaptadam", "adamw", "adamw8bit"]
@@ -37,7 +37,8 @@ class ModelAnswers(_Strict):
     path: str | None = None
     """A .safetensors/.ckpt file, a diffusers folder or a Hugging Face id. Left out of presets."""
     family: Family
-    """Ancestry: sd1 (SD1.x), sd2 (SD2.x) or sdxl."""
+    """Ancestry: sd1 (SD1.x), sd2 (SD2.x), sdxl, or a diffusion transformer sd-scripts trains: flux
+    (Flux.1), chroma, sd3 (SD3/3.5), lumina (Lumina Image 2.0), anima or hunyuan-image (2.1)."""
     tags: TagStyle = "natural"
     """Prompt style of the model's ancestry: natural language, booru (anime) or e6 (furry) tags."""
     vpred: bool = False
@@ -50,6 +51,10 @@ class ModelAnswers(_Strict):
     """The clip skip the model's authors state, if they state one."""
     native_resolution: Annotated[int, Field(ge=256, le=4096)] | None = None
     """The largest resolution the model generates well, if known."""
+    blocks: Annotated[int, Field(ge=1, le=1000)] | None = None
+    """Transformer blocks of a DiT model, read off its header (bounds block swapping)."""
+    params: Annotated[int, Field(ge=1)] | None = None
+    """Parameters of the base model, read off its header (the memory model's weights)."""
     knows_subject: bool = False
     """The model already knows something close to the subject (e.g. an anime girl on an anime model)."""
 

@@ -25,7 +25,7 @@ from kohyawiz.rules.model import parse_resolution
 # What to tell a person who left a required answer out.
 _HINTS = {
     "subject": "pass --subject character|concept|object|clothing|style",
-    "model.family": "pass --family sd1|sd2|sdxl",
+    "model.family": "pass --family sd1|sd2|sdxl|flux|chroma|sd3|lumina|anima|hunyuan-image",
     "vram_gb": "pass --vram GB",
     "concepts": "pass --dataset DIR or --concept NAME=COUNT",
 }
@@ -138,14 +138,6 @@ def _inspect_into(data: dict[str, Any]) -> list[Finding]:
         return [Finding("T-FAMILY", "info", f"could not inspect the model: {exc}")]
     if info.kind == "lora":
         raise UserError("is a LoRA, not a base model: give the checkpoint to train on", where=str(model["path"]))
-    from kohyawiz.models import PLANNED_FAMILIES, TRAINERS
-
-    if info.family and info.family not in PLANNED_FAMILIES:
-        raise UserError(
-            f"is a {info.family} model (sd-scripts trains it with {TRAINERS.get(info.family, 'another trainer')}); "
-            "kohyawiz plans SD1.x, SD2.x and SDXL LoRAs so far",
-            where=str(model["path"]),
-        )
     filled = {k: v for k, v in info.answers().items() if k not in model}
     model.update(filled)
     if not filled:

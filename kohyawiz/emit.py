@@ -14,6 +14,7 @@ from typing import Any
 from kohyawiz import __version__, tomlwrite
 from kohyawiz.answers import strip_machine_paths
 from kohyawiz.errors import UserError
+from kohyawiz.families import family_spec
 from kohyawiz.plan import Plan
 from kohyawiz.resources import templates_dir
 from kohyawiz.rules.model import parse_resolution
@@ -144,12 +145,27 @@ def sample_prompts(plan: Plan) -> str | None:
     template = (templates_dir() / "sample_prompts" / f"{plan.answers.model.tags}.txt").read_text()
     width, height = parse_resolution(plan.value("resolution", "512"))
     prompts = [line for line in template.splitlines() if line.strip() and not line.startswith("#")]
+    spec = family_spec(plan.answers.model.family)
+    if spec.dit:
+        prompts = [_family_options(line, spec.sample_options) for line in prompts]
     out = []
     for concept in plan.concepts:
         triggers = _prompt_text(", ".join(concept.triggers))
         values = {"triggers": triggers, "width": width, "height": height}
         out += [line.format_map(values) for line in prompts]
     return "\n".join(out) + "\n"
+
+
+def _family_options(line: str, options: str) -> str:
+    """A template line with the DiT trainer's own sampler options (F-PROMPTS): the prompt, its size
+    and seed stay; steps, CFG scale and the negative prompt follow the family (Flux dev samples
+    with embedded guidance and no negative prompt)."""
+    prompt, *parts = line.split(" --")
+    kept = {p.split(" ", 1)[0]: p for p in parts}
+    negative = kept.get("n", "n ").removeprefix("n ").strip() or "lowres, blurry"
+    sized = " ".join(f"--{kept[k]}" for k in ("w", "h", "d") if k in kept)
+    family = options.replace("{negative}", negative.replace("{", "{{").replace("}", "}}"))
+    return f"{prompt} {family} {sized}"
 
 
 def lycoris_preset(plan: Plan) -> str | None:

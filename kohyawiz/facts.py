@@ -18,7 +18,6 @@ from kohyawiz.errors import UserError
 from kohyawiz.resources import vendor_dir
 
 ArgKind = Literal["switch", "value", "list"]
-SCRIPTS = ("train_network.py", "sdxl_train_network.py")
 
 # Argument names whose dataset-config key is spelt differently.
 _DATASET_ALIASES = {"train_batch_size": "batch_size", "dataset_repeats": "num_repeats"}
@@ -117,10 +116,13 @@ class Interface:
         return self.info.id
 
     def arg(self, script: str, key: str) -> ArgFact | None:
-        return self.args[script].get(key)
+        return self.args.get(script, {}).get(key)
+
+    def has_script(self, script: str) -> bool:
+        return script in self.args
 
     def suggest(self, script: str, key: str) -> str:
-        close = difflib.get_close_matches(key, self.args[script], n=1)
+        close = difflib.get_close_matches(key, self.args.get(script, {}), n=1)
         return f" (did you mean {close[0]}?)" if close else ""
 
     def check_arg(self, script: str, key: str, value: Any) -> str | None:

@@ -16,7 +16,6 @@ CROSS_ATTENTION_WIDTH = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
 # The architecture alone says little for SD1: base 1.5 is 512 but most finetunes reach 768 (T-RES),
 # so SD1 gets a native resolution only from the file's own metadata.
 NATIVE = {"sd2": 768, "sdxl": 1024}
-PLANNED_FAMILIES = ("sd1", "sd2", "sdxl")
 LORA_MARKERS = ("lora_unet_", "lora_te", "lora_down", "lora_up", "hada_w1", "lokr_w1", "oft_blocks", ".alpha")
 
 
@@ -29,6 +28,10 @@ class ModelInfo:
     vpred: bool = False
     zsnr: bool = False
     native_resolution: int | None = None
+    blocks: int | None = None
+    """Transformer blocks of a DiT (what block swapping counts)."""
+    params: int | None = None
+    """Parameters of the whole file, from the tensor shapes in its header."""
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -37,7 +40,7 @@ class ModelInfo:
     def answers(self) -> dict[str, Any]:
         """What the plan's model answers can take from this (families kohyawiz plans)."""
         out: dict[str, Any] = {}
-        if self.family in PLANNED_FAMILIES:
+        if self.family is not None:
             out["family"] = self.family
         if self.vpred:
             out["vpred"] = True
@@ -45,6 +48,10 @@ class ModelInfo:
             out["zsnr"] = True
         if self.native_resolution:
             out["native_resolution"] = self.native_resolution
+        if self.blocks:
+            out["blocks"] = self.blocks
+        if self.params:
+            out["params"] = self.params
         return out
 
 
@@ -100,19 +107,47 @@ DIT_FAMILIES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("lumina", ("cap_embedder.", "context_refiner."), ()),
     ("anima", ("t_embedding_norm.", "t_embedder.", "x_embedder.", "blocks."), ()),
 )
-COMPANIONS = {
-    "flux": "clip_l, t5xxl and ae (the VAE)",
-    "chroma": "t5xxl and ae (the VAE)",
-    "sd3": "clip_l, clip_g and t5xxl unless the checkpoint holds them",
-    "lumina": "gemma2 (the text encoder) and ae (the VAE)",
-    "anima": "qwen3 (the text encoder) and vae",
-    "hunyuan-image": "text_encoder, byt5 and vae",
-}
-TRAINERS = {
-    "flux": "flux_train_network.py", "chroma": "flux_train_network.py --model_type chroma",
-    "sd3": "sd3_train_network.py", "lumina": "lumina_train_network.py", "anima": "anima_train_network.py",
-    "hunyuan-image": "hunyuan_image_train_network.py",
-}  # fmt: skip
+# Which blocks block swapping moves, by family (the models' enable_block_swap).
+_SWAP_BLOCKS = {"sd3": "joint_blocks.", "lumina": "layers.", "anima": "blocks."}
+
+
+def companions_text(family: str) -> str:
+    from kohyawiz.families import family_spec
+
+    spec = family_spec(family)
+    names = [f"{c.arg} ({c.what})" for c in spec.companions]
+    held = " unless the checkpoint holds them" if any(c.held_key for c in spec.companions) else ""
+    return ", ".join(names) + held
+
+
+def trainer_text(family: str) -> str:
+    from kohyawiz.families import family_spec
+
+    spec = family_spec(family)
+    return spec.script + (f" --model_type {spec.model_type}" if spec.model_type else "")
+
+
+def _count_blocks(keys: list[str], prefix: str) -> int | None:
+    indices = set()
+    for key in keys:
+        if key.startswith(prefix):
+            head = key[len(prefix):].split(".", 1)[0]
+            if head.isdigit():
+                indices.add(int(head))
+    return len(indices) or None
+
+
+def param_count(header: dict[str, Any]) -> int | None:
+    total = 0
+    for spec in header.values():
+        shape = spec.get("shape") if isinstance(spec, dict) else None
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            return None
+        count = 1
+        for n in shape:
+            count *= n
+        total += count
+    return total or None
 
 
 def _dit_family(keys: list[str]) -> str | None:
@@ -145,7 +180,12 @@ def inspect_safetensors(path: Path) -> ModelInfo:
             info.notes.append("Flux.1 dev (guidance-distilled)" if guided else "Flux.1 schnell (no guidance input)")
         if dit == "sd3" and any(k.startswith("text_encoders.") for k in keys):
             info.notes.append("holds its text encoders")
-        info.notes.append(f"trained by {TRAINERS[dit]}; it needs {COMPANIONS[dit]}")
+        stripped = [k.removeprefix("model.diffusion_model.").removeprefix("net.") for k in keys]
+        if dit in _SWAP_BLOCKS:
+            info.blocks = _count_blocks(stripped, _SWAP_BLOCKS[dit])
+        dit_only = {k: v for k, v in header.items() if not k.startswith(("text_encoders.", "first_stage_model."))}
+        info.params = param_count(dit_only)
+        info.notes.append(f"trained by {trainer_text(dit)}; it needs {companions_text(dit)}")
     else:
         width = None
         for key in keys:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ from kohyawiz.constraints import Checker, apply_constraints
 from kohyawiz.constraints.training import check_totals
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
+from kohyawiz.families import family_spec, swap_max
 from kohyawiz.memory import Fit, FitContext, VramEstimate, estimate_vram, fit_to_budget, smallest_budget
-from kohyawiz.memory.estimate import Lookup
+from kohyawiz.memory.estimate import COMPANION_KEYS, Lookup
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
 from kohyawiz.rules.base import Source
 from kohyawiz.rules.cautions import apply_cautions
+from kohyawiz.rules.families import swap_limit
 from kohyawiz.rules.model import parse_resolution
 from kohyawiz.rules.schedule import step_cadence
 
@@ -208,7 +211,13 @@ def build_plan(
     """Decide every setting for `answers`. `sizes` holds the image sizes per concept, when known."""
     interface = load_interface(sd_scripts_version)
     out_dir = out_dir.expanduser().resolve()
-    script = "sdxl_train_network.py" if answers.model.family == "sdxl" else "train_network.py"
+    spec = family_spec(answers.model.family)
+    script = spec.script
+    if not interface.has_script(script):
+        raise UserError(
+            f"sd-scripts {interface.version} has no {script}, so it cannot train {spec.label} LoRAs: "
+            "plan for sd-scripts main (--sd-scripts-version main) or learn a newer checkout"
+        )
     overrides: dict[str, tuple[Any, Source]] = {}
     for key, raw in (preset_overrides or {}).items():
         overrides[key] = (coerce_override(interface, script, key, raw, f"{preset_where}: overrides.{key}"), "preset")
@@ -225,7 +234,8 @@ def build_plan(
         ctx.decider.finish()
         checker = Checker(
             ctx.decider, script, answers.model.family, interface.version,
-            image_sizes=_all_sizes(concepts), network=ctx.algo, bucket_divisor=_bucket_divisor(interface, script),
+            image_sizes=_all_sizes(concepts), network=ctx.algo,
+            bucket_divisor=_bucket_divisor(interface, answers.model.family), max_swap=swap_limit(ctx),
         )  # fmt: skip
         apply_constraints(checker)
         _drop_what_the_version_lacks(ctx, script)
@@ -238,11 +248,14 @@ def build_plan(
 
     def estimate(value: Lookup) -> VramEstimate:
         return estimate_vram(value, answers.model.family, str(value("network") or "lora"), answers.vram_gb,
-                             lokr_size=answers.lokr_size)  # fmt: skip
+                             lokr_size=answers.lokr_size, dit_params=_plausible_params(answers),
+                             companion_params=_companion_params(value))  # fmt: skip
 
+    fp8_arg = spec.fp8_arg if spec.dit else "fp8_base"
     room = FitContext(
         answers.model.family, answers.vram_gb, "optimizer" not in answers.model_fields_set,
-        interface.arg(script, "fp8_base") is not None,
+        fp8_arg is not None and interface.arg(script, fp8_arg) is not None, fp8_arg or "fp8_base",
+        swap_max(spec, answers.model.blocks),
     )  # fmt: skip
     fit, vram = fit_to_budget(effective, estimate, room)
     ctx, checker = decide(fit)
@@ -263,6 +276,30 @@ def build_plan(
         plan.findings += checker.refusals
         _validate(plan)
     return plan
+
+
+def _plausible_params(answers: Answers) -> int | None:
+    """The header's parameter count when it describes a whole model (SD3 medium is a third of
+    large); a header-only or partial file falls back to the family's own count."""
+    from kohyawiz.memory.facts import dit_facts
+
+    facts, params = dit_facts(answers.model.family), answers.model.params
+    return params if facts and params and params >= 0.2 * int(facts["dit"]) else None
+
+
+def _companion_params(value: Lookup) -> int:
+    """Parameters of the text encoders a DiT plan names, from their headers (0 when unreadable)."""
+    return sum(_header_params(str(value(key))) for key in COMPANION_KEYS if isinstance(value(key), str))
+
+
+@cache
+def _header_params(path: str) -> int:
+    from kohyawiz.models import param_count, read_safetensors_header
+
+    try:
+        return param_count(read_safetensors_header(Path(path).expanduser())) or 0
+    except (UserError, OSError):
+        return 0
 
 
 def _drop_what_the_version_lacks(ctx: Context, script: str) -> None:
@@ -348,9 +385,11 @@ def _all_sizes(concepts: list[ConceptPlan]) -> list[tuple[int, int]] | None:
     return [size for c in concepts for size in c.sizes or []]
 
 
-def _bucket_divisor(interface: Interface, script: str) -> int:
+def _bucket_divisor(interface: Interface, family: str) -> int:
+    """What bucket_reso_steps must divide by: the trainer's own verify_bucket_reso_steps (older
+    versions, whose divisor is 1, checked nothing)."""
     divisor = interface.info.bucket_reso_steps_divisor
-    return min(divisor, 32) if script.startswith("sdxl") else divisor
+    return divisor if divisor <= 1 else family_spec(family).bucket_multiple
 
 
 def _no_figures() -> Figures:

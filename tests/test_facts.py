@@ -14,7 +14,9 @@ import vendor_facts
 
 
 def test_vendor_facts_equal_a_fresh_conversion_of_the_manifests(shared):
-    for manifest in sorted((shared / "sd-scripts").glob("args-*.json")):
+    # main's facts come from the manifest of all seven of its trainers (trainers-main-*.json).
+    manifests = [m for m in sorted((shared / "sd-scripts").glob("args-*.json")) if "main-" not in m.name]
+    for manifest in [*manifests, *sorted((shared / "sd-scripts").glob("trainers-*.json"))]:
         fresh = vendor_facts.convert(json.loads(manifest.read_text()))
         committed = json.loads((REPO / "vendor" / "sd-scripts-facts" / f"{fresh['version']}.json").read_text())
         assert fresh == committed, manifest.name
@@ -50,3 +52,14 @@ def test_dataset_routes_send_arguments_where_they_take_effect():
     routes = load_interface().dataset_routes
     assert routes["train_batch_size"].key == "batch_size" and routes["resolution"].level == "general"
     assert routes["flip_aug"].level == "general" and "learning_rate" not in routes
+
+
+def test_main_facts_cover_every_lora_trainer_and_older_versions_only_theirs():
+    from kohyawiz.families import trainer_scripts
+
+    main = load_interface("main")
+    assert set(trainer_scripts()) <= set(main.args)
+    assert main.arg("flux_train_network.py", "model_type").choices == ("flux", "chroma")
+    assert main.arg("hunyuan_image_train_network.py", "fp8_scaled") is not None
+    old = load_interface("v0.9.1")
+    assert not old.has_script("flux_train_network.py") and old.arg("flux_train_network.py", "t5xxl") is None

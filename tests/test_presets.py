@@ -60,7 +60,7 @@ def _write(tmp_path, text, name="bad.toml"):
     [
         ("schema_version = 2\n", "schema_version is 2"),
         ("schema_version = 1\n[answers]\nsubjekt = 'style'\n", "answers.subjekt"),
-        ("schema_version = 1\n[answers.model]\nfamily = 'sd3'\n", "answers.model.family"),
+        ("schema_version = 1\n[answers.model]\nfamily = 'sd4'\n", "answers.model.family"),
         ("schema_version = 1\n[answers.model]\npath = '/m/x.safetensors'\n", "machine path"),
         ("schema_version = 1\n[overrides]\noutput_dir = '/home/me/out'\n", "machine path"),
         ("schema_version = 1\nextra = 1\n", "extra"),

@@ -228,15 +228,20 @@ DIT_HEADERS = {
 
 @pytest.mark.parametrize("family", sorted(DIT_HEADERS))
 def test_inspect_names_the_diffusion_transformers_from_headers_alone(tmp_path, family):
+    from kohyawiz.families import family_spec
+
     path = fake_safetensors(tmp_path / f"{family}.safetensors", DIT_HEADERS[family])
     info = inspect_model(str(path))
     assert info.family == family and info.kind == "checkpoint"
     assert any("needs" in note for note in info.notes)  # its companion files are named
-    assert info.answers() == {}  # nothing kohyawiz cannot plan yet reaches a plan's answers
+    assert info.answers()["family"] == family
     run = subprocess.run([sys.executable, "-m", "kohyawiz", "plan", "--model", str(path), "--subject", "character",
                           "--vram", "24", "--concept", "a=30", "--out", str(tmp_path / "p")],
                          capture_output=True, text=True)  # fmt: skip
-    assert run.returncode == 2 and f"is a {family} model" in run.stderr and "Traceback" not in run.stderr
+    spec = family_spec(family)
+    missing = spec.companions[0]
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert f"needs {missing.arg}" in run.stderr and f"--set {missing.arg}=PATH" in run.stderr
     if family == "flux":
         assert any("dev" in n for n in info.notes)
 

@@ -14,6 +14,7 @@ from kohyawiz.cli.arguments import (
     add_train_arguments,
 )
 from kohyawiz.errors import UserError
+from kohyawiz.families import SPECS
 
 NETWORK_CHOICES = ("lora", "locon", "loha", "lokr", "dylora", "glora", "ia3", "diag-oft", "boft", "full")
 
@@ -104,7 +105,7 @@ def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
         help="plan a concept before its images exist (repeatable)",
     )  # fmt: skip
     plan.add_argument("--model", metavar="PATH", help="base model: file, diffusers folder or Hugging Face id")
-    plan.add_argument("--family", choices=("sd1", "sd2", "sdxl"), help="the base model's ancestry")
+    plan.add_argument("--family", choices=tuple(SPECS), help="the base model's ancestry (or the DiT sd-scripts trains)")
     plan.add_argument("--tags", choices=("natural", "booru", "e6"), help="the model's prompt style")
     plan.add_argument("--vpred", action="store_true", default=None, help="the model predicts v")
     plan.add_argument("--zsnr", action="store_true", default=None, help="the model supports zero terminal SNR")

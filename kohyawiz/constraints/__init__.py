@@ -6,7 +6,7 @@ vendor/sd-scripts-facts/runtime-sweep.toml.
 
 from __future__ import annotations
 
-from kohyawiz.constraints import buckets, caching, loader, network, optimizer, precision, ranges, training
+from kohyawiz.constraints import buckets, caching, dit, loader, network, optimizer, precision, ranges, training
 from kohyawiz.constraints.base import REGISTRY, Checker, Constraint, constraint
 
 # Order matters where one constraint's change can start another's conflict (an implied cache
@@ -18,6 +18,7 @@ ORDER = (
     "C-BUCKET-STEPS", "C-BUCKET-RANGE", "C-NO-BUCKET",
     "C-DYLORA", "C-BOFT", "C-NORMS", "C-BLOCKS",
     "C-LENGTH", "C-SAMPLING", "C-RESUME",
+    "C-CHROMA-MASK", "C-T5-CACHE", "C-DIT-ONLY", "C-SWAP-MAX", "C-SWAP-OFFLOAD", "C-SPLIT-ATTN", "C-FP8-DIT",
 )  # fmt: skip
 
 
@@ -36,6 +37,6 @@ def apply_constraints(checker: Checker) -> None:
         del checker.decider.findings[warned:]  # the settled pass says them again
 
 __all__ = [
-    "ORDER", "REGISTRY", "Checker", "Constraint", "apply_constraints", "buckets", "caching", "constraint",
+    "ORDER", "REGISTRY", "Checker", "Constraint", "apply_constraints", "buckets", "caching", "constraint", "dit",
     "loader", "network", "optimizer", "precision", "ranges", "training",
 ]  # fmt: skip

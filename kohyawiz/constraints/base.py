@@ -41,6 +41,8 @@ class Checker:
     network: str = "lora"
     bucket_divisor: int = 64
     """What bucket_reso_steps must divide by for this script and version."""
+    max_swap: int | None = None
+    """The most blocks blocks_to_swap can move for this model (None: the trainer has no swapping)."""
     changed: list[str] = field(default_factory=list)
     refusals: list[Finding] = field(default_factory=list)
 

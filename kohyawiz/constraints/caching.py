@@ -72,12 +72,16 @@ def _te_caching(c: Checker) -> list[str]:
 )
 def cached_te_forbid_caption_changes(c: Checker) -> None:
     caching = _te_caching(c)
-    blockers = [k for k in _TE_CACHE_BLOCKERS if c.on(k) and c.value(k) != 0]
+    # Anima keeps the dropout rate with each cached output (anima_train_network.py).
+    blockers = [k for k in _TE_CACHE_BLOCKERS if c.on(k) and c.value(k) != 0
+                and not (c.family == "anima" and k == "caption_dropout_rate")]  # fmt: skip
     if not caching or not blockers:
         return
     if not _cache_gives_way(c, "C-TECACHE-CAPTIONS", caching, blockers, "the caption",
                             "its text-encoder outputs", "cache_text_encoder_outputs=false"):  # fmt: skip
         return
+    if c.family == "hunyuan-image":
+        return  # its text encoders never train (C-DIT-ONLY)
     if c.value("network_train_unet_only") and not c.explicit("network_train_unet_only"):
         c.give_way("network_train_unet_only", None, "C-TECACHE-CAPTIONS",
                    "text-encoder outputs are not cached, so the text encoders can train again")  # fmt: skip
@@ -85,11 +89,12 @@ def cached_te_forbid_caption_changes(c: Checker) -> None:
 
 @constraint(
     "C-TECACHE-TRAIN",
-    "sdxl_train_network.py assert_extra_args",
-    "with cached text-encoder outputs only the UNet can train (network_train_unet_only)",
+    "sdxl_train_network.py / anima_train_network.py assert_extra_args",
+    "with cached text-encoder outputs only the UNet (DiT) can train (network_train_unet_only)",
 )
 def cached_te_means_unet_only(c: Checker) -> None:
-    if not _te_caching(c) or c.on("network_train_unet_only"):
+    # Flux and SD3 cache only what does not train; Lumina and HunyuanImage do not assert it.
+    if c.family not in ("sdxl", "anima") or not _te_caching(c) or c.on("network_train_unet_only"):
         return
     options: list[tuple[str, object]] = [("network_train_unet_only", True)]
     options += [(k, None) for k in _te_caching(c)]

@@ -159,8 +159,8 @@ def _number(value: Any) -> Any:
                 return cast(text)
             except ValueError:
                 continue
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)  # a whole float beyond TOML's integers stays a float, refused where it lands
     return value
 
 

@@ -62,6 +62,17 @@ def memory_facts() -> dict[str, Any]:
     return tomllib.loads((vendor_dir() / "memory.toml").read_text(encoding="utf-8"))
 
 
+@cache
+def _dit_tables() -> dict[str, Any]:
+    return tomllib.loads((vendor_dir() / "memory-dit.toml").read_text(encoding="utf-8"))
+
+
+def dit_facts(family: str) -> dict[str, Any] | None:
+    """The transformer's parameter count, swap limit and LoRA size per dim (vendor/memory-dit.toml)."""
+    table = _dit_tables().get(family)
+    return dict(table) if table is not None else None
+
+
 def family_facts(family: str) -> dict[str, Any]:
     facts = memory_facts()
     if family not in facts:

@@ -2,7 +2,8 @@
 
 The order is fixed and explained (rule K-VRAM): cached text-encoder outputs with UNet-only
 training (SDXL), gradient checkpointing, latents cached to disk, an 8-bit optimizer, a lower rank,
-fp8 base weights (where the sd-scripts version has them), a lower resolution. A step is kept only
+fp8 base weights (where the sd-scripts version has them), transformer blocks swapped to the CPU
+(the DiT families), a lower resolution. A step is kept only
 when the person did not set what it changes and it lowers the estimate; it never overrides an
 explicit choice. The ladder stops as soon as the plan fits.
 """
@@ -39,6 +40,10 @@ class FitContext:
     optimizer_is_free: bool
     """The person did not choose the optimizer, so the ladder may."""
     has_fp8: bool
+    fp8_arg: str = "fp8_base"
+    """The argument that stores the frozen model in fp8 (HunyuanImage: fp8_scaled)."""
+    max_swap: int | None = None
+    """The most transformer blocks the trainer can swap to the CPU (None: no block swapping)."""
 
 
 def _why(step: str, ctx: FitContext) -> str:
@@ -88,10 +93,23 @@ def lower_rank(value: Lookup, ctx: FitContext) -> Fit | None:
 
 
 def fp8_base(value: Lookup, ctx: FitContext) -> Fit | None:
-    if not ctx.has_fp8 or _on(value("fp8_base")) or _on(value("fp8_base_unet")):
+    if not ctx.has_fp8 or _on(value(ctx.fp8_arg)) or _on(value("fp8_base")) or _on(value("fp8_base_unet")):
         return None
-    step = "fp8 base weights"
-    return Fit({"fp8_base": (True, _why(step, ctx))}, steps=(step,))
+    step = "fp8 base weights" + (f" ({ctx.fp8_arg})" if ctx.fp8_arg != "fp8_base" else "")
+    return Fit({ctx.fp8_arg: (True, _why(step, ctx))}, steps=(step,))
+
+
+def swap_blocks(value: Lookup, ctx: FitContext) -> Fit | None:
+    """Move a quarter more of the transformer's blocks to the CPU (slower, fits)."""
+    if not ctx.max_swap:
+        return None
+    current = value("blocks_to_swap")
+    current = current if isinstance(current, int) and not isinstance(current, bool) and current > 0 else 0
+    if current >= ctx.max_swap:
+        return None
+    more = min(ctx.max_swap, current + max(4, -(-ctx.max_swap // 4)))
+    step = f"{more} blocks swapped to the CPU" + (f" instead of {current}" if current else "")
+    return Fit({"blocks_to_swap": (more, _why(step, ctx))}, steps=(step,))
 
 
 def lower_resolution(value: Lookup, ctx: FitContext) -> Fit | None:
@@ -108,7 +126,8 @@ def lower_resolution(value: Lookup, ctx: FitContext) -> Fit | None:
 
 LADDER: tuple[Callable[[Lookup, FitContext], Fit | None], ...] = (
     cache_text_encoders, gradient_checkpointing, latents_to_disk, eight_bit_optimizer,
-    lower_rank, lower_rank, fp8_base, lower_resolution, lower_resolution,
+    lower_rank, lower_rank, fp8_base, swap_blocks, swap_blocks, swap_blocks, swap_blocks,
+    lower_resolution, lower_resolution,
 )  # fmt: skip
 
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from kohyawiz.rules import model, network, output, schedule, training
+from kohyawiz.rules import families, model, network, output, schedule, training
 from kohyawiz.rules.base import Decider, Decision, Finding
 from kohyawiz.rules.context import REGISTRY, ConceptPlan, Context, vram_tier
 
 # Order matters where a rule reads another's effective value.
 ORDER = (
-    "T-BASE", "T-FAMILY", "T-CLIPSKIP", "T-ZSNR", "T-FORMAT", "T-RES",
-    "L-PURPOSE", "L-DEFAULT",
+    "T-BASE", "T-FAMILY", "F-TRAINER", "F-COMPANION", "T-CLIPSKIP", "T-ZSNR", "T-FORMAT", "T-RES",
+    "L-PURPOSE", "L-DEFAULT", "F-MODULE",
     "M-BALANCE", "M-OVERBAKE", "M-NAMES", "M-SETTINGS", "D-COUNT",
     "T-PASSES", "T-SAVE", "T-BATCH",
     "T-RANK", "L-LOCON", "L-LOHA", "L-LOKR", "L-DYLORA", "L-IA3", "L-STYLE", "T-CONV", "T-NORMS", "T-DROPOUT",
-    "T-OPT", "T-PRECISION", "T-CACHE", "T-GRADCKPT", "T-LOADER", "T-XATTN", "T-SNR",
+    "T-OPT", "F-LR", "T-PRECISION", "F-FLOW", "T-CACHE", "F-TECACHE", "T-GRADCKPT", "F-GRADCKPT", "F-FP8", "F-SWAP",
+    "T-LOADER", "T-XATTN", "F-ATTN", "T-SNR", "F-LOSS", "F-VAE",
     "D-CAPTION", "T-FLIP", "D-ASYM",
-    "K-OUTPUT", "K-LOGS", "K-SAMPLES", "K-RESUME",
+    "K-OUTPUT", "K-LOGS", "K-SAMPLES", "F-PROMPTS", "K-RESUME",
 )  # fmt: skip
 
 
@@ -33,5 +34,5 @@ def apply_rules(ctx: Context) -> None:
 
 __all__ = [
     "ORDER", "REGISTRY", "ConceptPlan", "Context", "Decider", "Decision", "Finding",
-    "apply_rules", "model", "network", "output", "schedule", "training", "vram_tier",
+    "apply_rules", "families", "model", "network", "output", "schedule", "training", "vram_tier",
 ]  # fmt: skip

@@ -9,16 +9,14 @@ from typing import Literal
 
 from kohyawiz.answers import ADAPTIVE_OPTIMIZERS, Answers
 from kohyawiz.facts import Interface
+from kohyawiz.families import FamilySpec, family_spec
 from kohyawiz.rules.base import Decider
 
 Tier = Literal["low", "mid", "high"]
 
-# GB below which a family's training is short of memory (low) or comfortable (high).
-_VRAM_TIERS = {"sd1": (8.0, 12.0), "sd2": (8.0, 12.0), "sdxl": (12.0, 24.0)}
-
-
 def vram_tier(family: str, vram_gb: float) -> Tier:
-    low, high = _VRAM_TIERS[family]
+    """Short of memory (low), comfortable (high) or between, by the family's own tiers."""
+    low, high = family_spec(family).vram_tiers
     if vram_gb < low:
         return "low"
     return "high" if vram_gb >= high else "mid"
@@ -57,6 +55,15 @@ class Context:
         return self.answers.model.family
 
     @property
+    def spec(self) -> FamilySpec:
+        return family_spec(self.family)
+
+    @property
+    def dit(self) -> bool:
+        """A diffusion transformer with its own trainer (Flux, SD3, ...), not an SD UNet."""
+        return self.spec.dit
+
+    @property
     def tier(self) -> Tier:
         return vram_tier(self.family, self.answers.vram_gb)
 
@@ -66,7 +73,7 @@ class Context:
 
     @property
     def script(self) -> str:
-        return "sdxl_train_network.py" if self.family == "sdxl" else "train_network.py"
+        return self.spec.script
 
 
 RuleFn = Callable[[Context], None]

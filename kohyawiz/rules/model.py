@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from kohyawiz.rules.context import Context, rule
 
-# The most each ancestry generates well; finetunes of SD1.5 commonly reach 768 (guide part 4).
-NATIVE_MAX = {"sd1": 768, "sd2": 768, "sdxl": 1024}
-DEFAULT_RESOLUTION = {"sd1": 768, "sd2": 768, "sdxl": 1024}
-WEAK_CARD_RESOLUTION = {"sd1": 512, "sd2": 512, "sdxl": 768}
+# The most each ancestry generates well (guide part 4; finetunes of SD1.5 commonly reach 768) is
+# its FamilySpec.resolution, as is the default; weak cards get FamilySpec.weak_resolution.
 
 
 @rule("T-BASE")
@@ -27,6 +25,8 @@ def base_model(ctx: Context) -> None:
 
 @rule("T-FAMILY")
 def model_family(ctx: Context) -> None:
+    if ctx.dit:
+        return  # F-TRAINER
     d, model = ctx.decider, ctx.answers.model
     d.record_plan("script", ctx.script, "T-FAMILY", f"{ctx.family} models train with {ctx.script}")
     if ctx.family == "sd2":
@@ -41,6 +41,8 @@ def model_family(ctx: Context) -> None:
 
 @rule("T-CLIPSKIP")
 def clip_skip(ctx: Context) -> None:
+    if ctx.dit:
+        return  # F-TRAINER leaves it out
     d, model = ctx.decider, ctx.answers.model
     if ctx.family == "sdxl":
         d.omit("clip_skip", "T-CLIPSKIP", "SDXL training takes no clip skip")
@@ -58,6 +60,8 @@ def clip_skip(ctx: Context) -> None:
 
 @rule("T-ZSNR")
 def zero_terminal_snr(ctx: Context) -> None:
+    if ctx.dit:
+        return  # F-TRAINER leaves it out
     d, model = ctx.decider, ctx.answers.model
     if model.zsnr:
         d.set("zero_terminal_snr", True, "T-ZSNR", "the model supports zero terminal SNR")
@@ -78,15 +82,18 @@ def zero_terminal_snr(ctx: Context) -> None:
 
 @rule("T-RES")
 def resolution(ctx: Context) -> None:
-    d, model = ctx.decider, ctx.answers.model
-    base = WEAK_CARD_RESOLUTION[ctx.family] if ctx.tier == "low" else DEFAULT_RESOLUTION[ctx.family]
-    native = model.native_resolution or NATIVE_MAX[ctx.family]
+    d, model, spec = ctx.decider, ctx.answers.model, ctx.spec
+    rule_id = "F-RES" if ctx.dit else "T-RES"
+    base = spec.weak_resolution if ctx.tier == "low" else spec.resolution
+    native = model.native_resolution or spec.resolution
     size = min(base, native)
     size -= size % 64
-    why = f"{size} for {ctx.family}" + (" on a card short of memory" if ctx.tier == "low" else "")
+    why = f"{size} for {spec.label}" + (" on a card short of memory" if ctx.tier == "low" else "")
+    if ctx.dit:
+        why += f" (sd-scripts {spec.doc})"
     if size < base:
         why += f", capped at what the model generates natively ({native})"
-    reso = d.set("resolution", f"{size},{size}", "T-RES", why)
+    reso = d.set("resolution", f"{size},{size}", rule_id, why)
     width, height = parse_resolution(reso)
     d.set("enable_bucket", True, "T-RES", "buckets keep each image's aspect ratio")
     steps = d.set("bucket_reso_steps", 64, "T-RES", "sd-scripts' bucket step")

@@ -58,6 +58,9 @@ def choose_network(ctx: Context) -> None:
         )
         if chosen != "lora" and chosen not in recommended:
             d.info("L-PURPOSE", f"{chosen} is not among the guide's picks for {why_purpose} ({listed})")
+    elif ctx.dit:
+        chosen = "lora"
+        d.record_plan("network", chosen, "F-MODULE", f"{ctx.spec.label} trains a LoRA with {ctx.spec.network_module}")
     elif ctx.answers.subject == "style":
         chosen = recommended[0]
         d.record_plan("network", chosen, "L-PURPOSE", f"styles suit LyCORIS; for styles the guide suggests {listed}")
@@ -78,6 +81,8 @@ def network_module(ctx: Context) -> None:
     if algo == "lora":
         d.set("network_module", "networks.lora", "L-DEFAULT", "sd-scripts' own LoRA")
         return
+    if ctx.dit:
+        return  # F-MODULE
     if algo == "dylora":
         d.set("network_module", "networks.dylora", "L-DEFAULT", "sd-scripts' own DyLoRA, the better-trodden path")
         return

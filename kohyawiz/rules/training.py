@@ -41,9 +41,14 @@ def optimizer(ctx: Context) -> None:
 @rule("T-PRECISION")
 def precision(ctx: Context) -> None:
     d = ctx.decider
-    chosen = ctx.answers.precision or "fp16"
+    chosen = ctx.answers.precision or ctx.spec.precision or "fp16"
     why = "fp16 keeps more detail for complex designs" if chosen == "fp16" else "bf16 trains faster"
-    mixed = d.set("mixed_precision", chosen, "T-PRECISION", why)
+    rule_id = "T-PRECISION"
+    if ctx.answers.precision is None and ctx.spec.precision:
+        rule_id, why = "F-PRECISION", f"sd-scripts {ctx.spec.doc} asks for {chosen}"
+    mixed = d.set("mixed_precision", chosen, rule_id, why)
+    if ctx.family == "hunyuan-image" and mixed == "fp16":
+        d.warn("F-PRECISION", "fp16 on HunyuanImage-2.1: its trainer warns that bf16 is recommended")
     d.set(
         "save_precision", mixed if mixed in ("fp16", "bf16") else "fp16", "T-PRECISION", "the same as mixed_precision"
     )
@@ -83,6 +88,8 @@ def cache(ctx: Context) -> None:
 
 @rule("T-GRADCKPT")
 def gradient_checkpointing(ctx: Context) -> None:
+    if ctx.dit:
+        return  # F-GRADCKPT
     d = ctx.decider
     if not ctx.adaptive:
         d.set("gradient_checkpointing", True, "T-GRADCKPT", "on with Adam optimizers")
@@ -104,6 +111,8 @@ def loader(ctx: Context) -> None:
 
 @rule("T-XATTN")
 def attention(ctx: Context) -> None:
+    if ctx.dit:
+        return  # F-ATTN
     d, choice = ctx.decider, ctx.answers.attention
     if choice == "xformers":
         d.set("xformers", True, "T-XATTN", "xformers is installed")
@@ -115,6 +124,8 @@ def attention(ctx: Context) -> None:
 
 @rule("T-SNR")
 def snr(ctx: Context) -> None:
+    if ctx.dit:
+        return  # F-LOSS
     d = ctx.decider
     d.set("min_snr_gamma", 5.0, "T-SNR", "min SNR gamma 5 is a known good value")
     d.omit("noise_offset", "T-SNR", "noise offset 0 (the GUI's type Original; sd-scripts has no such argument)")

@@ -28,7 +28,7 @@ RECOVERY_MARK = "kohyawiz_wizard_answers"
 """The first key of a file the wizard saved its answers in (a recovery or a resume file)."""
 
 # The model answers an inspected header can give, and how the wizard names them.
-HEADER_FIELDS = ("family", "vpred", "zsnr", "native_resolution")
+HEADER_FIELDS = ("family", "vpred", "zsnr", "native_resolution", "blocks", "params")
 
 
 @dataclass
@@ -44,6 +44,8 @@ class WizardState:
     knows_subject: bool = False
     clip_skip: int | None = None
     native_resolution: int | None = None
+    blocks: int | None = None
+    params: int | None = None
     from_header: list[str] = field(default_factory=list)
     """Model answers that came from the model file's header and were not changed since."""
     inspected_path: str = ""
@@ -80,8 +82,9 @@ class WizardState:
                 model[name] = True
         if self.clip_skip is not None:
             model["clip_skip"] = self.clip_skip
-        if self.native_resolution is not None:
-            model["native_resolution"] = self.native_resolution
+        for name in ("native_resolution", "blocks", "params"):
+            if getattr(self, name) is not None:
+                model[name] = getattr(self, name)
         if self.model_path.strip():
             model["path"] = self.model_path.strip()
         answers: dict[str, Any] = {"model": model, "gpus": self.gpus}
@@ -168,7 +171,7 @@ class WizardState:
             state.gpus = int(answers["gpus"])
         if "vram_gb" in answers:
             state.vram_gb = float(answers["vram_gb"])
-        for name in ("family", "tags", "clip_skip", "native_resolution"):
+        for name in ("family", "tags", "clip_skip", "native_resolution", "blocks", "params"):
             if model.get(name) is not None:
                 setattr(state, name, model[name])
         for name in ("vpred", "zsnr", "merge", "knows_subject"):

@@ -13,7 +13,12 @@ from kohyawiz.tui.state import HEADER_FIELDS, number_problem
 from kohyawiz.tui.steps.base import Step, problem_line
 from kohyawiz.tui.text import error, join, plain, strong, warning
 
-FAMILY_NAMES = {"sd1": "SD1.x (sd1)", "sd2": "SD2.x (sd2)", "sdxl": "SDXL and descendants (sdxl)"}
+
+def family_name(family: str) -> str:
+    from kohyawiz.families import family_spec
+
+    return f"{family_spec(family).label} ({family})"
+
 TAG_NAMES = {"natural": "natural language", "booru": "booru tags (anime)", "e6": "e6 tags (furry)"}
 
 
@@ -28,7 +33,11 @@ class ModelStep(Step):
         "Rules: T-FAMILY picks the training script and the v2 / v-prediction flags, T-CLIPSKIP the clip "
         "skip (2 for anime ancestry, 1 otherwise, none on SDXL), T-ZSNR the zSNR flag, T-RES the "
         "resolution (never above what the model generates natively), T-BASE warns about merges, "
-        "D-TAGSTYLE checks that captions match the ancestry's prompt style."
+        "D-TAGSTYLE checks that captions match the ancestry's prompt style.\n\n"
+        "Flux.1, Chroma, SD3, Lumina 2, Anima and HunyuanImage train with their own sd-scripts trainer "
+        "and need their text encoders and VAE as separate files (F-COMPANION): kohyawiz looks for them "
+        "beside the model and in text_encoders, clip and vae folders; set any it does not find on the "
+        "review step as an override, e.g. t5xxl = /models/t5xxl_fp16.safetensors."
     )
 
     def compose(self) -> ComposeResult:
@@ -40,7 +49,8 @@ class ModelStep(Step):
             yield Button("Browse", id="model-browse")
         yield Static("", id="model-found", classes="note")
         yield Label("Family (ancestry), required")
-        yield Select([(FAMILY_NAMES[f], f) for f in FAMILIES], prompt="choose the family", id="family")
+        yield Select([(family_name(f), f) for f in FAMILIES], prompt="choose the family", id="family")
+        yield Static("", id="companions", classes="note")
         yield Label("Prompt style of its ancestry")
         yield Select([(TAG_NAMES[t], t) for t in TAG_STYLES], allow_blank=False, value="natural", id="tags")
         yield Checkbox("v-prediction model", id="vpred")
@@ -68,6 +78,35 @@ class ModelStep(Step):
         version = self.query_one("#sd-version", Select)
         version.value = s.sd_scripts_version if s.sd_scripts_version else Select.NULL
         self._show_found()
+        self._show_companions()
+
+    def _show_companions(self) -> None:
+        """What a DiT family needs beside the model, and what was found (plain text only)."""
+        from pathlib import Path
+
+        from kohyawiz.families import family_spec
+        from kohyawiz.families.companions import look_for
+
+        s = self.state
+        line = self.query_one("#companions", Static)
+        if not s.family or not family_spec(s.family).companions:
+            line.update("")
+            return
+        spec = family_spec(s.family)
+        model = Path(s.model_path).expanduser() if s.model_path.strip() else None
+        parts = []
+        for companion in spec.companions:
+            if companion.arg in s.overrides:
+                parts.append(f"{companion.arg}: {s.overrides[companion.arg]} (your override)")
+                continue
+            found = look_for(companion, model, set()) if model is not None and model.exists() else None
+            parts.append(f"{companion.arg}: {found if found else 'not found: set it on the review step'}")
+        line.update(plain(f"{spec.label} trains with {spec.script} and needs " + "; ".join(parts)))
+
+    @on(Select.Changed, "#family")
+    def _family_changed(self, event: Select.Changed) -> None:
+        self._take("family", None if event.value is Select.NULL else str(event.value))
+        self._show_companions()
 
     def store(self, check: bool) -> str | None:
         s = self.state

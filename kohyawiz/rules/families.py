@@ -1,0 +1,241 @@
+"""Rules for the diffusion transformers sd-scripts trains (Flux.1, Chroma, SD3, Lumina 2, Anima,
+HunyuanImage-2.1). The guide is silent on them: each rule follows the trainer's own document in
+sd-scripts (named by FamilySpec.doc) and its code. The guide's family-independent rules (passes,
+checkpoints, batch, dataset, multi-concept balancing) still apply to every family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kohyawiz.families import FamilySpec, swap_max
+from kohyawiz.families.companions import held_keys, holds, look_for
+from kohyawiz.rules.context import Context, rule
+
+# Arguments only Stable Diffusion's UNet training reads; the DiT trainers ignore them.
+SD_ONLY = ("v2", "v_parameterization", "clip_skip", "zero_terminal_snr", "max_token_length")
+# The flow-matching trainers' post_process_loss returns the loss unchanged, and their noise is
+# their own: these would be silently ignored.
+SD_LOSS = ("min_snr_gamma", "debiased_estimation_loss", "noise_offset", "scale_v_pred_loss_like_noise_pred")
+ADAM_LR_CEILING = 5e-4
+
+# id -> (sd-scripts document, what the rule decides): kohyawiz's own ids beside the guide's.
+FAMILY_RULES: dict[str, tuple[str, str]] = {
+    "F-TRAINER": ("docs/*_train_network.md", "each family trains with its own trainer (Chroma: --model_type chroma); SD-only arguments are left out"),
+    "F-COMPANION": ("docs/*_train_network.md", "the text encoders and VAE a family needs, given with --set ARG=PATH or found beside the model"),
+    "F-MODULE": ("docs/*_train_network.md", "the family's own LoRA module (networks.lora_flux, lora_sd3, lora_lumina, lora_anima, lora_hunyuan_image)"),
+    "F-FLOW": ("docs/*_train_network.md", "timestep sampling, model prediction type and discrete flow shift as each doc recommends"),
+    "F-GUIDANCE": ("docs/flux_train_network.md", "guidance scale 1.0 for Flux.1 dev, 0.0 for Chroma"),
+    "F-MASK": ("docs/flux_train_network.md", "Chroma needs the T5 attention mask"),
+    "F-RES": ("docs/*_train_network.md", "the family's native resolution (HunyuanImage 2048, the others 1024), lower on small cards"),
+    "F-PRECISION": ("docs/lumina_train_network.md, anima_train_network.md, hunyuan_image_train_network.md", "bf16 where the doc asks for it"),
+    "F-TECACHE": ("docs/*_train_network.md", "text-encoder outputs cached and the DiT trained alone; HunyuanImage requires it"),
+    "F-GRADCKPT": ("docs/*_train_network.md", "gradient checkpointing on, as every doc's example"),
+    "F-FP8": ("docs/flux_train_network.md, hunyuan_image_train_network.md", "fp8 base weights (HunyuanImage: fp8_scaled) on cards the doc's table names; none for Anima"),
+    "F-SWAP": ("docs/flux_train_network.md, hunyuan_image_train_network.md", "transformer blocks swapped to the CPU by VRAM, from the doc's table"),
+    "F-ATTN": ("docs/*_train_network.md", "the attention each trainer uses: sdpa (Flux, SD3), its own (Lumina), attn_mode (Anima, HunyuanImage)"),
+    "F-LOSS": ("flux_train_network.py post_process_loss", "min SNR gamma, debiased estimation and noise offset are SD-only: left out"),
+    "F-LR": ("docs/*_train_network.md", "1e-4 for LoRAs with Adam-type optimizers; above 5e-4 is warned"),
+    "F-PROMPTS": ("docs/*_train_network.md", "sample prompts in the trainer's own options; Lumina's system prompt"),
+    "F-VAE": ("docs/anima_train_network.md", "the Qwen-Image VAE chunked and uncached to save memory"),
+}
+
+
+def _doc(spec: FamilySpec) -> str:
+    return f"sd-scripts {spec.doc}"
+
+
+@rule("F-TRAINER")
+def trainer(ctx: Context) -> None:
+    if not ctx.dit:
+        return
+    d, spec = ctx.decider, ctx.spec
+    d.record_plan("script", spec.script, "F-TRAINER", f"{spec.label} LoRAs train with {spec.script} ({_doc(spec)})")
+    if spec.model_type:
+        d.set("model_type", spec.model_type, "F-TRAINER", f"{spec.script} trains {spec.label} with --model_type {spec.model_type}")
+    elif ctx.interface.arg(spec.script, "model_type") is not None:
+        d.omit("model_type", "F-TRAINER", f"{spec.label} is the trainer's default model type")
+    for key in SD_ONLY:
+        if ctx.interface.arg(spec.script, key) is not None:
+            chosen = d.omit(key, "F-TRAINER", f"a Stable Diffusion argument {spec.script} does not use")
+            if chosen not in (None, False):
+                d.warn("F-TRAINER", f"{key} is set, but {spec.script} does not use it ({_doc(spec)})")
+    model = ctx.answers.model
+    if model.vpred or model.zsnr or model.clip_skip is not None:
+        d.info("F-TRAINER", f"v-prediction, zSNR and clip skip answers do not apply to {spec.label}: ignored")
+
+
+@rule("F-COMPANION")
+def companions(ctx: Context) -> None:
+    spec, d = ctx.spec, ctx.decider
+    if not spec.companions:
+        return
+    model = Path(ctx.answers.model.path).expanduser() if ctx.answers.model.path else None
+    keys = held_keys(model) if model is not None and any(c.held_key for c in spec.companions) else set()
+    taken: set[Path] = set()
+    for companion in spec.companions:
+        arg = companion.arg
+        if arg in d.overrides:
+            given = Path(str(d.overrides[arg][0])).expanduser()
+            d.set(arg, str(d.overrides[arg][0]), "F-COMPANION", f"{companion.what}")
+            if not given.exists():
+                d.warn("F-COMPANION", f"{arg}: {given} does not exist here; the run stops unless it exists where it trains")
+            continue
+        if holds(keys, companion):
+            d.omit(arg, "F-COMPANION", f"the checkpoint holds {companion.what}")
+            continue
+        found = look_for(companion, model, taken) if model is not None else None
+        if found is not None:
+            taken.add(found.resolve())
+            d.set(arg, str(found.resolve()), "F-COMPANION", f"{companion.what}, found at {found.name} near the model")
+            continue
+        where = ("none found beside the model or in its text_encoders, clip or vae folders" if model is not None
+                 else "no model given to look beside")  # fmt: skip
+        d.error("F-COMPANION", f"{spec.script} needs {arg} ({companion.what}): {where}; pass --set {arg}=PATH")
+
+
+@rule("F-MODULE")
+def module(ctx: Context) -> None:
+    if not ctx.dit:
+        return
+    d, spec = ctx.decider, ctx.spec
+    if ctx.algo != "lora":
+        d.error("F-MODULE", f"{ctx.algo} is not planned for {spec.label}: kohyawiz trains its LoRA with "
+                f"{spec.network_module} ({_doc(spec)}); choose --network lora")  # fmt: skip
+        return
+    d.set("network_module", spec.network_module, "F-MODULE", f"{spec.label}'s own LoRA module ({_doc(spec)})")
+    d.omit("network_args", "F-MODULE", "every layer the module targets by default")
+
+
+@rule("F-FLOW")
+def flow(ctx: Context) -> None:
+    spec = ctx.spec
+    for setting in spec.flow:
+        if ctx.interface.arg(spec.script, setting.key) is not None:
+            ctx.decider.set(setting.key, setting.value, setting.rule, f"{setting.why} ({_doc(spec)})")
+
+
+@rule("F-TECACHE")
+def text_encoder_cache(ctx: Context) -> None:
+    if not ctx.dit:
+        return
+    d, spec = ctx.decider, ctx.spec
+    d.set("cache_text_encoder_outputs", True, "F-TECACHE",
+          "captions are encoded once and the large text encoders leave the GPU, as the doc's example does")  # fmt: skip
+    if ctx.tier == "low":
+        d.set("cache_text_encoder_outputs_to_disk", True, "F-TECACHE", "memory is short: encoded captions kept on disk")
+    else:
+        d.omit("cache_text_encoder_outputs_to_disk", "F-TECACHE", "encoded captions kept in memory")
+    why = ("the trainer cannot train its text encoders; the doc requires it" if not spec.text_encoder_trainable
+           else "with cached outputs only the DiT trains")  # fmt: skip
+    d.set("network_train_unet_only", True, "F-TECACHE", why)
+
+
+@rule("F-GRADCKPT")
+def gradient_checkpointing(ctx: Context) -> None:
+    if ctx.dit:
+        ctx.decider.set("gradient_checkpointing", True, "F-GRADCKPT",
+                        f"a large transformer: every example in {_doc(ctx.spec)} checkpoints")  # fmt: skip
+
+
+def swap_limit(ctx: Context) -> int | None:
+    """The most blocks this model can swap: the family's limit, or the model's own block count."""
+    return swap_max(ctx.spec, ctx.answers.model.blocks)
+
+
+def _table_row(spec: FamilySpec, vram_gb: float) -> tuple[float, int, bool] | None:
+    return next((row for row in spec.swap_table if vram_gb <= row[0]), None)
+
+
+@rule("F-FP8")
+def fp8(ctx: Context) -> None:
+    if not ctx.dit:
+        return
+    d, spec = ctx.decider, ctx.spec
+    row = _table_row(spec, ctx.answers.vram_gb)
+    if spec.fp8_arg is None:
+        if ctx.interface.arg(spec.script, "fp8_base") is not None:
+            d.omit("fp8_base", "F-FP8", f"{spec.script} does not support fp8 base weights")
+        return
+    if row is not None and row[2]:
+        d.set(spec.fp8_arg, True, "F-FP8", f"{ctx.answers.vram_gb:g} GB: the doc's table stores the DiT in fp8")
+    elif spec.swap_table:
+        d.omit(spec.fp8_arg, "F-FP8", f"{ctx.answers.vram_gb:g} GB holds the DiT in {ctx.answers.precision or spec.precision or 'half'} precision")
+    else:
+        d.omit(spec.fp8_arg, "F-FP8", "the memory model turns it on only if the plan does not fit (K-VRAM)")
+
+
+@rule("F-SWAP")
+def block_swap(ctx: Context) -> None:
+    if not ctx.dit or ctx.spec.max_swap is None:
+        return
+    d, spec = ctx.decider, ctx.spec
+    row = _table_row(spec, ctx.answers.vram_gb)
+    limit = swap_limit(ctx)
+    if row is not None and row[1] > 0:
+        blocks = min(row[1], limit or row[1])
+        d.set("blocks_to_swap", blocks, "F-SWAP",
+              f"{ctx.answers.vram_gb:g} GB: the doc's table swaps {row[1]} blocks to the CPU (slower, fits)")  # fmt: skip
+    else:
+        d.omit("blocks_to_swap", "F-SWAP", "no block swapping unless the memory model needs it (K-VRAM)")
+
+
+@rule("F-ATTN")
+def attention(ctx: Context) -> None:
+    if not ctx.dit:
+        return
+    d, spec, choice = ctx.decider, ctx.spec, ctx.answers.attention
+    if spec.attention == "sdpa":
+        d.set("sdpa", True, "F-ATTN", f"PyTorch's scaled-dot-product attention, as the doc's example ({_doc(spec)})")
+        d.omit("xformers", "F-ATTN", "sdpa is the attention kernel")
+        return
+    d.omit("sdpa", "F-ATTN", f"{spec.script} picks its attention itself")
+    d.omit("xformers", "F-ATTN", f"{spec.script} picks its attention itself")
+    if spec.attention == "attn_mode" and choice == "xformers":
+        d.set("attn_mode", "xformers", "F-ATTN", "xformers, as you chose")
+        d.set("split_attn", True, "F-ATTN", "xformers attention needs split_attn")
+    elif spec.attention == "attn_mode":
+        d.omit("attn_mode", "F-ATTN", "PyTorch attention (the trainer's default, torch)")
+
+
+@rule("F-LOSS")
+def loss(ctx: Context) -> None:
+    if not ctx.dit:
+        return
+    d = ctx.decider
+    for key in SD_LOSS:
+        if ctx.interface.arg(ctx.script, key) is None:
+            continue
+        chosen = d.omit(key, "F-LOSS", f"{ctx.script} ignores it: flow matching has its own loss weighting")
+        if chosen not in (None, False):
+            d.warn("F-LOSS", f"{key} is set, but {ctx.script} ignores it (its post_process_loss leaves the loss as is)")
+
+
+@rule("F-LR")
+def learning_rate(ctx: Context) -> None:
+    if not ctx.dit:
+        return
+    d = ctx.decider
+    if not ctx.adaptive and ctx.algo == "lora":
+        d.set("learning_rate", ctx.spec.adam_lr, "F-LR", f"1e-4, as every example in {_doc(ctx.spec)}")
+    lr = d.get("learning_rate")
+    if not ctx.adaptive and isinstance(lr, int | float) and not isinstance(lr, bool) and lr > ADAM_LR_CEILING:
+        d.warn("F-LR", f"learning_rate {lr:g} is far above the 1e-4 the sd-scripts docs train {ctx.spec.label} LoRAs at")
+
+
+@rule("F-PROMPTS")
+def prompts(ctx: Context) -> None:
+    if not ctx.dit:
+        return
+    d, spec = ctx.decider, ctx.spec
+    for setting in spec.extra:
+        if setting.rule == "F-PROMPTS":
+            d.set(setting.key, setting.value, "F-PROMPTS", f"{setting.why} ({_doc(spec)})")
+    if ctx.answers.samples:
+        d.omit("sample_sampler", "F-PROMPTS", f"{spec.script} samples with its own flow-matching sampler")
+
+
+@rule("F-VAE")
+def vae(ctx: Context) -> None:
+    for setting in ctx.spec.extra:
+        if setting.rule == "F-VAE":
+            ctx.decider.set(setting.key, setting.value, "F-VAE", f"{setting.why} ({_doc(ctx.spec)})")

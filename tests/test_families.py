@@ -1,0 +1,209 @@
+"""The diffusion-transformer families: inspect, companion files, the F- rules (each named here),
+their constraints, the memory model with fp8 and block swapping, and the trainers' facts."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import plan_for
+
+from kohyawiz.emit import render
+from kohyawiz.errors import UserError
+from kohyawiz.families import SPECS, family_spec
+from kohyawiz.rules import REGISTRY
+from kohyawiz.rules.families import FAMILY_RULES
+
+DITS = ("flux", "chroma", "sd3", "lumina", "anima", "hunyuan-image")
+HEADERS: dict[str, dict[str, list[int]]] = {
+    "flux": {"double_blocks.0.img_attn.qkv.weight": [9216, 3072], "single_blocks.0.linear1.weight": [21504, 3072],
+             "img_in.weight": [3072, 64], "guidance_in.in_layer.weight": [3072, 256]},
+    "chroma": {"double_blocks.0.img_attn.qkv.weight": [9216, 3072], "single_blocks.0.linear1.weight": [21504, 3072],
+               "img_in.weight": [3072, 64], "distilled_guidance_layer.in_proj.weight": [5120, 64]},
+    "sd3": {f"model.diffusion_model.joint_blocks.{i}.context_block.attn.qkv.weight": [4608, 1536] for i in range(24)}
+    | {"model.diffusion_model.x_embedder.proj.weight": [1536, 16, 2, 2]},
+    "lumina": {"cap_embedder.1.weight": [2304, 2304], "context_refiner.0.attention.qkv.weight": [6912, 2304],
+               "layers.0.attention.qkv.weight": [6912, 2304]},
+    "anima": {"net.t_embedder.1.linear_1.weight": [2048, 2048], "net.blocks.0.self_attn.q_proj.weight": [2048, 2048],
+              "net.x_embedder.proj.1.weight": [2048, 68], "net.t_embedding_norm.weight": [2048]},
+    "hunyuan-image": {"double_blocks.0.img_attn_qkv.weight": [10752, 3584], "single_blocks.0.linear1.weight": [1, 1],
+                      "img_in.proj.weight": [3584, 64, 1, 1], "byt5_in.fc1.weight": [2048, 1472]},
+}  # fmt: skip
+COMPANION_FILES = {
+    "clip_l": "clip_l.safetensors", "t5xxl": "t5xxl_fp16.safetensors", "ae": "ae.safetensors",
+    "clip_g": "clip_g.safetensors", "vae": "vae.safetensors", "gemma2": "gemma_2_2b_fp16.safetensors",
+    "qwen3": "qwen_3_06b_base.safetensors", "text_encoder": "qwen_2.5_vl_7b.safetensors",
+    "byt5": "byt5_small_glyphxl_fp16.safetensors",
+}  # fmt: skip
+
+
+def header_file(path: Path, tensors: dict[str, list[int]]) -> Path:
+    header = {k: {"dtype": "BF16", "shape": v, "data_offsets": [0, 0]} for k, v in tensors.items()}
+    raw = json.dumps(header).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+    return path
+
+
+def model_with_companions(root: Path, family: str, *, leave_out: str | None = None) -> Path:
+    model = header_file(root / f"{family}.safetensors", HEADERS[family])
+    for companion in family_spec(family).companions:
+        if companion.arg != leave_out:
+            header_file(root / COMPANION_FILES[companion.arg], {"w": [4, 4]})
+    return model
+
+
+def dit_plan(tmp_path: Path, family: str, **changes: Any):
+    model = model_with_companions(tmp_path / "models", family)
+    return plan_for(tmp_path, model={"family": family, "path": str(model)}, **changes)
+
+
+def test_every_family_rule_has_code_a_catalog_line_and_a_decision(tmp_path):
+    registered = {r for r in REGISTRY if r.startswith("F-")}
+    assert registered <= set(FAMILY_RULES)
+    cited: set[str] = set()
+    for family in DITS:
+        plan = dit_plan(tmp_path / family, family, vram_gb=8, samples=True)
+        cited |= {d.rule for d in plan.decisions} | {f.rule for f in plan.findings}
+    plan = dit_plan(tmp_path / "lumina-adam", "lumina", optimizer="adamw")
+    cited |= {d.rule for d in plan.decisions}
+    assert set(FAMILY_RULES) - cited == set(), "F- ids no plan cites"
+    from kohyawiz.cli.explain_cmd import rule_catalog
+
+    assert all("sd-scripts docs/" in rule_catalog()[r][0] or "sd-scripts" in rule_catalog()[r][0] for r in FAMILY_RULES)
+
+
+@pytest.mark.parametrize("family", DITS)
+def test_each_family_uses_its_trainer_module_and_companions(tmp_path, family):
+    spec = family_spec(family)
+    plan = dit_plan(tmp_path, family, vram_gb=24)
+    assert plan.script == spec.script and plan.value("network_module") == spec.network_module  # F-TRAINER, F-MODULE
+    for companion in spec.companions:  # F-COMPANION: found beside the model
+        assert plan.value(companion.arg).endswith(COMPANION_FILES[companion.arg])
+    for key in ("v2", "clip_skip", "v_parameterization", "min_snr_gamma", "debiased_estimation_loss"):
+        assert plan.value(key) is None  # F-TRAINER, F-LOSS: SD-only arguments are left out
+    assert plan.value("network_train_unet_only") is True and plan.value("cache_text_encoder_outputs") is True  # F-TECACHE
+    assert plan.value("gradient_checkpointing") is True  # F-GRADCKPT
+    assert plan.value("bucket_reso_steps") % spec.bucket_multiple == 0
+    config = render(plan)["config.toml"]
+    assert spec.network_module in config and spec.script in render(plan)["plan.json"]
+
+
+def test_flux_and_chroma_follow_the_flux_doc(tmp_path):
+    flux = dit_plan(tmp_path / "f", "flux")
+    assert (flux.value("timestep_sampling"), flux.value("model_prediction_type")) == ("shift", "raw")  # F-FLOW
+    assert flux.value("guidance_scale") == 1.0 and flux.value("model_type") is None  # F-GUIDANCE
+    chroma = dit_plan(tmp_path / "c", "chroma")
+    assert chroma.value("model_type") == "chroma" and chroma.value("guidance_scale") == 0.0
+    assert chroma.value("apply_t5_attn_mask") is True  # F-MASK
+    assert chroma.value("clip_l") is None  # Chroma has no CLIP-L
+
+
+def test_lumina_anima_hunyuan_specifics(tmp_path):
+    lumina = dit_plan(tmp_path / "l", "lumina", samples=True)
+    assert lumina.value("mixed_precision") == "bf16" and lumina.decision("mixed_precision").rule == "F-PRECISION"
+    assert lumina.value("timestep_sampling") == "nextdit_shift" and "assistant" in lumina.value("system_prompt")  # F-PROMPTS
+    assert lumina.value("sample_sampler") is None
+    assert "--ctr 0.25" in render(lumina)["sample_prompts.txt"] and "--l 7" not in render(lumina)["sample_prompts.txt"]
+    anima = dit_plan(tmp_path / "a", "anima", attention="xformers")
+    assert anima.value("vae_chunk_size") == 64  # F-VAE
+    assert (anima.value("attn_mode"), anima.value("split_attn")) == ("xformers", True)  # F-ATTN, C-SPLIT-ATTN
+    assert anima.value("fp8_base") is None
+    hunyuan = dit_plan(tmp_path / "h", "hunyuan-image", vram_gb=12)
+    assert hunyuan.value("resolution") == "2048,2048"  # F-RES
+    assert hunyuan.value("fp8_scaled") is True and hunyuan.value("blocks_to_swap") == 32  # F-FP8, F-SWAP
+    flux = dit_plan(tmp_path / "f", "flux", optimizer="adamw", overrides={"learning_rate": 1e-3})
+    assert any(f.rule == "F-LR" for f in flux.findings)
+
+
+@pytest.mark.parametrize(("vram", "blocks", "fp8"), [(8, 28, True), (12, 16, True), (24, None, True), (80, None, None)])
+def test_flux_block_swap_and_fp8_follow_the_doc_table(tmp_path, vram, blocks, fp8):
+    plan = dit_plan(tmp_path, "flux", vram_gb=vram)
+    assert plan.value("blocks_to_swap") == blocks and plan.value("fp8_base") == fp8
+    assert plan.vram is not None and plan.vram.fits
+
+
+def test_the_memory_ladder_swaps_blocks_where_the_table_is_silent(tmp_path):
+    plan = dit_plan(tmp_path, "sd3", vram_gb=10)  # SD3.5 from the family's own count; 24 blocks in the header
+    assert plan.vram is not None and plan.vram.fits
+    steps = " ".join(plan.vram.steps)
+    assert "fp8" in steps or "swapped" in steps
+    swap = plan.value("blocks_to_swap")
+    assert swap is None or swap <= 22  # C-SWAP-MAX: two blocks fewer than the header's 24
+
+
+def test_a_missing_companion_is_refused_naming_it_and_the_argument(tmp_path):
+    model = model_with_companions(tmp_path, "flux", leave_out="t5xxl")
+    with pytest.raises(UserError, match=r"needs t5xxl \(the T5-XXL text encoder\).*--set t5xxl=PATH"):
+        plan_for(tmp_path, model={"family": "flux", "path": str(model)})
+    plan = plan_for(tmp_path, model={"family": "flux", "path": str(model)},
+                    overrides={"t5xxl": str(tmp_path / "clip_l.safetensors")})  # fmt: skip
+    assert plan.value("t5xxl").endswith("clip_l.safetensors") and plan.decision("t5xxl").source == "user"
+    with pytest.raises(UserError, match="needs clip_l"):
+        plan_for(tmp_path, model={"family": "flux"})
+
+
+def test_companions_in_a_comfyui_layout_and_held_by_an_sd3_checkpoint(tmp_path):
+    models = tmp_path / "ComfyUI" / "models"
+    model = header_file(models / "diffusion_models" / "flux1-dev.safetensors", HEADERS["flux"])
+    header_file(models / "text_encoders" / "clip_l.safetensors", {"w": [1]})
+    header_file(models / "text_encoders" / "t5xxl_fp8_e4m3fn.safetensors", {"w": [1]})
+    header_file(models / "vae" / "ae.safetensors", {"w": [1]})
+    plan = plan_for(tmp_path, model={"family": "flux", "path": str(model)})
+    assert "text_encoders" in plan.value("t5xxl") and "vae" in plan.value("ae")
+    held = HEADERS["sd3"] | {
+        "text_encoders.clip_l.transformer.text_model.embeddings.position_embedding.weight": [77, 768],
+        "text_encoders.clip_g.transformer.text_model.embeddings.position_embedding.weight": [77, 1280],
+        "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k.weight": [4096, 4096],
+        "first_stage_model.decoder.conv_in.weight": [512, 16, 3, 3],
+    }
+    sd35 = header_file(tmp_path / "single" / "sd3.5_large.safetensors", held)
+    plan = plan_for(tmp_path / "p2", model={"family": "sd3", "path": str(sd35)})
+    assert all(plan.value(k) is None for k in ("clip_l", "clip_g", "t5xxl", "vae"))
+
+
+def test_dit_constraints_give_way_or_refuse(tmp_path):
+    plan = dit_plan(tmp_path / "a", "chroma", overrides={"cpu_offload_checkpointing": True}, vram_gb=16)
+    assert plan.value("blocks_to_swap") is None  # C-SWAP-OFFLOAD: the rule's swap gives way
+    with pytest.raises(UserError, match="C-SWAP-MAX"):
+        dit_plan(tmp_path / "b", "flux", overrides={"blocks_to_swap": 40})
+    with pytest.raises(UserError, match="C-DIT-ONLY"):
+        dit_plan(tmp_path / "c", "hunyuan-image", overrides={"network_train_unet_only": False})
+    with pytest.raises(UserError, match="C-CHROMA-MASK"):
+        dit_plan(tmp_path / "d", "chroma", overrides={"apply_t5_attn_mask": False})
+    with pytest.raises(UserError, match="C-T5-CACHE"):
+        dit_plan(tmp_path / "e", "flux", network_options={"train_t5xxl": True},
+                 overrides={"network_train_unet_only": False, "cache_text_encoder_outputs": True})  # fmt: skip
+    plan = dit_plan(tmp_path / "f", "anima", overrides={"fp8_base": True})
+    assert any(f.rule == "C-FP8-DIT" for f in plan.findings)
+    plan = dit_plan(tmp_path / "g", "flux", overrides={"shuffle_caption": True})
+    assert plan.value("cache_text_encoder_outputs") is None  # C-TECACHE-CAPTIONS
+
+
+def test_lycoris_and_old_sd_scripts_are_refused_in_one_line(tmp_path):
+    with pytest.raises(UserError, match="F-MODULE: locon is not planned for Flux"):
+        dit_plan(tmp_path / "a", "flux", network="locon")
+    with pytest.raises(UserError, match=r"has no flux_train_network\.py"):
+        dit_plan(tmp_path / "b", "flux", sd_scripts_version="v0.9.1")
+
+
+def test_header_params_and_blocks_reach_the_answers(tmp_path):
+    from kohyawiz.models import inspect_model
+
+    info = inspect_model(str(header_file(tmp_path / "sd3.safetensors", HEADERS["sd3"])))
+    assert info.blocks == 24 and info.params and info.answers()["blocks"] == 24
+
+
+def test_cli_family_choices_and_inspect(tmp_path):
+    model = model_with_companions(tmp_path, "lumina")
+    run = subprocess.run([sys.executable, "-m", "kohyawiz", "plan", "--family", "lumina", "--model", str(model),
+                          "--subject", "style", "--vram", "16", "--concept", "a=60", "--out", str(tmp_path / "p")],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "lumina_train_network.py" in run.stdout
+    assert set(SPECS) == {"sd1", "sd2", "sdxl", *DITS}
