@@ -60,3 +60,42 @@ def test_plans_pass_the_real_parser_and_validator(tmp_path):
     for (plan, _), result in zip(folders, results, strict=True):
         assert result["ok"], result
         assert result["repeats"] == [c.repeats for c in plan.concepts]
+
+
+def test_every_dit_family_passes_its_trainers_own_checks_with_sd_scripts_step_count(tmp_path):
+    """Header-only checkpoints and companion files, real image folders: the real parser, config
+    loader, blueprint, dataset group and each trainer's assert_extra_args, and the same steps."""
+    from test_families import DITS, model_with_companions
+
+    from kohyawiz.assemble import PlanRequest, plan_from_request
+    from kohyawiz.demo import png_bytes
+
+    data = tmp_path / "data"
+    for name, repeats, sizes in (("hmbrgr", 10, [(1024, 1024), (832, 1216), (1216, 832)] * 4), ("frs", 3, [(900, 1400)] * 7)):
+        folder = data / f"{repeats}_{name}"
+        folder.mkdir(parents=True)
+        for i, (w, h) in enumerate(sizes):
+            (folder / f"{i}.png").write_bytes(png_bytes(w, h, i))
+            (folder / f"{i}.txt").write_text(f"{name}, thing")
+    folders = []
+    for i, family in enumerate(DITS):
+        model = model_with_companions(tmp_path / "models" / family, family)
+        request = PlanRequest(
+            tmp_path / family, answers={"subject": "character", "vram_gb": [8, 12, 16, 24, 48, 80][i],
+                                        "model": {"path": str(model)}, "samples": True},
+            dataset=data, force=True,
+        )  # fmt: skip
+        plan, _ = plan_from_request(request)
+        write_plan(plan)
+        folders.append((plan, str(tmp_path / family)))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [os.environ["KOHYAWIZ_SD_PYTHON"], str(CHECKER), *[f for _, f in folders]],
+        cwd=os.environ["KOHYAWIZ_SD_SCRIPTS"], capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert len(results) == len(folders), run.stderr[-3000:]
+    for (plan, _), result in zip(folders, results, strict=True):
+        assert result["ok"], result
+        assert result["network_module"] == plan.value("network_module")
+        assert result["total_steps"] == plan.figures.total_steps and plan.figures.exact

@@ -83,17 +83,21 @@ def run_time_checks(module, parser, plan_dir: Path, processes: int) -> tuple[lis
         train_util.verify_training_args(args)
         train_util.prepare_dataset_args(args, True)
         trainer = _trainer(module)
+        strategy_base.LatentsCachingStrategy._strategy = None  # one process checks many plans
         strategy_base.LatentsCachingStrategy.set_strategy(trainer.get_latents_caching_strategy(args))
         sanitizer = config_util.ConfigSanitizer(True, True, args.masked_loss, True)
         blueprint = config_util.BlueprintGenerator(sanitizer).generate(config_util.load_user_config(args.dataset_config), args)
         train_group, val_group = config_util.generate_dataset_group_by_blueprint(blueprint.dataset_group)
+        if len(train_group) == 0:  # train() logs "No data found" and returns before the trainer's checks
+            return [], {"batches_per_epoch": 0, "total_steps": 0, "network_module": args.network_module,
+                        "skipped": "no images: sd-scripts stops before the trainer's own checks"}
         if args.cache_latents:
             assert train_group.is_latent_cacheable(), "when caching latents, either color_aug or random_crop cannot be used"
         trainer.assert_extra_args(args, train_group, val_group)
         network = __import__(args.network_module, fromlist=["create_network"])
         if not hasattr(network, "create_network"):
             return [f"{args.network_module} has no create_network"], figures
-    except (AssertionError, ValueError, TypeError, KeyError, ImportError) as exc:
+    except Exception as exc:  # whatever sd-scripts raises is the finding
         return [f"run-time check: {type(exc).__name__}: {exc}"], figures
     batches = len(train_group)
     per_epoch = math.ceil(batches / processes / args.gradient_accumulation_steps)
