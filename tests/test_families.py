@@ -207,3 +207,20 @@ def test_cli_family_choices_and_inspect(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "lumina_train_network.py" in run.stdout
     assert set(SPECS) == {"sd1", "sd2", "sdxl", *DITS}
+
+
+def test_kohya_ss_gui_json_with_model_checkboxes_imports_and_exports_the_family(tmp_path):
+    from kohyawiz.interop.export import gui_config
+    from kohyawiz.interop.kohya import import_settings
+
+    model = model_with_companions(tmp_path / "m", "flux")
+    gui = {"LoRA_type": "Standard", "flux1_checkbox": True, "model_type": "chroma", "network_dim": 16,
+           "pretrained_model_name_or_path": str(model), "t5xxl": str(tmp_path / "m" / "t5xxl_fp16.safetensors"),
+           "ae": str(tmp_path / "m" / "ae.safetensors")}  # fmt: skip
+    imported = import_settings(gui, "gui.json")
+    assert imported.answers["model"]["family"] == "chroma"
+    assert imported.overrides["t5xxl"].endswith("t5xxl_fp16.safetensors")
+    assert import_settings({"_script": "lumina_train_network.py", "network_dim": 8}, "c.toml").answers["model"]["family"] == "lumina"
+    plan = dit_plan(tmp_path / "p", "chroma")
+    out = gui_config(plan)
+    assert out["flux1_checkbox"] is True and out["sd3_checkbox"] is False and out["model_type"] == "chroma"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kohyawiz.interop.kohya import GUI_FAMILY_FLAGS
 from kohyawiz.plan import Plan
 
 ALGO_TO_GUI = {
@@ -55,6 +56,8 @@ def gui_config(plan: Plan) -> dict[str, Any]:
     family = plan.answers.model.family
     out["sdxl"] = family == "sdxl"
     out["v2"] = family == "sd2"
+    for flag, flagged in GUI_FAMILY_FLAGS:  # the GUI's model checkboxes; Chroma is Flux with model_type
+        out[flag] = flagged == family or (flag == "flux1_checkbox" and family == "chroma")
     out["v_parameterization"] = bool(plan.answers.model.vpred)
     out["dataset_config"] = str(plan.out_dir / "dataset.toml")
     out["train_data_dir"] = ""

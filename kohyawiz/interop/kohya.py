@@ -16,6 +16,7 @@ from kohyawiz.answers import OPTIMIZERS
 from kohyawiz.door import parse_json, parse_toml, read_text, read_toml
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
+from kohyawiz.families import family_spec
 from kohyawiz.networks import readable_args
 from kohyawiz.plan import PLAN_OWNED, coerce_override
 from kohyawiz.presets import SENDS_ELSEWHERE
@@ -184,7 +185,28 @@ def detect_kind(data: dict[str, Any]) -> str:
     return "toml"
 
 
+# The kohya_ss GUI's model checkboxes (kohya_gui/class_source_model.py, lora_gui.py); Chroma is the
+# Flux checkbox with model_type chroma.
+GUI_FAMILY_FLAGS = (
+    ("flux1_checkbox", "flux"), ("sd3_checkbox", "sd3"), ("lumina_checkbox", "lumina"),
+    ("anima_checkbox", "anima"), ("hunyuan_image_checkbox", "hunyuan-image"),
+)  # fmt: skip
+_SCRIPT_FAMILIES = {
+    "flux_train_network.py": "flux", "sd3_train_network.py": "sd3", "lumina_train_network.py": "lumina",
+    "anima_train_network.py": "anima", "hunyuan_image_train_network.py": "hunyuan-image",
+    "sdxl_train_network.py": "sdxl",
+}  # fmt: skip
+
+
 def _family(data: dict[str, Any]) -> str:
+    found = _SCRIPT_FAMILIES.get(str(data.get("_script", "")))
+    for flag, family in GUI_FAMILY_FLAGS:
+        if _truthy(data.get(flag)):
+            found = family
+    if found == "flux" and str(data.get("model_type", "")).lower() == "chroma":
+        return "chroma"
+    if found:
+        return found
     if _truthy(data.get("sdxl")) or _truthy(data.get("sdxl_checkbox")):
         return "sdxl"
     return "sd2" if _truthy(data.get("v2")) else "sd1"
@@ -199,9 +221,9 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
     interface = load_interface(sd_scripts_version)
     result = Imported(kind)
     family = _family(data)
-    if kind == "toml" and str(data.get("_script", "")).startswith("sdxl"):
-        family = "sdxl"
-    script = "sdxl_train_network.py" if family == "sdxl" else "train_network.py"
+    script = family_spec(family).script
+    if family_spec(family).model_type:
+        data.pop("model_type", None)  # the family's own rule sets it (F-TRAINER)
     model: dict[str, Any] = {"family": family}
     result.answers["model"] = model
     for flag, answer in (("v_parameterization", "vpred"), ("zero_terminal_snr", "zsnr")):
