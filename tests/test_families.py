@@ -168,8 +168,12 @@ def test_companions_in_a_comfyui_layout_and_held_by_an_sd3_checkpoint(tmp_path):
 
 
 def test_dit_constraints_give_way_or_refuse(tmp_path):
-    plan = dit_plan(tmp_path / "a", "chroma", overrides={"cpu_offload_checkpointing": True}, vram_gb=16)
+    plan = dit_plan(tmp_path / "a", "flux", overrides={"cpu_offload_checkpointing": True}, vram_gb=16)
     assert plan.value("blocks_to_swap") is None  # C-SWAP-OFFLOAD: the rule's swap gives way
+    plan = dit_plan(tmp_path / "a2", "chroma", overrides={"cpu_offload_checkpointing": True}, vram_gb=48)
+    assert any(f.rule == "C-CHROMA-OFFLOAD" for f in plan.findings)
+    with pytest.raises(UserError, match="C-MODEL-TYPE"):
+        dit_plan(tmp_path / "a3", "chroma", overrides={"model_type": "flux"})
     with pytest.raises(UserError, match="C-SWAP-MAX"):
         dit_plan(tmp_path / "b", "flux", overrides={"blocks_to_swap": 40})
     with pytest.raises(UserError, match="C-DIT-ONLY"):

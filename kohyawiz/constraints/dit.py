@@ -85,3 +85,23 @@ def fp8_where_the_trainer_has_it(c: Checker) -> None:
     elif c.family == "hunyuan-image" and not c.on("fp8_scaled"):
         c.resolve("C-FP8-DIT", f"{' and '.join(fp8)}: HunyuanImage-2.1 does not support it",
                   [*((k, None) for k in fp8)], stops=False, fix="use fp8_scaled=true instead")  # fmt: skip
+
+
+@constraint("C-MODEL-TYPE", "flux_train_network.py load_target_model (library/flux_utils.py load_flow_model)",
+            "model_type follows the family: a Chroma checkpoint loaded as Flux (or the reverse) fails to load")  # fmt: skip
+def model_type_matches_the_family(c: Checker) -> None:
+    if c.family not in ("flux", "chroma") or not c.explicit("model_type"):
+        return
+    wanted = "chroma" if c.family == "chroma" else "flux"
+    if c.value("model_type", "flux") != wanted:
+        c.refuse("C-MODEL-TYPE", f"model_type {c.value('model_type')!r} for a {c.family} model",
+                 f"drop it and give --family {c.value('model_type')} if the model really is one")  # fmt: skip
+
+
+@constraint("C-CHROMA-OFFLOAD", "library/chroma_models.py enable_gradient_checkpointing",
+            "Chroma ignores cpu_offload_checkpointing")  # fmt: skip
+def chroma_ignores_offloading(c: Checker) -> None:
+    if c.family == "chroma" and c.on("cpu_offload_checkpointing"):
+        c.resolve("C-CHROMA-OFFLOAD", "cpu_offload_checkpointing does nothing for Chroma (its blocks never offload)",
+                  [("cpu_offload_checkpointing", None)], stops=False,
+                  fix="drop it; blocks_to_swap saves memory instead")  # fmt: skip
