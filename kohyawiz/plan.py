@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,13 @@ from kohyawiz.constraints.training import check_totals
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
 from kohyawiz.families import family_spec, swap_max
+from kohyawiz.families.companions import resolve_companions
 from kohyawiz.memory import Fit, FitContext, VramEstimate, estimate_vram, fit_to_budget, smallest_budget
 from kohyawiz.memory.estimate import COMPANION_KEYS, Lookup
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
 from kohyawiz.rules.base import Source
 from kohyawiz.rules.cautions import apply_cautions
-from kohyawiz.rules.families import swap_limit
 from kohyawiz.rules.model import parse_resolution
 from kohyawiz.rules.schedule import step_cadence
 
@@ -225,17 +224,21 @@ def build_plan(
         overrides[key] = (coerce_override(interface, script, key, raw, f"--set {key}"), "user")
 
     sizes = sizes or {}
+    given = {key: str(value) for key, (value, _) in overrides.items()}
+    companions = resolve_companions(spec, answers.model.path, given)
+    header_params: dict[str, int] = {}
 
     def decide(fit: Fit) -> tuple[Context, Checker]:
         concepts = _concept_plans(answers, sizes, out_dir)
-        ctx = Context(answers, interface, Decider(overrides, dict(fit.values)), out_dir, concepts)
+        ctx = Context(answers, interface, Decider(overrides, dict(fit.values)), out_dir, concepts, companions=companions)
         ctx.fit_optimizer = fit.optimizer
         apply_rules(ctx)
         ctx.decider.finish()
         checker = Checker(
             ctx.decider, script, answers.model.family, interface.version,
             image_sizes=_all_sizes(concepts), network=ctx.algo,
-            bucket_divisor=_bucket_divisor(interface, answers.model.family), max_swap=swap_limit(ctx),
+            bucket_divisor=_bucket_divisor(interface, answers.model.family),
+            max_swap=swap_max(spec, answers.model.blocks),
         )  # fmt: skip
         apply_constraints(checker)
         _drop_what_the_version_lacks(ctx, script)
@@ -249,7 +252,7 @@ def build_plan(
     def estimate(value: Lookup) -> VramEstimate:
         return estimate_vram(value, answers.model.family, str(value("network") or "lora"), answers.vram_gb,
                              lokr_size=answers.lokr_size, dit_params=_plausible_params(answers),
-                             companion_params=_companion_params(value))  # fmt: skip
+                             companion_params=_companion_params(value, header_params))  # fmt: skip
 
     fp8_arg = spec.fp8_arg if spec.dit else "fp8_base"
     room = FitContext(
@@ -287,19 +290,23 @@ def _plausible_params(answers: Answers) -> int | None:
     return params if facts and params and params >= 0.2 * int(facts["dit"]) else None
 
 
-def _companion_params(value: Lookup) -> int:
-    """Parameters of the text encoders a DiT plan names, from their headers (0 when unreadable)."""
-    return sum(_header_params(str(value(key))) for key in COMPANION_KEYS if isinstance(value(key), str))
-
-
-@cache
-def _header_params(path: str) -> int:
+def _companion_params(value: Lookup, known: dict[str, int]) -> int:
+    """Parameters of the text encoders a DiT plan names, from their headers (0 when unreadable);
+    `known` keeps each file's count for the rest of the plan's memory ladder."""
     from kohyawiz.models import param_count, read_safetensors_header
 
-    try:
-        return param_count(read_safetensors_header(Path(path).expanduser())) or 0
-    except (UserError, OSError):
-        return 0
+    total = 0
+    for key in COMPANION_KEYS:
+        path = value(key)
+        if not isinstance(path, str):
+            continue
+        if path not in known:
+            try:
+                known[path] = param_count(read_safetensors_header(Path(path).expanduser())) or 0
+            except (UserError, OSError):
+                known[path] = 0
+        total += known[path]
+    return total
 
 
 def _drop_what_the_version_lacks(ctx: Context, script: str) -> None:

@@ -22,6 +22,18 @@ pytestmark = [
 CHECKER = Path(__file__).resolve().parent.parent / "kohyawiz" / "run" / "sd_probe.py"
 
 
+def probe(folders: list[str]) -> list[dict]:
+    """sd-scripts' own verdict (kohyawiz/run/sd_probe.py) on each plan folder, in its environment."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [os.environ["KOHYAWIZ_SD_PYTHON"], str(CHECKER), *folders],
+        cwd=os.environ["KOHYAWIZ_SD_SCRIPTS"], capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    assert len(results) == len(folders), run.stderr[-3000:]
+    return results
+
+
 def test_plans_pass_the_real_parser_and_validator(tmp_path):
     folders = []
     subjects = ["character", "concept", "object", "clothing", "style"]
@@ -50,13 +62,7 @@ def test_plans_pass_the_real_parser_and_validator(tmp_path):
         plan = plan_for(folder, **changes)
         write_plan(plan)
         folders.append((plan, str(folder / "plan")))
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run(
-        [os.environ["KOHYAWIZ_SD_PYTHON"], str(CHECKER), *[f for _, f in folders]],
-        cwd=os.environ["KOHYAWIZ_SD_SCRIPTS"], capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    assert len(results) == len(folders), run.stderr[-3000:]
+    results = probe([f for _, f in folders])
     for (plan, _), result in zip(folders, results, strict=True):
         assert result["ok"], result
         assert result["repeats"] == [c.repeats for c in plan.concepts]
@@ -88,13 +94,7 @@ def test_every_dit_family_passes_its_trainers_own_checks_with_sd_scripts_step_co
         plan, _ = plan_from_request(request)
         write_plan(plan)
         folders.append((plan, str(tmp_path / family)))
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run(
-        [os.environ["KOHYAWIZ_SD_PYTHON"], str(CHECKER), *[f for _, f in folders]],
-        cwd=os.environ["KOHYAWIZ_SD_SCRIPTS"], capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    results = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
-    assert len(results) == len(folders), run.stderr[-3000:]
+    results = probe([f for _, f in folders])
     for (plan, _), result in zip(folders, results, strict=True):
         assert result["ok"], result
         assert result["network_module"] == plan.value("network_module")

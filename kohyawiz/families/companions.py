@@ -7,7 +7,7 @@ import fnmatch
 from dataclasses import dataclass
 from pathlib import Path
 
-from kohyawiz.families.base import Companion
+from kohyawiz.families.base import Companion, FamilySpec
 
 # Folders the usual layouts keep companion files in, relative to the model's folder and to the
 # folder above it (ComfyUI: models/diffusion_models beside models/text_encoders, models/vae;
@@ -18,10 +18,36 @@ _SUFFIXES = (".safetensors", ".pth", ".sft")
 
 @dataclass(frozen=True)
 class Found:
-    arg: str
-    path: str | None
+    """Where one companion comes from: "given" (--set), "held" (inside the checkpoint), "found"
+    (beside the model, `path`) or "missing"."""
+
+    companion: Companion
     how: str
-    """Why this path (or why none is needed)."""
+    path: Path | None = None
+    exists: bool = True
+    """For a given path: whether it exists on this machine."""
+
+
+def resolve_companions(spec: FamilySpec, model_path: str | None, given: dict[str, str]) -> list[Found]:
+    """Every companion of the family, looked up once per plan (the file system is read here only)."""
+    if not spec.companions:
+        return []
+    model = Path(model_path).expanduser() if model_path else None
+    keys = held_keys(model) if model is not None and any(c.held_key for c in spec.companions) else set()
+    taken: set[Path] = set()
+    out = []
+    for companion in spec.companions:
+        if companion.arg in given:
+            path = Path(given[companion.arg]).expanduser()
+            out.append(Found(companion, "given", path, path.exists()))
+        elif holds(keys, companion):
+            out.append(Found(companion, "held"))
+        elif model is not None and (found := look_for(companion, model, taken)) is not None:
+            taken.add(found.resolve())
+            out.append(Found(companion, "found", found.resolve()))
+        else:
+            out.append(Found(companion, "missing", model))
+    return out
 
 
 def search_folders(model: Path) -> list[Path]:

@@ -10,6 +10,7 @@ from typing import Literal
 from kohyawiz.answers import ADAPTIVE_OPTIMIZERS, Answers
 from kohyawiz.facts import Interface
 from kohyawiz.families import FamilySpec, family_spec
+from kohyawiz.families.companions import Found
 from kohyawiz.rules.base import Decider
 
 Tier = Literal["low", "mid", "high"]
@@ -43,6 +44,8 @@ class Context:
     concepts: list[ConceptPlan]
     algo: str = "lora"
     notes: dict[str, str] = field(default_factory=dict)
+    companions: list[Found] = field(default_factory=list)
+    """The family's companion files, looked up once per plan (F-COMPANION)."""
     fit_optimizer: str | None = None
     """The optimizer the memory ladder (K-VRAM) chose instead of the answer's, if it did."""
 

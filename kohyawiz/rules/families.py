@@ -5,10 +5,7 @@ checkpoints, batch, dataset, multi-concept balancing) still apply to every famil
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from kohyawiz.families import FamilySpec, swap_max
-from kohyawiz.families.companions import held_keys, holds, look_for
+from kohyawiz.families import FamilySpec, Setting, swap_max
 from kohyawiz.rules.context import Context, rule
 
 # Arguments only Stable Diffusion's UNet training reads; the DiT trainers ignore them.
@@ -67,30 +64,20 @@ def trainer(ctx: Context) -> None:
 @rule("F-COMPANION")
 def companions(ctx: Context) -> None:
     spec, d = ctx.spec, ctx.decider
-    if not spec.companions:
-        return
-    model = Path(ctx.answers.model.path).expanduser() if ctx.answers.model.path else None
-    keys = held_keys(model) if model is not None and any(c.held_key for c in spec.companions) else set()
-    taken: set[Path] = set()
-    for companion in spec.companions:
-        arg = companion.arg
-        if arg in d.overrides:
-            given = Path(str(d.overrides[arg][0])).expanduser()
-            d.set(arg, str(d.overrides[arg][0]), "F-COMPANION", f"{companion.what}")
-            if not given.exists():
-                d.warn("F-COMPANION", f"{arg}: {given} does not exist here; the run stops unless it exists where it trains")
-            continue
-        if holds(keys, companion):
-            d.omit(arg, "F-COMPANION", f"the checkpoint holds {companion.what}")
-            continue
-        found = look_for(companion, model, taken) if model is not None else None
-        if found is not None:
-            taken.add(found.resolve())
-            d.set(arg, str(found.resolve()), "F-COMPANION", f"{companion.what}, found at {found.name} near the model")
-            continue
-        where = ("none found beside the model or in its text_encoders, clip or vae folders" if model is not None
-                 else "no model given to look beside")  # fmt: skip
-        d.error("F-COMPANION", f"{spec.script} needs {arg} ({companion.what}): {where}; pass --set {arg}=PATH")
+    for found in ctx.companions:
+        arg, what = found.companion.arg, found.companion.what
+        if found.how == "given":
+            d.set(arg, str(d.overrides[arg][0]), "F-COMPANION", what)
+            if not found.exists:
+                d.warn("F-COMPANION", f"{arg}: {found.path} does not exist here; the run stops unless it exists where it trains")
+        elif found.how == "held":
+            d.omit(arg, "F-COMPANION", f"the checkpoint holds {what}")
+        elif found.how == "found" and found.path is not None:
+            d.set(arg, str(found.path), "F-COMPANION", f"{what}, found at {found.path.name} near the model")
+        else:
+            where = ("none found beside the model or in its text_encoders, clip or vae folders" if found.path
+                     else "no model given to look beside")  # fmt: skip
+            d.error("F-COMPANION", f"{spec.script} needs {arg} ({what}): {where}; pass --set {arg}=PATH")
 
 
 @rule("F-MODULE")
@@ -108,9 +95,14 @@ def module(ctx: Context) -> None:
 
 @rule("F-FLOW")
 def flow(ctx: Context) -> None:
+    _apply(ctx, ctx.spec.flow)
+
+
+def _apply(ctx: Context, settings: tuple[Setting, ...], only: str | None = None) -> None:
+    """The doc's settings for the family (those of rule `only`, when given), each under its rule."""
     spec = ctx.spec
-    for setting in spec.flow:
-        if ctx.interface.arg(spec.script, setting.key) is not None:
+    for setting in settings:
+        if (only is None or setting.rule == only) and ctx.interface.arg(spec.script, setting.key) is not None:
             ctx.decider.set(setting.key, setting.value, setting.rule, f"{setting.why} ({_doc(spec)})")
 
 
@@ -135,11 +127,6 @@ def gradient_checkpointing(ctx: Context) -> None:
     if ctx.dit:
         ctx.decider.set("gradient_checkpointing", True, "F-GRADCKPT",
                         f"a large transformer: every example in {_doc(ctx.spec)} checkpoints")  # fmt: skip
-
-
-def swap_limit(ctx: Context) -> int | None:
-    """The most blocks this model can swap: the family's limit, or the model's own block count."""
-    return swap_max(ctx.spec, ctx.answers.model.blocks)
 
 
 def _table_row(spec: FamilySpec, vram_gb: float) -> tuple[float, int, bool] | None:
@@ -170,7 +157,7 @@ def block_swap(ctx: Context) -> None:
         return
     d, spec = ctx.decider, ctx.spec
     row = _table_row(spec, ctx.answers.vram_gb)
-    limit = swap_limit(ctx)
+    limit = swap_max(spec, ctx.answers.model.blocks)
     if row is not None and row[1] > 0:
         blocks = min(row[1], limit or row[1])
         d.set("blocks_to_swap", blocks, "F-SWAP",
@@ -227,15 +214,11 @@ def prompts(ctx: Context) -> None:
     if not ctx.dit:
         return
     d, spec = ctx.decider, ctx.spec
-    for setting in spec.extra:
-        if setting.rule == "F-PROMPTS":
-            d.set(setting.key, setting.value, "F-PROMPTS", f"{setting.why} ({_doc(spec)})")
+    _apply(ctx, spec.extra, "F-PROMPTS")
     if ctx.answers.samples:
         d.omit("sample_sampler", "F-PROMPTS", f"{spec.script} samples with its own flow-matching sampler")
 
 
 @rule("F-VAE")
 def vae(ctx: Context) -> None:
-    for setting in ctx.spec.extra:
-        if setting.rule == "F-VAE":
-            ctx.decider.set(setting.key, setting.value, "F-VAE", f"{setting.why} ({_doc(ctx.spec)})")
+    _apply(ctx, ctx.spec.extra, "F-VAE")
