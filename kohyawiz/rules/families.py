@@ -87,7 +87,7 @@ def module(ctx: Context) -> None:
     d, spec = ctx.decider, ctx.spec
     if ctx.algo != "lora":
         d.error("F-MODULE", f"{ctx.algo} is not planned for {spec.label}: kohyawiz trains its LoRA with "
-                f"{spec.network_module} ({_doc(spec)}); choose --network lora")  # fmt: skip
+                f"{spec.network_module} ({_doc(spec)}); choose the network lora (--network lora)")  # fmt: skip
         return
     d.set("network_module", spec.network_module, "F-MODULE", f"{spec.label}'s own LoRA module ({_doc(spec)})")
     d.omit("network_args", "F-MODULE", "every layer the module targets by default")

@@ -34,7 +34,7 @@ class NetworkStep(Step):
         yield Label("Optimizer")
         yield Select([(OPTIMIZER_NAMES[o], o) for o in OPTIMIZERS], prompt="guide's pick (Prodigy)", id="optimizer")
         yield Label("Precision")
-        yield Select([("fp16", "fp16"), ("bf16", "bf16")], prompt="guide's pick (fp16)", id="precision")
+        yield Select([("fp16", "fp16"), ("bf16", "bf16")], prompt="guide's pick (fp16; bf16 where a DiT's doc asks)", id="precision")
         yield Checkbox("used together with other LoRAs", id="others")
         yield Checkbox("asymmetric details (no mirroring)", id="asym")
         yield Checkbox("sample images during training", id="samples")
