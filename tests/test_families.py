@@ -146,6 +146,10 @@ def test_a_missing_companion_is_refused_naming_it_and_the_argument(tmp_path):
     assert plan.value("t5xxl").endswith("clip_l.safetensors") and plan.decision("t5xxl").source == "user"
     with pytest.raises(UserError, match="needs clip_l"):
         plan_for(tmp_path, model={"family": "flux"})
+    with pytest.raises(UserError, match="t5xxl is set to an empty path"):
+        plan_for(tmp_path, model={"family": "flux", "path": str(model)}, overrides={"t5xxl": " "})
+    plan = plan_for(tmp_path, model={"family": "flux", "path": str(model)}, overrides={"t5xxl": str(tmp_path)})
+    assert any(f.rule == "F-COMPANION" and "does not exist" in f.message for f in plan.findings)  # a folder, not a file
 
 
 def test_companions_in_a_comfyui_layout_and_held_by_an_sd3_checkpoint(tmp_path):

@@ -9,7 +9,8 @@ ANIMA = FamilySpec(
     "anima", "Anima", "anima_train_network.py", DOC, dit=True,
     network_module="networks.lora_anima",
     companions=(
-        Companion("qwen3", "the Qwen3 0.6B text encoder", ("qwen3*.safetensors", "*qwen3*.safetensors", "qwen_3*.safetensors", "*qwen_3_*.safetensors", "*qwen*0.6b*.safetensors")),
+        Companion("qwen3", "the Qwen3 0.6B text encoder", ("qwen3*.safetensors", "*qwen3*.safetensors", "qwen_3*.safetensors", "*qwen_3_*.safetensors", "*qwen*0.6b*.safetensors"),
+                  folder_ok=True),
         Companion("vae", "the Qwen-Image VAE", ("qwen*image*vae*.safetensors", "*qwen*vae*.safetensors", "*vae*.safetensors", "*vae*.pth")),
     ),
     bucket_multiple=16, resolution=1024, weak_resolution=768, vram_tiers=(10.0, 16.0),

@@ -18,6 +18,8 @@ class Companion:
     """File-name patterns (lower case, fnmatch) it is usually saved under, most specific first."""
     held_key: str | None = None
     """A checkpoint key that shows the base model holds it already (SD3 single files)."""
+    folder_ok: bool = False
+    """A Hugging Face model folder is accepted as well as a single file (Anima's Qwen3)."""
 
 
 @dataclass(frozen=True)

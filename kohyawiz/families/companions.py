@@ -18,8 +18,8 @@ _SUFFIXES = (".safetensors", ".pth", ".sft")
 
 @dataclass(frozen=True)
 class Found:
-    """Where one companion comes from: "given" (--set), "held" (inside the checkpoint), "found"
-    (beside the model, `path`) or "missing"."""
+    """Where one companion comes from: "given" (--set), "blank" (--set with no path), "held" (inside
+    the checkpoint), "found" (beside the model, `path`) or "missing"."""
 
     companion: Companion
     how: str
@@ -37,9 +37,11 @@ def resolve_companions(spec: FamilySpec, model_path: str | None, given: dict[str
     taken: set[Path] = set()
     out = []
     for companion in spec.companions:
-        if companion.arg in given:
+        if companion.arg in given and not given[companion.arg].strip():
+            out.append(Found(companion, "blank"))
+        elif companion.arg in given:
             path = Path(given[companion.arg]).expanduser()
-            out.append(Found(companion, "given", path, path.exists()))
+            out.append(Found(companion, "given", path, path.is_file() or (companion.folder_ok and path.is_dir())))
         elif holds(keys, companion):
             out.append(Found(companion, "held"))
         elif model is not None and (found := look_for(companion, model, taken)) is not None:

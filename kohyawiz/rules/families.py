@@ -69,7 +69,9 @@ def companions(ctx: Context) -> None:
         if found.how == "given":
             d.set(arg, str(d.overrides[arg][0]), "F-COMPANION", what)
             if not found.exists:
-                d.warn("F-COMPANION", f"{arg}: {found.path} does not exist here; the run stops unless it exists where it trains")
+                d.warn("F-COMPANION", f"{arg}: {found.path} does not exist here (as a file); the run stops unless it exists where it trains")
+        elif found.how == "blank":
+            d.error("F-COMPANION", f"{arg} is set to an empty path: pass --set {arg}=PATH to {what}")
         elif found.how == "held":
             d.omit(arg, "F-COMPANION", f"the checkpoint holds {what}")
         elif found.how == "found" and found.path is not None:
