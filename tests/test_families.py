@@ -196,6 +196,8 @@ def test_dit_constraints_give_way_or_refuse(tmp_path):
 def test_lycoris_and_old_sd_scripts_are_refused_in_one_line(tmp_path):
     with pytest.raises(UserError, match="F-MODULE: locon is not planned for Flux"):
         dit_plan(tmp_path / "a", "flux", network="locon")
+    with pytest.raises(UserError, match=r"network_module networks\.lora cannot train Flux"):
+        dit_plan(tmp_path / "c", "flux", overrides={"network_module": "networks.lora"})
     with pytest.raises(UserError, match=r"has no flux_train_network\.py"):
         dit_plan(tmp_path / "b", "flux", sd_scripts_version="v0.9.1")
 

@@ -91,7 +91,10 @@ def module(ctx: Context) -> None:
         d.error("F-MODULE", f"{ctx.algo} is not planned for {spec.label}: kohyawiz trains its LoRA with "
                 f"{spec.network_module} ({_doc(spec)}); choose the network lora (--network lora)")  # fmt: skip
         return
-    d.set("network_module", spec.network_module, "F-MODULE", f"{spec.label}'s own LoRA module ({_doc(spec)})")
+    chosen = d.set("network_module", spec.network_module, "F-MODULE", f"{spec.label}'s own LoRA module ({_doc(spec)})")
+    if chosen != spec.network_module:  # another module finds none of this transformer's layers
+        d.error("F-MODULE", f"network_module {chosen} cannot train {spec.label}: {spec.script} needs "
+                f"{spec.network_module}; drop the override")  # fmt: skip
     d.omit("network_args", "F-MODULE", "every layer the module targets by default")
 
 
