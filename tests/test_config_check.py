@@ -49,6 +49,9 @@ def test_K_CHECK_config_file_unknown_is_warned_mistyped_is_an_error():
     assert findings["cache_latents"].level == "error"
     assert "learning_rate" not in findings
     assert guess_script(INTERFACE, {"cache_text_encoder_outputs": True}) == "sdxl_train_network.py"
+    assert guess_script(INTERFACE, {"t5xxl": "t.safetensors", "ae": "ae.safetensors"}) == "flux_train_network.py"
+    assert guess_script(INTERFACE, {"gemma2": "g.safetensors"}) == "lumina_train_network.py"
+    assert guess_script(INTERFACE, {"network_dim": 8}) == "train_network.py"
 
 
 def test_K_CHECK_on_the_command_line(tmp_path):

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kohyawiz.families import trainer_scripts
+
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "dir", metavar="DIR|FILE", help="the parent of your N_name image folders, a dataset config or a --config_file TOML"
     )
     parser.add_argument(
-        "--script", choices=("train_network.py", "sdxl_train_network.py"),
+        "--script", choices=trainer_scripts(),
         help="the trainer a --config_file is for (default: guessed from its keys)",
     )  # fmt: skip
     parser.add_argument(

@@ -108,7 +108,10 @@ def check_config_file(interface: Interface, script: str, data: dict[str, Any]) -
 
 
 def guess_script(interface: Interface, data: dict[str, Any]) -> str:
-    """sdxl_train_network.py when the file uses an argument only it has."""
+    """The trainer that knows most of the file's keys (a Flux config names t5xxl and ae, an SDXL
+    one its text-encoder caching); on a tie the older trainer, train_network.py first."""
+    from kohyawiz.families import trainer_scripts
+
     flat = set(flatten_config(data))
-    only_sdxl = set(interface.args.get("sdxl_train_network.py", {})) - set(interface.args["train_network.py"])
-    return "sdxl_train_network.py" if flat & only_sdxl else "train_network.py"
+    scripts = [s for s in trainer_scripts() if interface.has_script(s)]
+    return max(scripts, key=lambda s: (len(flat & set(interface.args[s])), -scripts.index(s)))
