@@ -314,3 +314,74 @@ def test_a_moved_plan_names_the_paths_that_no_longer_exist(plan_dir, tmp_path):
     shutil.rmtree(tmp_path / "train")
     errors = preflight(PlanFolder.load(moved), find_sd_scripts(str(FAKE), sys.executable)).errors
     assert any("moved from" in e and "image folder" in e for e in errors)
+
+
+SD_HEADERS: dict[str, tuple[str, dict[str, list[int]]]] = {
+    "sd1": ("v1-5-pruned-emaonly.safetensors", {"model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": [320, 768]}),
+    "sd2": ("v2-1_768-ema-pruned.safetensors", {"model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": [320, 1024]}),
+    "sdxl": ("sd_xl_base_1.0.safetensors", {"model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight": [640, 2048],
+                                            "conditioner.embedders.1.model.ln_final.weight": [1280]}),
+}  # fmt: skip
+DIT_NAMES = {
+    "flux": "flux1-dev.safetensors", "chroma": "chroma-unlocked-v38.safetensors", "sd3": "sd3.5_medium.safetensors",
+    "lumina": "lumina_2_model_bf16.safetensors", "anima": "anima-preview.safetensors",
+    "hunyuan-image": "hunyuanimage2.1.safetensors",
+}  # fmt: skip
+
+
+def header_only_model(root: Path, family: str) -> Path:
+    """A checkpoint as a user names it, header only, with the companion files beside it."""
+    from test_families import COMPANION_FILES, HEADERS, header_file
+
+    from kohyawiz.families import family_spec
+
+    if family in SD_HEADERS:
+        name, keys = SD_HEADERS[family]
+        return header_file(root / name, keys)
+    model = header_file(root / DIT_NAMES[family], HEADERS[family])
+    for companion in family_spec(family).companions:
+        header_file(root / COMPANION_FILES[companion.arg], {"w": [4, 4]})
+    return model
+
+
+@pytest.mark.parametrize("family", ["sd1", "sd2", "sdxl", *DIT_NAMES])
+def test_every_planned_trainer_launches_with_the_plans_files(tmp_path, monkeypatch, capsys, family):
+    """`train --dry-run` launches the family's own trainer (from the families, one source) with the
+    plan's config and dataset files; the header alone decides the family."""
+    from kohyawiz.cli import main
+    from kohyawiz.families import family_spec
+
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    model = header_only_model(tmp_path / "models", family)
+    out = tmp_path / "plan"
+    plan_args = ["plan", "--model", str(model), "--subject", "concept", "--concept", "x=20", "--vram", "24"]
+    assert main([*plan_args, "--out", str(out), "--force"]) == 0
+    capsys.readouterr()
+    assert main(["train", str(out), "--dry-run", "--sd-scripts", str(FAKE), "--python", sys.executable]) == 0
+    command = capsys.readouterr().out.splitlines()[0].split()
+    script = family_spec(family).script
+    assert command[1:3] == ["-m", "accelerate.commands.launch"]
+    at = command.index(str(FAKE.resolve() / script))
+    assert command[at + 1 :] == [
+        "--config_file", str(out / "config.toml"), "--dataset_config", str(out / "dataset.toml"), "--console_log_simple",
+    ]  # fmt: skip
+    assert json.loads((out / "plan.json").read_text())["answers"]["model"]["family"] == family
+
+
+def test_queue_add_refuses_what_queue_run_would(plan_dir, monkeypatch):
+    """A plan naming a script no family trains, or another family's trainer, is refused by `queue add`
+    with the line `train` and `queue run` give."""
+    from kohyawiz.errors import UserError
+    from kohyawiz.run import queue
+
+    plan_json = plan_dir / "plan.json"
+    original = json.loads(plan_json.read_text())
+    for script, says in (("my_train.py", "not a trainer kohyawiz knows"), ("flux_train_network.py", "whose trainer is train_network.py")):
+        plan_json.write_text(json.dumps({**original, "script": script}))
+        with pytest.raises(UserError, match=says):
+            PlanFolder.load(plan_dir)
+        with pytest.raises(UserError, match=says):
+            queue.add(plan_dir)
+    assert queue.load_queue() == []
+    plan_json.write_text(json.dumps(original))
+    assert queue.add(plan_dir).plan_dir == str(plan_dir.resolve())

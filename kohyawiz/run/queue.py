@@ -48,9 +48,14 @@ def save_queue(entries: list[QueueEntry]) -> None:
 
 
 def add(plan_dir: Path) -> QueueEntry:
+    """Queue a plan folder that `queue run` would load: a damaged plan, or one naming a trainer
+    kohyawiz does not launch, is refused now with the same line, not later when its turn comes."""
+    from kohyawiz.run.train import PlanFolder
+
     folder = plan_dir.expanduser().resolve()
     if not (folder / "plan.json").is_file():
         raise UserError("no plan.json here: only plan folders can be queued", where=str(folder))
+    PlanFolder.load(folder)
     entries = load_queue()
     entry = QueueEntry(uuid.uuid4().hex[:8], str(folder), added=time.strftime("%Y-%m-%d %H:%M:%S"))
     save_queue([*entries, entry])

@@ -16,6 +16,7 @@ from typing import Any
 from kohyawiz.dataset.doctor import CheckOptions, check_folders
 from kohyawiz.door import read_json, read_toml
 from kohyawiz.errors import UserError
+from kohyawiz.families import SPECS, trainer_scripts
 from kohyawiz.loss import detect_loss_shift
 from kohyawiz.run import logparse
 from kohyawiz.run.gpu import detect_gpus
@@ -25,8 +26,6 @@ from kohyawiz.run.process import StopRequest, capture, run_streaming
 from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
 
 MIN_FREE_BYTES = 2 * 1024**3
-KNOWN_TRAINERS = ("train_network.py", "sdxl_train_network.py")
-"""The only scripts `train` launches, from the sd-scripts folder it found."""
 
 
 @dataclass
@@ -47,9 +46,8 @@ class PlanFolder:
         dataset = read_toml(folder / "dataset.toml", "plan's dataset.toml")
         if not isinstance(plan, dict) or not isinstance(plan.get("script"), str):
             raise UserError("plan.json is damaged (no script): re-plan it", where=str(plan_path))
-        if plan["script"] not in KNOWN_TRAINERS:
-            raise UserError(f"plan.json names {plan['script']!r}, not a trainer kohyawiz knows: re-plan it",
-                            where=str(plan_path))  # fmt: skip
+        if (problem := _trainer_problem(plan)) is not None:
+            raise UserError(problem, where=str(plan_path))
         if not _plain_launch_args(plan.get("accelerate_args")):
             raise UserError("plan.json's accelerate_args are not the ones kohyawiz writes: re-plan it",
                             where=str(plan_path))  # fmt: skip
@@ -106,6 +104,21 @@ class PlanFolder:
 
     def image_dirs(self) -> list[Path]:
         return [Path(s["image_dir"]) for d in self.dataset.get("datasets", []) for s in d.get("subsets", [])]
+
+
+def _trainer_problem(plan: dict[str, Any]) -> str | None:
+    """Why `train` would not launch the plan's script: it launches only the trainers the families
+    plan for, and a family's plan only with that family's own trainer."""
+    script = plan["script"]
+    if script not in trainer_scripts():
+        known = ", ".join(trainer_scripts())
+        return f"plan.json names {script!r}, not a trainer kohyawiz knows ({known}): re-plan it"
+    answers = plan.get("answers")
+    model = answers.get("model") if isinstance(answers, dict) else None
+    family = model.get("family") if isinstance(model, dict) else None
+    if isinstance(family, str) and family in SPECS and SPECS[family].script != script:
+        return f"plan.json names {script!r} for a {family} model, whose trainer is {SPECS[family].script}: re-plan it"
+    return None
 
 
 _ACCELERATE_VALUES = ("--num_cpu_threads_per_process", "--num_processes", "--num_machines", "--mixed_precision")
