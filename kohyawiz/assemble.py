@@ -15,12 +15,12 @@ from pydantic import ValidationError
 from kohyawiz.answers import Answers
 from kohyawiz.dataset.doctor import CheckOptions, check_dataset
 from kohyawiz.dataset.scan import DatasetScan, scan_training_dir
+from kohyawiz.decisions import Finding
 from kohyawiz.errors import UserError
 from kohyawiz.facts import resolve_version
 from kohyawiz.plan import Plan, build_plan
 from kohyawiz.presets import deep_merge, load_preset
-from kohyawiz.rules.base import Finding
-from kohyawiz.rules.model import parse_resolution
+from kohyawiz.values import parse_resolution
 
 # What to tell a person who left a required answer out.
 _HINTS = {

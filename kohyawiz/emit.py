@@ -6,8 +6,6 @@ Nothing is written until every file has been rendered; each file then appears at
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +13,12 @@ from kohyawiz import __version__, tomlwrite
 from kohyawiz.answers import strip_machine_paths
 from kohyawiz.errors import UserError
 from kohyawiz.families import family_spec
+from kohyawiz.files import write_atomic as write_atomic  # re-export for branches still importing it from here
+from kohyawiz.files import write_together
 from kohyawiz.plan import Plan
 from kohyawiz.resources import templates_dir
-from kohyawiz.rules.model import parse_resolution
 from kohyawiz.rules.network import OWN_PRESET
+from kohyawiz.values import parse_resolution
 
 CONFIG_SECTIONS: dict[str, tuple[str, ...]] = {
     "model": (
@@ -266,51 +266,6 @@ def render(plan: Plan) -> dict[str, str]:
     return files
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """`text` appears at `path` whole or not at all, with the permissions a new file normally gets;
-    a link planted at `path` is replaced, never followed."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes files readable by their owner only
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def _write_all(folder: Path, files: dict[str, str]) -> dict[str, Path]:
-    """Every file to a temporary name first, then all renamed in one quick pass, so an
-    interrupted plan leaves the old files or the new ones (and no temporary files)."""
-    temps: dict[str, str] = {}
-    try:
-        for name, text in files.items():
-            handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-            temps[name] = temp
-            os.fchmod(handle, 0o666 & ~_umask())
-            with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-        for name, temp in temps.items():
-            os.replace(temp, folder / name)
-    except OSError as exc:
-        raise UserError(f"cannot write the plan: {exc.strerror or exc}", where=str(folder)) from exc
-    finally:
-        for temp in temps.values():
-            Path(temp).unlink(missing_ok=True)
-    return {name: folder / name for name in files}
-
-
 OWN_FILES = (CONFIG_NAME, DATASET_NAME, PLAN_NAME, PROMPTS_NAME, LYCORIS_PRESET_NAME, PRESET_NAME)
 _OWN_MARK = "written by kohyawiz"
 
@@ -349,7 +304,7 @@ def write_plan(plan: Plan, *, force: bool = False) -> dict[str, Path]:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a parent that is a file, no permission, a read-only disk
         raise UserError(f"cannot create the plan folder: {exc.strerror or exc}", where=str(folder)) from exc
-    written = _write_all(folder, files)
+    written = write_together(folder, files, "the plan")
     for name in OWN_FILES:
         stale = folder / name
         if name not in files and (stale.is_symlink() or (stale.is_file() and _ours(stale))):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
+
+from kohyawiz.files import kohyawiz_home, write_atomic
 
 INTERFACE_FILES = (
     "train_network.py", "sdxl_train_network.py", "library/train_util.py", "library/config_util.py",
@@ -20,11 +21,7 @@ _TYPE_BY_NAME = {"str": "str", "int": "int", "float": "float", "int_or_float": "
 
 
 def learned_dir() -> Path:
-    base = os.environ.get("KOHYAWIZ_HOME")
-    if base:
-        return Path(base).expanduser() / "sd-scripts-facts"
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "kohyawiz" / "sd-scripts-facts"
+    return kohyawiz_home() / "sd-scripts-facts"
 
 
 def tree_key(root: Path, commit: str | None) -> str:
@@ -103,8 +100,6 @@ def convert(manifest: dict[str, Any], version: str) -> dict[str, Any]:
 
 def store(key: str, manifest: dict[str, Any], root: Path) -> Path:
     """Keep a learned interface; returns its file."""
-    from kohyawiz.emit import write_atomic
-
     folder = learned_dir()
     folder.mkdir(parents=True, exist_ok=True)
     facts = convert(manifest, f"learned-{key}")

@@ -4,14 +4,13 @@ hints, native resolution, and whether it is a LoRA rather than a base model. No 
 from __future__ import annotations
 
 import contextlib
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kohyawiz.errors import UserError
+from kohyawiz.safetensors_header import read_safetensors_header
 
-MAX_HEADER = 200 * 1024 * 1024
 CROSS_ATTENTION_WIDTH = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
 # The architecture alone says little for SD1: base 1.5 is 512 but most finetunes reach 768 (T-RES),
 # so SD1 gets a native resolution only from the file's own metadata.
@@ -53,26 +52,6 @@ class ModelInfo:
         if self.params:
             out["params"] = self.params
         return out
-
-
-def read_safetensors_header(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(8)
-            if len(raw) != 8:
-                raise UserError("too short to be a .safetensors file", where=str(path))
-            (size,) = struct.unpack("<Q", raw)
-            if size > MAX_HEADER:
-                raise UserError("not a .safetensors file (implausible header size)", where=str(path))
-            text = handle.read(size).decode("utf-8")
-        from kohyawiz.door import parse_json
-
-        header = parse_json(text, "safetensors header", str(path))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise UserError(f"cannot read the safetensors header: {exc}", where=str(path)) from exc
-    if not isinstance(header, dict):
-        raise UserError("not a .safetensors file", where=str(path))
-    return header
 
 
 def _hints_from_metadata(info: ModelInfo, metadata: Any) -> None:

@@ -13,6 +13,7 @@ from kohyawiz.answers import Answers
 from kohyawiz.buckets import BucketSettings, count_batches
 from kohyawiz.constraints import Checker, apply_constraints
 from kohyawiz.constraints.training import check_totals
+from kohyawiz.decisions import Source
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
 from kohyawiz.families import family_spec, swap_max
@@ -21,10 +22,9 @@ from kohyawiz.memory import Fit, FitContext, VramEstimate, estimate_vram, fit_to
 from kohyawiz.memory.estimate import COMPANION_KEYS, Lookup
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
-from kohyawiz.rules.base import Source
 from kohyawiz.rules.cautions import apply_cautions
-from kohyawiz.rules.model import parse_resolution
 from kohyawiz.rules.schedule import step_cadence
+from kohyawiz.values import parse_resolution
 
 PLAN_OWNED = {
     "config_file": "kohyawiz writes config.toml and passes it itself",
@@ -293,7 +293,8 @@ def _plausible_params(answers: Answers) -> int | None:
 def _companion_params(value: Lookup, known: dict[str, int]) -> int:
     """Parameters of the text encoders a DiT plan names, from their headers (0 when unreadable);
     `known` keeps each file's count for the rest of the plan's memory ladder."""
-    from kohyawiz.models import param_count, read_safetensors_header
+    from kohyawiz.models import param_count
+    from kohyawiz.safetensors_header import read_safetensors_header
 
     total = 0
     for key in COMPANION_KEYS:

@@ -93,3 +93,44 @@ def test_one_module_per_wizard_step() -> None:
     assert len(modules) == len(STEP_CLASSES)
     app = (REPO / "kohyawiz" / "tui" / "app.py").read_text()
     assert "class " not in app.split("class Wizard")[0].split("KEYS_HELP")[1]  # no step lives in app.py
+
+
+def test_the_layer_contract_holds_lazy_imports_included() -> None:
+    """pyproject.toml's import-linter contracts: the layers, no cycle, a pydantic-free vocabulary."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"],
+        capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 4 kept, 0 broken." in result.stdout
+
+
+def test_no_module_imports_itself_back_through_others() -> None:
+    """No cycle between single modules either (grimp reads imports inside functions too)."""
+    import grimp
+
+    graph = grimp.build_graph("kohyawiz")
+    cycles = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            if graph.find_shortest_chain(importer=imported, imported=module):
+                cycles.append(f"{module} -> {imported}")
+    assert not cycles, cycles
+
+
+def test_the_vocabulary_imports_without_pydantic_or_the_rule_engine() -> None:
+    loaded = _loaded_after("import kohyawiz.decisions, kohyawiz.values, kohyawiz.files, kohyawiz.dataset.scan")
+    assert "pydantic" not in loaded
+    assert not {m for m in loaded if m.startswith(("kohyawiz.rules", "kohyawiz.plan", "kohyawiz.emit"))}
+    records = _loaded_after("import kohyawiz.run.records")
+    assert len([m for m in records if m.startswith("kohyawiz")]) < 10, sorted(records)
+
+
+def test_the_readme_layout_lists_every_package_and_top_level_module() -> None:
+    readme = (REPO / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    package = REPO / "kohyawiz"
+    names = [f"kohyawiz/{p.name}" for p in package.glob("*.py")]
+    names += [f"kohyawiz/{p.name}/" for p in package.iterdir() if (p / "__init__.py").is_file()]
+    missing = [name for name in sorted(names) if f"`{name}`" not in layout]
+    assert not missing, f"README.md's layout table lacks {missing}"

@@ -11,8 +11,8 @@ from pathlib import Path
 from kohyawiz.dataset.doctor import CheckOptions, check_dataset
 from kohyawiz.dataset.scan import scan_training_dir
 from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, load_implications
+from kohyawiz.decisions import Finding
 from kohyawiz.facts import resolve_version
-from kohyawiz.rules.base import Finding
 
 
 def run_check(args: argparse.Namespace) -> int:

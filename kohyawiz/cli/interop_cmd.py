@@ -9,8 +9,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kohyawiz.emit import preset_text, write_atomic
+from kohyawiz.emit import preset_text
 from kohyawiz.errors import UserError
+from kohyawiz.files import write_atomic
 from kohyawiz.interop.kohya import Imported, dataset_answers, import_settings, read_config
 
 

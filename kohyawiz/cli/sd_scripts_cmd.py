@@ -21,7 +21,7 @@ def version_for_checkout(folder: str, python: str | None, *, again: bool = False
 
 
 def default_install_dir() -> Path:
-    from kohyawiz.run.records import kohyawiz_home
+    from kohyawiz.files import kohyawiz_home
 
     return kohyawiz_home() / "sd-scripts"
 

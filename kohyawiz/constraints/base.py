@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kohyawiz.rules.base import Decider, Decision, Finding, Source
+from kohyawiz.decisions import Decider, Decision, Finding, Source
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ DreamBoothDataset.__getitem__, verify_bucket_reso_steps)."""
 from __future__ import annotations
 
 from kohyawiz.constraints.base import Checker, constraint
-from kohyawiz.rules.model import parse_resolution
+from kohyawiz.values import parse_resolution
 
 
 def _resolution(c: Checker) -> tuple[int, int] | None:

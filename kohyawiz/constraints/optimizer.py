@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 
 from kohyawiz.constraints.base import Checker, constraint
-from kohyawiz.rules.training import ADAM_LEARNING_RATE, ADAPTIVE_ARGS
+from kohyawiz.values import ADAM_LEARNING_RATE, ADAPTIVE_ARGS
 
 ADAPTIVE_TYPES = ("prodigy", "dadapt")
 """optimizer_type prefixes sd-scripts treats as adaptive (lr about 1)."""

@@ -4,7 +4,7 @@ of range (train_network.py, library/train_util.py)."""
 from __future__ import annotations
 
 from kohyawiz.constraints.base import Checker, constraint
-from kohyawiz.rules.model import parse_resolution
+from kohyawiz.values import parse_resolution
 
 # key: (lowest, highest or None, what goes wrong outside)
 RANGES: dict[str, tuple[float, float | None, str]] = {

@@ -10,13 +10,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kohyawiz.dataset.counts import count_findings
 from kohyawiz.dataset.images import truncation
 from kohyawiz.dataset.scan import DatasetScan, ScannedConcept
 from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, implied_pairs, looks_like_sentences, normalise, split_tags
 from kohyawiz.dataset.tokens import count_tokens
+from kohyawiz.decisions import Finding
 from kohyawiz.errors import UserError
-from kohyawiz.rules.base import Finding
-from kohyawiz.rules.schedule import count_findings
 
 HUGE_SIDE = 3000
 TAGS_PER_CAPTION = 20

@@ -9,13 +9,12 @@ so running it twice changes nothing the second time.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kohyawiz.dataset.doctor import HUGE_SIDE
 from kohyawiz.errors import UserError
+from kohyawiz.files import write_atomic
 
 READABLE = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CAPTIONS = (".txt", ".caption")
@@ -27,20 +26,6 @@ class Prepared:
     target: Path | None
     actions: list[str] = field(default_factory=list)
     problem: str | None = None
-
-
-def _write_bytes_atomic(path: Path, data: bytes) -> None:
-    """A new, exclusively created temporary file beside `path`, then a rename: a link planted at
-    either name is replaced, never written through."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:
@@ -119,7 +104,7 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
         if _same_bytes(target, payload):
             entry.actions.append("unchanged")
         else:
-            _write_bytes_atomic(target, payload)
+            write_atomic(target, payload)
             if data is None:
                 entry.actions.append("copied")
         for caption_suffix in CAPTIONS:
@@ -128,7 +113,7 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
                 copy = into / f"{stem}{caption_suffix}"
                 text = caption.read_bytes()
                 if not _same_bytes(copy, text):
-                    _write_bytes_atomic(copy, text)
+                    write_atomic(copy, text)
                     entry.actions.append(f"caption {caption.name} copied as {copy.name}")
         report.append(entry)
     return report

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kohyawiz.dataset.images import ImageHeaderError, read_header
+from kohyawiz.decisions import Finding
 from kohyawiz.errors import UserError
-from kohyawiz.rules.base import Finding
 
 
 @dataclass

@@ -128,7 +128,7 @@ def caption_fixes(
 
 
 def write_caption_fixes(fixes: list[tuple[Path, str, str]]) -> None:
-    from kohyawiz.emit import write_atomic
+    from kohyawiz.files import write_atomic
 
     for caption, _, new in fixes:
         write_atomic(caption, new + "\n")

@@ -90,7 +90,7 @@ def held_keys(model: Path) -> set[str]:
     if model.suffix.lower() != ".safetensors" or not model.is_file():
         return set()
     from kohyawiz.errors import UserError
-    from kohyawiz.models import read_safetensors_header
+    from kohyawiz.safetensors_header import read_safetensors_header
 
     try:
         header = read_safetensors_header(model)

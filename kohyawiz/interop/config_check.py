@@ -12,8 +12,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from kohyawiz.decisions import Finding
 from kohyawiz.facts import Interface
-from kohyawiz.rules.base import Finding
 
 RULE = "K-CHECK"
 _LEVELS = {"general": "general", "datasets": "dataset", "subsets": "subset"}

@@ -21,7 +21,7 @@ from kohyawiz.memory.facts import (
     optimizer_state_bytes,
     runtime_overhead_gb,
 )
-from kohyawiz.rules.model import parse_resolution
+from kohyawiz.values import parse_resolution
 
 GIB = 1024**3
 Lookup = Callable[[str], Any]

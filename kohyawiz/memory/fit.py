@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kohyawiz.memory.estimate import Lookup, VramEstimate
-from kohyawiz.rules.model import parse_resolution
+from kohyawiz.values import parse_resolution
 
 RESOLUTION_STEPS = (1024, 896, 768, 640, 512)
 LOWEST_RANK = 8

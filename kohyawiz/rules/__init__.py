@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from kohyawiz.decisions import Decider, Decision, Finding
 from kohyawiz.rules import families, model, network, output, schedule, training
-from kohyawiz.rules.base import Decider, Decision, Finding
 from kohyawiz.rules.context import REGISTRY, ConceptPlan, Context, vram_tier
 
 # Order matters where a rule reads another's effective value.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kohyawiz.rules.base import Decider
+from kohyawiz.decisions import Decider
 
 # Rank caps per algorithm (guide part 7), beside T-RANK's general cap for LoRA.
 RANK_CAPS = {"locon": (64, "L-LOCON", "LoCon dim 64 at most"), "glora": (64, "L-LOCON", "dim 64 at most"),

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Literal
 
 from kohyawiz.answers import ADAPTIVE_OPTIMIZERS, Answers
+from kohyawiz.decisions import Decider
 from kohyawiz.facts import Interface
 from kohyawiz.families import FamilySpec, family_spec
 from kohyawiz.families.companions import Found
-from kohyawiz.rules.base import Decider
 
 Tier = Literal["low", "mid", "high"]
 

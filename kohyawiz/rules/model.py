@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kohyawiz.rules.context import Context, rule
+from kohyawiz.values import parse_resolution
 
 # The most each ancestry generates well (guide part 4; finetunes of SD1.5 commonly reach 768) is
 # its FamilySpec.resolution, as is the default; weak cards get FamilySpec.weak_resolution.
@@ -120,17 +121,3 @@ def file_format(ctx: Context) -> None:
         ctx.decider.set("save_model_as", "ckpt", "T-FORMAT", "ckpt on explicit request")
     else:
         ctx.decider.set("save_model_as", "safetensors", "T-FORMAT", "safetensors is safe and standard")
-
-
-def parse_resolution(value: object) -> tuple[int, int]:
-    """sd-scripts' resolution: "512" or "W,H" (also an int or a pair, as a dataset config has it)."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, value
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return int(value[0]), int(value[1])
-    parts = [p.strip() for p in str(value).split(",")]
-    if len(parts) == 1:
-        return int(parts[0]), int(parts[0])
-    if len(parts) == 2:
-        return int(parts[0]), int(parts[1])
-    raise ValueError(f"resolution {value!r} is neither 'N' nor 'W,H'")

@@ -6,9 +6,9 @@ import tomllib
 from functools import cache
 from typing import Any
 
+from kohyawiz.decisions import Decision
 from kohyawiz.networks import readable_args
 from kohyawiz.resources import vendor_dir
-from kohyawiz.rules.base import Decision
 from kohyawiz.rules.context import Context, rule
 
 # Guide part 7's recommendations by purpose, first choice first.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from kohyawiz.rules.base import Finding
+from kohyawiz.dataset.counts import count_findings
 from kohyawiz.rules.context import Context, rule
 
 LORA_PASSES = 100
@@ -216,23 +216,6 @@ def batch(ctx: Context) -> None:
         d.warn("T-BATCH", f"batch size {size}: above 4 results generalise and VRAM use grows a lot")
     elif isinstance(size, int) and size > 1 and ctx.answers.multi_concept:
         d.warn("T-BATCH", "batch above 1 in a multi-concept run mixes concepts in one step")
-
-
-def count_findings(subject: str, name: str, n: int) -> list[Finding]:
-    """D-COUNT for one concept; shared by the planner and the dataset doctor."""
-    if subject == "style":
-        if n < 50:
-            return [Finding("D-COUNT", "warn", f"{name!r}: {n} images; styles want 50-200 (125-150 is ideal)")]
-        if n > 200:
-            return [Finding("D-COUNT", "info", f"{name!r}: {n} images; more than 200 is rarely needed for a style")]
-        return []
-    if n < 8:
-        return [Finding("D-COUNT", "warn", f"{name!r}: only {n} images, below the working minimum of 8")]
-    if n < 15:
-        return [Finding("D-COUNT", "warn", f"{name!r}: {n} images; fewer than 15 makes training hard (30 is ideal)")]
-    if n > 50:
-        return [Finding("D-COUNT", "info", f"{name!r}: {n} images; more than 50 is rarely needed")]
-    return []
 
 
 @rule("D-COUNT")

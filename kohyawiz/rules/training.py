@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from kohyawiz.rules.context import Context, rule
+from kohyawiz.values import ADAM_LEARNING_RATE, ADAPTIVE_ARGS
 
 OPTIMIZER_NAMES = {"prodigy": "Prodigy", "dadaptadam": "DAdaptAdam", "adamw": "AdamW", "adamw8bit": "AdamW8bit"}
-ADAPTIVE_ARGS = ["decouple=True", "weight_decay=0.1", "betas=0.9,0.99"]
-ADAM_LEARNING_RATE = 1e-4
 IA3_LEARNING_RATE = 5e-3
 
 

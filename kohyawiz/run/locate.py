@@ -45,7 +45,7 @@ def candidates(explicit: str | None) -> list[tuple[Path, str]]:
     if os.environ.get("KOHYAWIZ_SD_SCRIPTS"):
         found.append((Path(os.environ["KOHYAWIZ_SD_SCRIPTS"]).expanduser(), "$KOHYAWIZ_SD_SCRIPTS"))
     found.append((package_dir().parent / "vendor" / "sd-scripts", "vendor/sd-scripts"))
-    from kohyawiz.run.records import kohyawiz_home
+    from kohyawiz.files import kohyawiz_home
 
     found.append((kohyawiz_home() / "sd-scripts", "`kohyawiz sd-scripts install`"))
     for base, how in ((os.environ.get("KOHYA_SS"), "$KOHYA_SS"), (str(Path.home() / "kohya_ss"), "~/kohya_ss")):

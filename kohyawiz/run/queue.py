@@ -9,9 +9,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from kohyawiz.emit import write_atomic
 from kohyawiz.errors import UserError
-from kohyawiz.run.records import kohyawiz_home
+from kohyawiz.files import kohyawiz_home, write_atomic
 
 
 @dataclass

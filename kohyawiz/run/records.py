@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kohyawiz.emit import write_atomic
 from kohyawiz.errors import UserError
+from kohyawiz.files import kohyawiz_home as kohyawiz_home  # re-export for branches importing it from here
+from kohyawiz.files import write_atomic
 
 RECORD_LIMIT = 64 * 1024 * 1024
-
-
-def kohyawiz_home() -> Path:
-    if os.environ.get("KOHYAWIZ_HOME"):
-        return Path(os.environ["KOHYAWIZ_HOME"]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "kohyawiz"
 
 
 def runs_home() -> Path:
@@ -28,7 +21,7 @@ def runs_home() -> Path:
 
 def safetensors_metadata(path: Path) -> dict[str, str]:
     """The `__metadata__` of a .safetensors file, from its header alone."""
-    from kohyawiz.models import read_safetensors_header
+    from kohyawiz.safetensors_header import read_safetensors_header
 
     metadata = read_safetensors_header(path).get("__metadata__") or {}
     return {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}

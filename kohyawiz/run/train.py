@@ -70,7 +70,7 @@ class PlanFolder:
     def reanchor(self) -> list[str]:
         """Point the plan's own paths (output, logs, samples, LyCORIS preset, its config files) at
         the folder it is in now. Files are rewritten atomically; the names of what changed come back."""
-        from kohyawiz.emit import write_atomic
+        from kohyawiz.files import write_atomic
 
         old = self.moved_from
         if old is None:

@@ -272,8 +272,7 @@ class Wizard(App[None]):
 
     def save_recovery(self) -> Path | None:
         """The answers so far, in a file `kohyawiz wizard --answers FILE` resumes from."""
-        from kohyawiz.emit import write_atomic
-        from kohyawiz.run.records import kohyawiz_home
+        from kohyawiz.files import kohyawiz_home, write_atomic
 
         with contextlib.suppress(Exception):  # the widgets may be what failed; the state keeps what was stored
             self.store_all()

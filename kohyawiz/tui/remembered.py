@@ -11,7 +11,7 @@ FILE_NAME = "wizard.toml"
 
 
 def _file() -> Path:
-    from kohyawiz.run.records import kohyawiz_home
+    from kohyawiz.files import kohyawiz_home
 
     return kohyawiz_home() / FILE_NAME
 
@@ -25,7 +25,7 @@ def load() -> dict[str, str]:
 
 
 def save(values: dict[str, str]) -> None:
-    from kohyawiz.emit import write_atomic
+    from kohyawiz.files import write_atomic
 
     merged = {**load(), **values}
     try:

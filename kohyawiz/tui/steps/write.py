@@ -56,7 +56,8 @@ class WriteStep(Step):
     @on(Button.Pressed, "#preset-save")
     @on(Input.Submitted, "#preset-out")
     def _save_preset(self) -> None:
-        from kohyawiz.emit import preset_toml, write_atomic
+        from kohyawiz.emit import preset_toml
+        from kohyawiz.files import write_atomic
 
         result = self.query_one("#preset-result", Static)
         target = self.value("preset-out").strip()
