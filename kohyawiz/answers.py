@@ -101,7 +101,9 @@ class Answers(_Strict):
     vram_gb: Annotated[float, Field(gt=0, le=1024)]
     """Memory of the GPU that trains, in GB."""
     gpus: Annotated[int, Field(ge=1, le=64)] = 1
-    """How many GPUs train together (accelerate processes)."""
+    """GPUs per machine that train together (one accelerate process each)."""
+    nodes: Annotated[int, Field(ge=1, le=256)] = 1
+    """Machines that train together (accelerate's num_machines), each with `gpus` GPUs."""
     concepts: Annotated[list[Concept], Field(min_length=1, max_length=1000)]
     """The concepts, one per `N_name` folder."""
     with_other_loras: bool = False
@@ -135,6 +137,11 @@ class Answers(_Strict):
     @property
     def multi_concept(self) -> bool:
         return len(self.concepts) > 1
+
+    @property
+    def processes(self) -> int:
+        """Every GPU of every machine: sd-scripts divides an epoch's batches among them all."""
+        return self.gpus * self.nodes
 
     @model_validator(mode="after")
     def _unique_concepts(self) -> Answers:

@@ -112,13 +112,15 @@ def dataset_toml(plan: Plan) -> str:
 
 
 def accelerate_args(plan: Plan) -> list[str]:
+    """accelerate's num_processes counts every GPU of every machine; the machine rank and the head
+    node's address are the cluster's to give at launch (kohyawiz export --slurm / --skypilot)."""
     args = [
         "--num_cpu_threads_per_process", "2",
-        "--num_processes", str(plan.answers.gpus),
-        "--num_machines", "1",
+        "--num_processes", str(plan.answers.processes),
+        "--num_machines", str(plan.answers.nodes),
         "--mixed_precision", str(plan.value("mixed_precision", "no")),
     ]  # fmt: skip
-    if plan.answers.gpus > 1:
+    if plan.answers.processes > 1:
         args.append("--multi_gpu")
     return args
 

@@ -23,6 +23,8 @@ from kohyawiz.memory.estimate import COMPANION_KEYS, Lookup
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
 from kohyawiz.rules.cautions import apply_cautions
+from kohyawiz.rules.processes import RULE as PROCESSES_RULE
+from kohyawiz.rules.processes import bucket_findings, fixed_steps_finding, memory_finding, spread
 from kohyawiz.rules.schedule import step_cadence
 from kohyawiz.values import parse_resolution
 
@@ -275,10 +277,25 @@ def build_plan(
     plan.figures = compute_figures(plan)
     _save_by_steps(plan)
     check_totals(checker, plan.figures.total_steps)
-    if checker.refusals:
-        plan.findings += checker.refusals
+    plan.findings += checker.refusals + _process_findings(plan)
+    if checker.refusals or any(f.level == "error" and f.rule == PROCESSES_RULE for f in plan.findings):
         _validate(plan)
     return plan
+
+
+def _process_findings(plan: Plan) -> list[Finding]:
+    """K-PROCESSES: counted in epochs, every bucket fills every process, memory per card."""
+    gpus, nodes, figures = plan.answers.gpus, plan.answers.nodes, plan.figures
+    out: list[Finding] = []
+    steps = plan.decision("max_train_steps")
+    if steps is not None and steps.value is not None and plan.value("max_train_epochs") is None:
+        found = fixed_steps_finding(int(steps.value), steps.source, gpus, nodes, figures.batches_per_epoch,
+                                figures.gradient_accumulation_steps)  # fmt: skip
+        out += [found] if found else []
+    out += bucket_findings(figures.buckets, figures.batch_size, gpus, nodes)
+    if plan.vram is not None and (memory := memory_finding(plan.vram.estimate_gb, gpus, nodes)):
+        out.append(memory)
+    return out
 
 
 def _plausible_params(answers: Answers) -> int | None:
@@ -443,7 +460,7 @@ def compute_figures(plan: Plan) -> Figures:
     set_epochs = plan.value("max_train_epochs")
     set_steps = plan.value("max_train_steps")
     accumulation = int(plan.value("gradient_accumulation_steps", 1))
-    processes = plan.answers.gpus
+    processes = plan.answers.processes
     exact = all(c.sizes is not None and len(c.sizes) == c.images for c in plan.concepts)
     if exact:
         pairs = [(size, c.repeats) for c in plan.concepts for size in c.sizes or []]
@@ -479,7 +496,8 @@ def compute_figures(plan: Plan) -> Figures:
         if not exact:
             lines.append("(image sizes unknown: one bucket assumed; buckets can add a few batches)")
     lines.append(
-        f"steps per epoch: ceil({counted.batches} / {processes} GPU / {accumulation} accumulation) = {steps_per_epoch}"
+        f"steps per epoch: ceil({counted.batches} / {spread(plan.answers.gpus, plan.answers.nodes)} / "
+        f"{accumulation} accumulation) = {steps_per_epoch}"
     )
     if set_epochs is None:
         lines.append(f"total steps: max_train_steps {total}, over ceil({total} / {steps_per_epoch}) = {epochs} epochs")

@@ -333,7 +333,7 @@ def test_parity_every_cli_answer_can_be_given():
     from kohyawiz.cli.plan_cmd import _ANSWER_FLAGS
 
     state = WizardState()
-    names = {"subject", "vram", "gpus", "network", "optimizer", "precision", "with_other_loras", "asymmetric",
+    names = {"subject", "vram", "gpus", "nodes", "network", "optimizer", "precision", "with_other_loras", "asymmetric",
              "samples", "save_state", "name", "model", "family", "tags", "vpred", "zsnr", "merge", "clip_skip",
              "native_resolution", "knows_subject"}  # fmt: skip
     assert set(_ANSWER_FLAGS) == names

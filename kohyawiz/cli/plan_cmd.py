@@ -15,6 +15,7 @@ _ANSWER_FLAGS = {
     "subject": ("subject",),
     "vram": ("vram_gb",),
     "gpus": ("gpus",),
+    "nodes": ("nodes",),
     "network": ("network",),
     "optimizer": ("optimizer",),
     "precision": ("precision",),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.plan import Plan
+from kohyawiz.rules.processes import per_card
 
 _MARK = {"error": "x", "warn": "!", "info": "i"}
 
@@ -39,7 +40,7 @@ def print_summary(plan: Plan, written: Mapping[str, Path]) -> None:
     exact = "" if fig.exact else " (estimated: image sizes unknown)"
     print(f"  {fig.epochs} epochs x {fig.steps_per_epoch} steps = {fig.total_steps} steps{exact}")
     if plan.vram is not None:
-        print(f"  {vram_line(plan.vram.as_dict())}")
+        print(f"  {vram_line(plan.vram.as_dict())}{per_card(plan.answers.processes)}")
     notes = [f.as_dict() for f in plan.findings if f.level != "info"]
     if notes:
         print("Warnings:")

@@ -12,6 +12,8 @@ OWN_RULES = {
     "K-OVERRIDE": "a setting no rule decides, set explicitly",
     "K-VRAM": "the memory model's fallback ladder, when a plan does not fit the card",
     "K-CHECK": "a Kohya user's dataset config or --config_file, checked key by key against the target sd-scripts",
+    "K-PROCESSES": "many GPUs or machines: steps divide by every process, runs are counted in epochs, every bucket "
+    "fills every process, memory is per card",
     "K-LOGS": "TensorBoard logs for every run; other trackers only when you ask on the command line",
 }
 

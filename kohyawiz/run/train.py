@@ -96,6 +96,15 @@ class PlanFolder:
         out += [("image folder", d) for d in self.image_dirs()]
         return [(what, p) for what, p in out if self.folder not in p.parents]
 
+    @property
+    def machines(self) -> int:
+        """accelerate's --num_machines in the plan's launch."""
+        args = self.plan.get("accelerate_args") or []
+        if "--num_machines" in args[:-1]:
+            value = str(args[args.index("--num_machines") + 1])
+            return int(value) if value.isdigit() else 1
+        return 1
+
     def arg(self, key: str, default: Any = None) -> Any:
         for section in self.config.values():
             if isinstance(section, dict) and key in section:
@@ -181,6 +190,11 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
         result.errors.append(f"this plan moved from {plan.written_in}; these no longer exist: {', '.join(gone)}")
     if (warning := sd.warning()) is not None:
         result.warnings.append(warning)
+    if (machines := plan.machines) > 1:
+        result.errors.append(
+            f"this plan trains on {machines} machines together, which one launch here cannot start: "
+            f"`kohyawiz export {plan.folder} --slurm` or `--skypilot` launches it on each machine"
+        )
     if not detect_gpus() and plan.arg("mixed_precision", "no") != "no":
         result.warnings.append(
             "no NVIDIA GPU found: training would run on the CPU, very slowly; on a CPU re-plan with "

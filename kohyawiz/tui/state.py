@@ -57,6 +57,8 @@ class WizardState:
     vram_gb: float | None = None
     vram_source: str = ""
     gpus: int = 1
+    nodes: int = 1
+    """Machines that train together; only a preset sets it (clusters are planned with `kohyawiz plan --nodes`)."""
     network: str | None = None
     lokr_size: str | None = None
     optimizer: str | None = None
@@ -88,6 +90,8 @@ class WizardState:
         if self.model_path.strip():
             model["path"] = self.model_path.strip()
         answers: dict[str, Any] = {"model": model, "gpus": self.gpus}
+        if self.nodes > 1:
+            answers["nodes"] = self.nodes
         if self.subject:
             answers["subject"] = "character" if self.subject == "several" else self.subject
         if self.vram_gb is not None:
@@ -169,6 +173,8 @@ class WizardState:
             state.__setattr__(name, bool(answers.get(name, False)))
         if "gpus" in answers:
             state.gpus = int(answers["gpus"])
+        if "nodes" in answers:
+            state.nodes = int(answers["nodes"])
         if "vram_gb" in answers:
             state.vram_gb = float(answers["vram_gb"])
         for name in ("family", "tags", "clip_skip", "native_resolution", "blocks", "params"):

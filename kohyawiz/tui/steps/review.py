@@ -14,6 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Static, TabbedContent, TabPane
 
 from kohyawiz.errors import UserError
+from kohyawiz.rules.processes import per_card
 from kohyawiz.tui.steps.base import Step
 from kohyawiz.tui.text import error, join, plain, strong, styled, warning
 
@@ -175,6 +176,7 @@ def summary_text(plan: Any) -> Text:
     if plan.vram is not None:
         vram = plan.vram
         line = f"VRAM about {vram.estimate_gb:.1f} of {vram.budget_gb:g} GB: {'fits' if vram.fits else 'does NOT fit'}"
+        line += per_card(plan.answers.processes)
         out.append_text(styled(line + "\n", "green" if vram.fits else "bold red"))
         if vram.steps:
             out.append_text(plain(f"  to fit: {'; '.join(vram.steps)}\n"))

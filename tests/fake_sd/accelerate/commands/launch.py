@@ -13,6 +13,8 @@ valued = {
     "--mixed_precision",
     "--gpu_ids",
     "--main_process_port",
+    "--main_process_ip",
+    "--machine_rank",
 }
 while args and args[0].startswith("--"):
     flag = args.pop(0)
