@@ -291,6 +291,12 @@ def _ours(path: Path) -> bool:
     return plan.is_file() and not plan.is_symlink() and _head(plan).lstrip().startswith('{\n  "kohyawiz"')
 
 
+def foreign_files(folder: Path) -> list[str]:
+    """The plan files in `folder` kohyawiz did not write (the person's own): never replaced
+    without --force, and never by the wizard."""
+    return [name for name in OWN_FILES if (folder / name).exists() and not _ours(folder / name)]
+
+
 def write_plan(plan: Plan, *, force: bool = False) -> dict[str, Path]:
     """Write every file of the plan. Files kohyawiz did not write are never replaced unless
     `force`; files of an earlier plan that this one no longer has are removed."""
@@ -298,7 +304,7 @@ def write_plan(plan: Plan, *, force: bool = False) -> dict[str, Path]:
     folder = plan.out_dir
     if folder.exists() and not folder.is_dir():
         raise UserError("is a file, not a folder: choose another --out", where=str(folder))
-    foreign = [name for name in OWN_FILES if (folder / name).exists() and not _ours(folder / name)]
+    foreign = foreign_files(folder)
     if foreign and not force:
         raise UserError(f"holds {foreign[0]}, which kohyawiz did not write: choose another --out, or --force to "
                         "replace it", where=str(folder))  # fmt: skip
@@ -312,3 +318,55 @@ def write_plan(plan: Plan, *, force: bool = False) -> dict[str, Path]:
         if name not in files and (stale.is_symlink() or (stale.is_file() and _ours(stale))):
             stale.unlink()  # an earlier plan's sample prompts or LyCORIS preset must not survive
     return written
+
+
+def plan_differences(plan: Plan) -> list[str]:
+    """How the plan folder's files differ from what `plan` would write, one line per file (the
+    keys that differ, for the TOML files); empty when the folder holds exactly this plan."""
+    files = render(plan)
+    out = []
+    for name in OWN_FILES:
+        path = plan.out_dir / name
+        if name not in files:
+            if path.is_file() and _ours(path):
+                out.append(f"{name} is not part of this plan")
+            continue
+        try:
+            on_disk = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            out.append(f"{name} is not written yet")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            out.append(f"{name} cannot be read ({exc})")
+            continue
+        if on_disk != files[name]:
+            keys = _toml_changes(on_disk, files[name]) if name.endswith(".toml") else []
+            out.append(f"{name}: {'; '.join(keys)}" if keys else f"{name} differs")
+    return out
+
+
+def _toml_changes(old: str, new: str, shown: int = 4) -> list[str]:
+    """`key: on disk -> planned` for the keys whose values differ (the first few)."""
+    import tomllib
+
+    try:
+        before, after = _flat(tomllib.loads(old)), _flat(tomllib.loads(new))
+    except tomllib.TOMLDecodeError:
+        return []
+    changed = [f"{key} {before.get(key, '(none)')} -> {after.get(key, '(none)')}"
+               for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)]  # fmt: skip
+    return changed[:shown] + ([f"{len(changed) - shown} more"] if len(changed) > shown else [])
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    items: Any
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        items = enumerate(value)  # [[datasets]] and [[datasets.subsets]] tables
+    else:
+        return {prefix.rstrip("."): value}
+    out: dict[str, Any] = {}
+    for key, inner in items:
+        out |= _flat(inner, f"{prefix}{key}.")
+    return out

@@ -179,3 +179,20 @@ def test_strings_with_quotes_and_backslashes_survive(tmp_path):
     subset = dataset["datasets"][0]["subsets"][0]
     assert subset["class_tokens"] == 'o"brien, café'
     assert subset["image_dir"] == str(tmp_path / 'a\\b "c"')
+
+
+def test_plan_differences_name_each_file_and_the_keys_that_differ(tmp_path):
+    plan = plan_for(tmp_path)
+    assert emit.plan_differences(plan) == [f"{name} is not written yet" for name in emit.OWN_FILES
+                                           if name in emit.render(plan)]  # fmt: skip
+    emit.write_plan(plan)
+    assert emit.plan_differences(plan) == []
+    changed = plan_for(tmp_path, overrides={"max_train_steps": 30})
+    lines = emit.plan_differences(changed)
+    config = next(line for line in lines if line.startswith("config.toml"))
+    assert "max_train_steps (none) -> 30" in config
+    assert any(line.startswith("plan.json") for line in lines)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.toml").write_text("# mine\n")
+    assert emit.foreign_files(mine) == ["config.toml"]

@@ -42,6 +42,19 @@ async def type_text(pilot, text: str) -> None:
     await pilot.press(*[c if c.isalnum() else _key(c) for c in text])
 
 
+async def press_write(pilot) -> None:
+    """Go to the write step and press Write plan."""
+    no_blink(pilot.app)
+    pilot.app.go_to(STEPS.index("write"))
+    await settle(pilot)
+    pilot.app.query_one("#write-plan").press()
+    await settle(pilot)
+
+
+def simple_state(out: Path) -> WizardState:
+    return WizardState(subject="character", family="sd1", concept_counts="c=30", vram_gb=12, out_dir=str(out))
+
+
 def _key(char: str) -> str:
     from textual.keys import _character_to_key
 
@@ -218,13 +231,9 @@ def test_write_asks_before_replacing_a_plan_folder(tmp_path):
 
     async def drive() -> None:
         app = make_app(out_dir=str(out))
-        app.state = WizardState(subject="character", family="sd1", concept_counts="c=30", vram_gb=12, out_dir=str(out))
+        app.state = simple_state(out)
         async with app.run_test(size=(80, 24)) as pilot:
-            no_blink(app)
-            app.go_to(STEPS.index("write"))
-            await settle(pilot)
-            app.query_one("#write-plan").press()
-            await settle(pilot)
+            await press_write(pilot)
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("n")
             await settle(pilot)
@@ -343,3 +352,64 @@ def test_parity_every_cli_answer_can_be_given():
     for other in ("dataset", "concept_counts", "overrides", "sd_scripts_version", "force", "out_dir"):
         assert hasattr(state, other)
     assert Path(sys.executable).exists()
+
+
+def test_write_never_replaces_a_file_the_person_wrote(tmp_path):
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "config.toml").write_text("# my own config\n")
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(out))
+        app.state = simple_state(out)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await press_write(pilot)
+            assert not isinstance(app.screen, ConfirmScreen)  # nothing to ask: it is refused
+            said = text_of(app, "#write-result")
+            assert "config.toml" in said and "did not write" in said
+
+    run(drive)
+    assert (out / "config.toml").read_text() == "# my own config\n" and not (out / "plan.json").exists()
+
+
+def test_train_step_never_starts_from_files_that_differ_from_the_screen(tmp_path, monkeypatch):
+    import tomllib
+
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    out = tmp_path / "p"
+    fake = Path(__file__).resolve().parent / "fake_sd"
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(out), sd_scripts=str(fake), python=sys.executable)
+        app.state = simple_state(out)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await press_write(pilot)
+            app.go_to(STEPS.index("review"))
+            await settle(pilot)
+            await pilot.press("2")
+            field = app.query_one("#override", Input)
+            field.value = "max_train_steps=30"
+            await field.action_submit()
+            await settle(pilot)
+            app.go_to(STEPS.index("train"))
+            await settle(pilot)
+            for button in ("#train-start", "#train-check"):
+                app.query_one(button).press()
+                await settle(pilot)
+                assert isinstance(app.screen, ConfirmScreen)
+                assert "max_train_steps (none) -> 30" in app.screen.question
+                await pilot.press("n")
+                await settle(pilot)
+                said = text_of(app, "#train-status")
+                assert "Not started" in said and "config.toml" in said and "max_train_steps" in said
+                assert not app.query_one("#train-bar").display  # nothing ran
+            assert "max_train_steps" not in tomllib.loads((out / "config.toml").read_text()).get("training_arguments", {})
+            app.query_one("#train-check").press()
+            await settle(pilot)
+            await pilot.press("y")
+            await settle(pilot)
+            assert "Preflight" in text_of(app, "#train-status") or "preflight" in text_of(app, "#train-status")
+
+    run(drive)
+    config = tomllib.loads((out / "config.toml").read_text())
+    assert any(table.get("max_train_steps") == 30 for table in config.values() if isinstance(table, dict))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -210,8 +210,6 @@ class Wizard(App[None]):
         self.action_write_plan()
 
     def action_write_plan(self) -> None:
-        from kohyawiz.tui.screens import ConfirmScreen
-
         self.store_all()
         result = self.query_one("#write-result", Static)
         try:
@@ -220,36 +218,50 @@ class Wizard(App[None]):
             result.update(error(str(exc)))
             self.say(error(str(exc)))
             return
+        self.write_asking(plan, lambda problem: result.update(error(problem)) if problem else None)
+
+    def write_asking(self, plan: Any, then: Callable[[str | None], None], question: str = "") -> None:
+        """Write `plan`, asking first when its folder holds files; a file kohyawiz did not write is
+        never replaced (the core's rule, as `kohyawiz plan` without --force). `then` gets None once
+        written, or what stopped it."""
+        from kohyawiz.emit import OWN_FILES, foreign_files
+        from kohyawiz.tui.screens import ConfirmScreen
+
         folder = plan.out_dir
-        if folder.is_file():
-            result.update(error(f"{folder} is a file: choose a folder for the plan"))
+        if folder.exists() and not folder.is_dir():
+            then(f"{folder} is a file: choose a folder for the plan")
             return
-        if folder.is_dir() and any(folder.iterdir()):
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    self._write(plan, force=True)
-                else:
-                    result.update(plain("Not written: choose another folder, or write again to replace it."))
-
-            self.push_screen(ConfirmScreen(f"{folder} is not empty. Replace the plan files in it?", "Replace"),
-                             answered)  # fmt: skip
+        foreign = foreign_files(folder) if folder.is_dir() else []
+        if foreign:
+            then(f"{folder} holds {', '.join(foreign)}, which kohyawiz did not write: the wizard never "
+                 "replaces your files; choose another plan folder (step 7)")  # fmt: skip
             return
-        self._write(plan)
+        if not (folder.is_dir() and any(folder.iterdir())):
+            then(self._write(plan))
+            return
+        replaced = [name for name in OWN_FILES if (folder / name).exists()]
+        what = f"kohyawiz's earlier {', '.join(replaced)}" if replaced else "no plan files (other files stay)"
+        ask = f"{question}{folder} is not empty. Replace {what} in it?"
 
-    def _write(self, plan: Any, force: bool = False) -> None:
+        def answered(yes: bool | None) -> None:
+            then(self._write(plan) if yes else "Not written: choose another folder, or write again to replace it.")
+
+        self.push_screen(ConfirmScreen(ask, "Replace"), answered)
+
+    def _write(self, plan: Any) -> str | None:
         from kohyawiz.emit import write_plan
 
         result = self.query_one("#write-result", Static)
         try:
-            self.written = write_plan(plan, force=force)
+            self.written = write_plan(plan)
         except (UserError, OSError) as exc:
             result.update(error(str(exc)))
-            return
+            return str(exc)
         self.mark_saved()
         names = ", ".join(sorted(self.written))
         result.update(plain(f"Wrote {names} to {plan.out_dir}.\n"
                             f"preset.toml replays these answers: kohyawiz plan --preset {plan.out_dir / 'preset.toml'}"))  # fmt: skip
+        return None
 
     def action_quit(self) -> None:  # type: ignore[override]
         from kohyawiz.tui.screens import ConfirmScreen

@@ -34,6 +34,10 @@ class Host(Protocol):
 
     def write_plan(self) -> None: ...
 
+    def store_all(self) -> None: ...
+
+    def write_asking(self, plan: Plan, then: Callable[[str | None], None], question: str = "") -> None: ...
+
 
 class Step(VerticalScroll):
     step_id: ClassVar[str]

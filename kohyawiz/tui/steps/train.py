@@ -4,6 +4,7 @@ a clean stop; a failed preflight or run is shown in full, with its advice."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -41,7 +42,10 @@ class TrainStep(Step):
         "Runs sd-scripts through `accelerate launch` with the Python of its own environment. Give the "
         "sd-scripts folder once (a checkout, or kohya_ss's folder); the wizard remembers it. 'Check' "
         "runs the preflight (model, images, output folder, and the plan through sd-scripts' own parser "
-        "and dataset validator) and shows the exact command. 'Start' trains with a live bar, the loss "
+        "and dataset validator) and shows the exact command. Check and Start always use the answers on "
+        "screen: when the plan folder's files differ from them (or were never written), you are asked to "
+        "write them first, and nothing starts from files that differ; a file kohyawiz did not write is "
+        "never replaced. 'Start' trains with a live bar, the loss "
         "and its sparkline; Ctrl+S stops cleanly (SIGINT, then SIGTERM).\n\n"
         "A late sudden loss shift is reported with the checkpoint before it (A-LOSS). A failed "
         "preflight or run opens in full with the advice (out of memory, no data, a bad argument)."
@@ -58,7 +62,7 @@ class TrainStep(Step):
             yield Button("Check", id="train-check")
             yield Button("Start", id="train-start", variant="primary")
             yield Button("Details", id="train-details")
-        yield Static(plain("Write the plan (step 7), then Check and Start; Ctrl+S stops a run."), id="train-status",
+        yield Static(plain("Check and Start use the answers on screen: a plan folder that differs is written first (you are asked). Ctrl+S stops a run."), id="train-status",
                      classes="note")  # fmt: skip
         yield Static("", id="train-command", classes="note")
         yield ProgressBar(id="train-bar", show_eta=True)
@@ -87,21 +91,62 @@ class TrainStep(Step):
         remembered.save({"sd_scripts": str(sd.root), **({"python": python} if python else {})})
         return sd
 
-    def _plan_folder(self) -> Any:
-        from kohyawiz.run.train import PlanFolder
+    def _refuse(self, text: str) -> None:
+        self.query_one("#train-status", Static).update(error(text))
+        self.details = join(error("Not started:\n"), plain(text))
+
+    def with_screen_files(self, then: Callable[[Any], object]) -> None:
+        """Call `then` with the plan folder once it holds exactly the answers on screen. When its
+        files differ (or were never written), the answers are written first, asking as the write
+        step does; otherwise nothing starts and the status says which files differ."""
+        from kohyawiz.emit import plan_differences
 
         host: Any = self.host
-        if not host.written:
-            raise UserError("write the plan first (step 7)")
-        return PlanFolder.load(host.plan.out_dir)
+        host.store_all()
+        try:
+            plan = host.build_plan()
+            differences = plan_differences(plan)
+        except UserError as exc:
+            self._refuse(f"the answers on screen do not make a plan: {exc} (Review, step 6, shows why)")
+            return
+        if not differences:
+            self._load_folder(plan, then)
+            return
+        listed = "\n".join(f"- {line}" for line in differences)
+
+        def written(problem: str | None) -> None:
+            left = plan_differences(plan) if problem is None else differences
+            if left:
+                shown = "\n".join(f"- {line}" for line in left)
+                self._refuse(f"Not started: the files in {plan.out_dir} differ from the answers on screen:\n"
+                             f"{shown}\n{problem or ''}".rstrip())  # fmt: skip
+                return
+            self.host.say(plain(f"Wrote the answers on screen to {plan.out_dir} first."))
+            self._load_folder(plan, then)
+
+        question = f"The files in the plan folder differ from the answers on screen:\n{listed}\nWrite the answers first? "
+        host.write_asking(plan, written, question)
+
+    def _load_folder(self, plan: Any, then: Callable[[Any], object]) -> None:
+        from kohyawiz.run.train import PlanFolder
+
+        try:
+            folder = PlanFolder.load(plan.out_dir)
+        except UserError as exc:
+            self._refuse(str(exc))
+            return
+        then(folder)
 
     @on(Button.Pressed, "#train-check")
-    def check(self) -> bool:
+    def check(self) -> None:
+        self.with_screen_files(self.preflight)
+
+    def preflight(self, folder: Any) -> bool:
         from kohyawiz.run.train import build_argv, preflight
 
         status = self.query_one("#train-status", Static)
         try:
-            folder, sd = self._plan_folder(), self._locate()
+            sd = self._locate()
             argv = build_argv(folder, sd)
             self.query_one("#train-command", Static).update(join(strong("Command: "), plain(shlex.join(argv))))
             checked = preflight(folder, sd)
@@ -133,12 +178,15 @@ class TrainStep(Step):
 
     @on(Button.Pressed, "#train-start")
     def start(self) -> None:
+        self.with_screen_files(self._start)
+
+    def _start(self, folder: Any) -> None:
         from kohyawiz.run.process import StopRequest
 
-        if not self.check():
+        if not self.preflight(folder):
             self.host.say(error("the preflight did not pass: Details shows why"))
             return
-        folder, sd = self._plan_folder(), self._locate()
+        sd = self._locate()
         self.stop_request = StopRequest()
         self.losses, self.saves, self.epoch = [], [], 0
         self.query_one("#train-start", Button).disabled = True
