@@ -117,8 +117,9 @@ class Answers(_Strict):
     network_options: dict[str, bool | int | float | str] = Field(default_factory=dict)
     """Extra network_args merged over kohyawiz's own (e.g. conv_dim, use_tucker); checked against
     what the network module reads."""
-    optimizer: Optimizer = "prodigy"
-    """Prodigy (default), DAdaptAdam, AdamW or AdamW8bit."""
+    optimizer: Optimizer | None = None
+    """Prodigy, DAdaptAdam, AdamW or AdamW8bit. Left empty: the guide's Prodigy, or the optimizer of
+    a diffusion transformer's sd-scripts doc (F-OPT)."""
     precision: Precision | None = None
     """fp16 keeps more detail for complex designs; bf16 trains faster. Empty means fp16."""
     attention: Attention = "auto"

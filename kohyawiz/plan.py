@@ -258,7 +258,7 @@ def build_plan(
 
     fp8_arg = spec.fp8_arg if spec.dit else "fp8_base"
     room = FitContext(
-        answers.model.family, answers.vram_gb, "optimizer" not in answers.model_fields_set,
+        answers.model.family, answers.vram_gb, answers.optimizer is None,
         fp8_arg is not None and interface.arg(script, fp8_arg) is not None, fp8_arg or "fp8_base",
         swap_max(spec, answers.model.blocks),
     )  # fmt: skip

@@ -4,6 +4,8 @@ their constraints, the memory model with fp8 and block swapping, and the trainer
 from __future__ import annotations
 
 import json
+import os
+import re
 import struct
 import subprocess
 import sys
@@ -234,3 +236,132 @@ def test_kohya_ss_gui_json_with_model_checkboxes_imports_and_exports_the_family(
     plan = dit_plan(tmp_path / "p", "chroma")
     out = gui_config(plan)
     assert out["flux1_checkbox"] is True and out["sd3_checkbox"] is False and out["model_type"] == "chroma"
+
+
+def _triple(plan: Any) -> tuple[int, float, float]:
+    return int(plan.value("network_dim")), float(plan.value("network_alpha")), float(plan.value("learning_rate"))
+
+
+def _not_hotter(family: str, dim: int, alpha: float, lr: float) -> bool:
+    """lr, lr x alpha and lr x alpha / rank at most the doc's own figures."""
+    doc = family_spec(family).recipe
+    assert doc is not None
+    return (lr <= doc.lr * 1.000001 and lr * alpha <= doc.lr * doc.alpha * 1.000001
+            and lr * alpha / dim <= doc.lr * doc.alpha / doc.dim * 1.000001)  # fmt: skip
+
+
+@pytest.mark.parametrize("family", DITS)
+@pytest.mark.parametrize("vram", [6, 8, 12, 24])
+def test_dit_rank_alpha_lr_optimizer_and_scheduler_come_from_the_doc_together(tmp_path, family, vram):
+    """F-RANK, F-OPT, F-LR: with no optimizer chosen, a DiT plan trains as its doc's example command
+    does, and the memory ladder (K-VRAM) never leaves it stepping hotter than the doc."""
+    plan = dit_plan(tmp_path, family, vram_gb=vram)
+    doc = family_spec(family).recipe
+    assert doc is not None and "4. Running the Training" in doc.where
+    dim, alpha, lr = _triple(plan)
+    assert _not_hotter(family, dim, alpha, lr), (dim, alpha, lr)
+    assert plan.value("optimizer_type") in ("AdamW8bit", "AdamW") and plan.value("lr_scheduler") == doc.scheduler
+    assert plan.decision("lr_scheduler").rule == "F-OPT"
+    if plan.decision("network_dim").rule == "F-RANK":
+        assert (dim, alpha, lr) == (doc.dim, doc.alpha, doc.lr)
+        assert doc.where in plan.decision("network_dim").reason and doc.where in plan.decision("learning_rate").reason
+    else:  # the ladder lowered the rank: alpha follows it
+        assert plan.decision("network_dim").rule == "K-VRAM" and plan.decision("network_alpha").rule == "F-RANK"
+        assert alpha / dim == pytest.approx(doc.alpha / doc.dim)
+
+
+def test_flux_at_12_gb_is_the_docs_triple_not_rank_32_alpha_32(tmp_path):
+    """The issue's case (F-RANK, F-LR, F-OPT, F-RES): Flux on a 12 GB card was dim 32 / alpha 32 at lr
+    1e-4 and 768 px; its doc trains dim 16 / alpha 1 at 1e-4 with AdamW8bit, and 1024 fits."""
+    plan = dit_plan(tmp_path, "flux", vram_gb=12)
+    assert _triple(plan) == (16, 1.0, 1e-4)
+    assert (plan.value("optimizer_type"), plan.value("lr_scheduler")) == ("AdamW8bit", "constant")
+    assert plan.value("resolution") == "1024,1024" and plan.decision("resolution").rule == "F-RES"
+    assert plan.vram is not None and plan.vram.fits
+
+
+def test_a_ladder_step_moves_the_values_paired_with_it(tmp_path):
+    """K-VRAM with F-RANK and F-LR: a rank the ladder lowers takes alpha down with it, and a resolution
+    it lowers is said as its own step, never as a doc's advice (F-RES keeps the native one)."""
+    plan = dit_plan(tmp_path, "flux", vram_gb=4)
+    assert plan.decision("network_dim").rule == "K-VRAM" and _triple(plan) == (8, 0.5, 1e-4)
+    resolution = plan.decision("resolution")
+    assert resolution.rule == "K-VRAM" and "to fit 4 GB" in resolution.reason and resolution.value != "1024,1024"
+    assert "F-RES would give '1024,1024'" in resolution.reason
+    for family in DITS:
+        for vram in (6, 8, 10, 12):
+            planned = dit_plan(tmp_path / f"{family}{vram}", family, vram_gb=vram)
+            decision = planned.decision("resolution")
+            native = family_spec(family).resolution
+            assert decision.rule == ("F-RES" if decision.value == f"{native},{native}" else "K-VRAM")
+            assert "per the doc" not in decision.reason and "short of memory" not in decision.reason
+
+
+def test_an_optimizer_change_re_derives_alpha_lr_and_scheduler(tmp_path):
+    """F-RANK, F-LR, F-OPT: the ladder's Prodigy -> AdamW8bit (ctx.fit_optimizer) gives the doc's
+    alpha, lr and scheduler, not Prodigy's alpha 1 / lr 1 nor the guide's SD alpha = rank."""
+    from conftest import make_answers
+
+    from kohyawiz.facts import load_interface
+    from kohyawiz.rules import Context, Decider, apply_rules
+    from kohyawiz.rules.context import ConceptPlan
+
+    answers = make_answers(model={"family": "flux", "path": None}, optimizer="prodigy", vram_gb=24)
+    concepts = [ConceptPlan("hmbrgr", [], 30, tmp_path / "img")]
+
+    def decided(fit_optimizer: str | None) -> Decider:
+        ctx = Context(answers, load_interface("main-48d368fa"), Decider(), tmp_path, list(concepts))
+        ctx.fit_optimizer = fit_optimizer
+        apply_rules(ctx)
+        return ctx.decider
+
+    prodigy, eight_bit = decided(None), decided("adamw8bit")
+    assert [prodigy.get(k) for k in ("optimizer_type", "network_alpha", "learning_rate")] == ["Prodigy", 1.0, 1.0]
+    assert [eight_bit.get(k) for k in ("optimizer_type", "network_dim", "network_alpha", "learning_rate", "lr_scheduler")] == [
+        "AdamW8bit", 16, 1.0, 1e-4, "constant"]  # fmt: skip
+    assert eight_bit.decisions["optimizer_type"].rule == "K-VRAM"
+
+
+def test_an_alpha_set_by_hand_lowers_the_learning_rate_and_a_hot_lr_is_warned(tmp_path):
+    """F-LR: sd-scripts' Anima doc says 1e-4 is for alpha 1 and to lower it when alpha goes up."""
+    raised = dit_plan(tmp_path / "a", "flux", overrides={"network_alpha": 16})
+    dim, alpha, lr = _triple(raised)
+    assert (dim, alpha) == (16, 16.0) and lr == pytest.approx(1e-4 / 16) and _not_hotter("flux", dim, alpha, lr)
+    assert "lowered so no step is hotter" in raised.decision("learning_rate").reason
+    assert not any(f.rule == "F-LR" for f in raised.findings)
+    hot = dit_plan(tmp_path / "b", "anima", overrides={"network_alpha": 8, "learning_rate": 1e-4})
+    warning = next(f.message for f in hot.findings if f.rule == "F-LR")
+    assert "steps hotter than sd-scripts docs/anima_train_network.md" in warning and "1.25e-05" in warning
+    bigger = dit_plan(tmp_path / "c", "lumina", overrides={"network_dim": 32})
+    assert _triple(bigger) == (32, 8.0, 1e-4)  # alpha stays the doc's 8: a cooler step
+
+
+def test_an_adaptive_optimizer_chosen_for_a_dit_keeps_the_guides_alpha_and_lr(tmp_path):
+    """F-RANK where the doc is silent (it trains with AdamW8bit): Prodigy gets the guide's alpha 1, lr 1."""
+    plan = dit_plan(tmp_path, "flux", optimizer="prodigy")
+    assert _triple(plan) == (16, 1.0, 1.0) and plan.value("lr_scheduler") == "cosine"
+    assert plan.decision("network_alpha").rule == "F-RANK" and plan.decision("learning_rate").rule == "T-OPT"
+
+
+DOC_FLAGS = re.compile(r"--(network_dim|network_alpha|learning_rate|optimizer_type|lr_scheduler)=\"?([^\s\"\\]+)")
+
+
+@pytest.mark.parametrize("family", DITS)
+def test_each_recipe_is_its_docs_example_command(family):
+    """F-RANK, F-OPT, F-LR against the real sd-scripts docs: the values are section 4's example command."""
+    root = os.environ.get("KOHYAWIZ_SD_SCRIPTS")
+    if not root or not (Path(root) / "docs").is_dir():
+        pytest.skip("set KOHYAWIZ_SD_SCRIPTS to an sd-scripts checkout")
+    spec = family_spec(family)
+    doc = spec.recipe
+    assert doc is not None and doc.where.startswith(spec.doc)
+    text = (Path(root) / spec.doc).read_text()
+    section = text[text.index("## 4. Running the Training"):]
+    command = section[section.index("```bash"):section.index("```", section.index("```bash") + 3)]
+    flags = dict(DOC_FLAGS.findall(command))
+    if family == "chroma":  # its own example elides the shared options with "..."
+        flags = dict(DOC_FLAGS.findall(text[text.index("```bash"):]))
+    assert int(flags["network_dim"]) == doc.dim
+    assert float(flags.get("network_alpha", "1.0")) == doc.alpha  # Anima's example leaves alpha at its default 1
+    assert float(flags["learning_rate"]) == doc.lr
+    assert flags["optimizer_type"].lower() == doc.optimizer and flags["lr_scheduler"] == doc.scheduler

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kohyawiz.families.anima import ANIMA
-from kohyawiz.families.base import Companion, FamilySpec, Setting
+from kohyawiz.families.base import Companion, DocRecipe, FamilySpec, Setting
 from kohyawiz.families.flux import CHROMA, FLUX
 from kohyawiz.families.hunyuan_image import HUNYUAN_IMAGE
 from kohyawiz.families.lumina import LUMINA
@@ -34,4 +34,4 @@ def trainer_scripts() -> tuple[str, ...]:
     return tuple(dict.fromkeys(spec.script for spec in SPECS.values()))
 
 
-__all__ = ["SPECS", "Companion", "FamilySpec", "Setting", "family_spec", "swap_max", "trainer_scripts"]
+__all__ = ["SPECS", "Companion", "DocRecipe", "FamilySpec", "Setting", "family_spec", "swap_max", "trainer_scripts"]

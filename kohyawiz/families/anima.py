@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kohyawiz.families.base import Companion, FamilySpec, Setting
+from kohyawiz.families.base import Companion, DocRecipe, FamilySpec, Setting
 
 DOC = "docs/anima_train_network.md"
 ANIMA = FamilySpec(
@@ -13,7 +13,10 @@ ANIMA = FamilySpec(
                   folder_ok=True),
         Companion("vae", "the Qwen-Image VAE", ("qwen*image*vae*.safetensors", "*qwen*vae*.safetensors", "*vae*.safetensors", "*vae*.pth")),
     ),
-    bucket_multiple=16, resolution=1024, weak_resolution=768, vram_tiers=(10.0, 16.0),
+    bucket_multiple=16, resolution=1024, vram_tiers=(10.0, 16.0),
+    # The example passes no network_alpha: its note says 1e-4 is for the default alpha 1.0.
+    recipe=DocRecipe(8, 1.0, 1e-4, "adamw8bit", "constant", f"{DOC}, 4. Running the Training",
+                     "the doc is silent: Anima's native 1024 (the guide's T-RES)"),
     flow=(
         Setting("timestep_sampling", "sigmoid", "the doc's default and example: sigmoid sampling"),
         Setting("discrete_flow_shift", 1.0, "the doc's example shift"),

@@ -33,6 +33,24 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class DocRecipe:
+    """The training settings a family's sd-scripts doc gives together in its example command. They
+    are one unit: the learning rate is only right at the doc's rank and alpha (LoRA scales its output
+    by alpha / rank), so a plan that moves one moves the others with it (F-RANK, F-LR)."""
+
+    dim: int
+    alpha: float
+    lr: float
+    optimizer: str
+    """An Answers optimizer id (adamw8bit, adamw)."""
+    scheduler: str
+    where: str
+    """The doc and section the values come from."""
+    resolution_where: str
+    """Where the native resolution comes from (the doc, or the guide's T-RES where the doc is silent)."""
+
+
+@dataclass(frozen=True)
 class FamilySpec:
     id: str
     label: str
@@ -47,6 +65,8 @@ class FamilySpec:
     """bucket_reso_steps must be a multiple of this (the trainer's verify_bucket_reso_steps)."""
     resolution: int = 1024
     weak_resolution: int = 768
+    """The guide's resolution for a card short of memory (SD families only: a DiT keeps its native
+    resolution unless the memory ladder, K-VRAM, needs a smaller one)."""
     vram_tiers: tuple[float, float] = (8.0, 12.0)
     """GB below which training is short of memory, and from which it is comfortable."""
     flow: tuple[Setting, ...] = ()
@@ -61,7 +81,8 @@ class FamilySpec:
     """The doc's table: (up to GB of VRAM, blocks to swap, fp8), smallest card first."""
     text_encoder_trainable: bool = True
     """False where the trainer cannot train a text-encoder network (network_train_unet_only required)."""
-    adam_lr: float = 1e-4
+    recipe: DocRecipe | None = None
+    """The doc's rank, alpha, learning rate, optimizer and scheduler (the DiT families)."""
     attention: str = "sdpa"
     """"sdpa": the --sdpa switch; "attn_mode": the trainer's own --attn_mode; "own": neither."""
     sample_options: str = "--n {negative} --s 28 --l 7"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kohyawiz.families.base import Companion, FamilySpec, Setting
+from kohyawiz.families.base import Companion, DocRecipe, FamilySpec, Setting
 
 DOC = "docs/hunyuan_image_train_network.md"
 HUNYUAN_IMAGE = FamilySpec(
@@ -15,7 +15,9 @@ HUNYUAN_IMAGE = FamilySpec(
     ),
     bucket_multiple=64,  # its own check asks for 32, the base class's for 64
     # The base model was trained at 2K only; the doc advises against other resolutions.
-    resolution=2048, weak_resolution=2048, vram_tiers=(24.0, 40.0),
+    resolution=2048, vram_tiers=(24.0, 40.0),
+    recipe=DocRecipe(16, 1.0, 1e-4, "adamw8bit", "constant", f"{DOC}, 4. Running the Training",
+                     f"{DOC}, 6.4 (not trained for other resolutions) and 8 (most stable at 2048x2048)"),
     flow=(
         Setting("model_prediction_type", "raw", "the doc's recommended (and default) prediction type"),
         Setting("discrete_flow_shift", 5.0, "the doc's recommended shift"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kohyawiz.families.base import Companion, FamilySpec, Setting
+from kohyawiz.families.base import Companion, DocRecipe, FamilySpec, Setting
 
 DOC = "docs/lumina_train_network.md"
 LUMINA = FamilySpec(
@@ -13,7 +13,9 @@ LUMINA = FamilySpec(
         Companion("ae", "the autoencoder (Flux's VAE)", ("ae.safetensors", "*ae.safetensors", "*vae*.safetensors")),
     ),
     bucket_multiple=64,  # its own check asks for 16, the base class's for 64
-    resolution=1024, weak_resolution=768, vram_tiers=(12.0, 24.0),
+    resolution=1024, vram_tiers=(12.0, 24.0),
+    recipe=DocRecipe(8, 8.0, 1e-4, "adamw", "constant", f"{DOC}, 4. Running the Training",
+                     "the doc is silent: Lumina 2's native 1024 (the guide's T-RES)"),
     flow=(
         Setting("timestep_sampling", "nextdit_shift", "the doc's recommended sampling"),
         Setting("discrete_flow_shift", 6.0, "the doc's recommended shift"),

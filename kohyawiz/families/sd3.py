@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kohyawiz.families.base import Companion, FamilySpec
+from kohyawiz.families.base import Companion, DocRecipe, FamilySpec
 
 DOC = "docs/sd3_train_network.md"
 # A single-file SD3.5 checkpoint may hold its text encoders and VAE (library/sd3_utils.py looks
@@ -21,7 +21,9 @@ SD3 = FamilySpec(
                   "text_encoders.t5xxl.transformer.encoder.block.0.layer.0.SelfAttention.k.weight"),
         Companion("vae", "the SD3 VAE", ("sd3*vae*.safetensors", "*vae*.safetensors"), "first_stage_model."),
     ),
-    bucket_multiple=32, resolution=1024, weak_resolution=768, vram_tiers=(12.0, 24.0),
+    bucket_multiple=32, resolution=1024, vram_tiers=(12.0, 24.0),
+    recipe=DocRecipe(16, 1.0, 1e-4, "adamw8bit", "constant", f"{DOC}, 4. Running the Training",
+                     "the doc is silent: SD3's native 1024 (the guide's T-RES)"),
     fp8_arg="fp8_base", max_swap=22, attention="sdpa",
     sample_options="--n {negative} --s 28 --l 5",
 )  # fmt: skip

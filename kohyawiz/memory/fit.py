@@ -17,7 +17,7 @@ from typing import Any
 from kohyawiz.memory.estimate import Lookup, VramEstimate
 from kohyawiz.values import parse_resolution
 
-RESOLUTION_STEPS = (1024, 896, 768, 640, 512)
+RESOLUTION_STEPS = (2048, 1792, 1536, 1280, 1024, 896, 768, 640, 512)  # HunyuanImage is native at 2048
 LOWEST_RANK = 8
 
 
@@ -80,7 +80,9 @@ def latents_to_disk(value: Lookup, ctx: FitContext) -> Fit | None:
 def eight_bit_optimizer(value: Lookup, ctx: FitContext) -> Fit | None:
     if not ctx.optimizer_is_free or "8bit" in str(value("optimizer_type") or "").lower():
         return None
-    return Fit(optimizer="adamw8bit", steps=(f"AdamW8bit instead of {value('optimizer_type')}",))
+    # The rules re-derive what pairs with the optimizer (alpha, learning rate, scheduler: T-RANK, F-RANK, F-LR).
+    step = f"AdamW8bit instead of {value('optimizer_type')}, with its own alpha and learning rate"
+    return Fit(optimizer="adamw8bit", steps=(step,))
 
 
 def lower_rank(value: Lookup, ctx: FitContext) -> Fit | None:
@@ -88,7 +90,7 @@ def lower_rank(value: Lookup, ctx: FitContext) -> Fit | None:
     if not isinstance(dim, int) or isinstance(dim, bool) or dim <= LOWEST_RANK:
         return None
     lower = max(LOWEST_RANK, dim // 2)
-    step = f"rank {lower} instead of {dim}"
+    step = f"rank {lower} instead of {dim}"  # the rules pair alpha with it (T-RANK, F-RANK)
     return Fit({"network_dim": (lower, _why(step, ctx))}, steps=(step,))
 
 

@@ -51,7 +51,13 @@ class Context:
 
     @property
     def optimizer(self) -> str:
-        return self.fit_optimizer or self.answers.optimizer
+        return self.fit_optimizer or self.answers.optimizer or self.recommended_optimizer
+
+    @property
+    def recommended_optimizer(self) -> str:
+        """The guide's Prodigy, or the optimizer a DiT's doc trains with (F-OPT)."""
+        recipe = self.spec.recipe
+        return recipe.optimizer if self.dit and recipe else "prodigy"
 
     @property
     def family(self) -> str:

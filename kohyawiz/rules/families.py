@@ -5,15 +5,18 @@ checkpoints, batch, dataset, multi-concept balancing) still apply to every famil
 
 from __future__ import annotations
 
-from kohyawiz.families import FamilySpec, Setting, swap_max
+from typing import Any
+
+from kohyawiz.families import DocRecipe, FamilySpec, Setting, swap_max
 from kohyawiz.rules.context import Context, rule
+from kohyawiz.rules.network import warn_rank
+from kohyawiz.rules.training import OPTIMIZER_NAMES
 
 # Arguments only Stable Diffusion's UNet training reads; the DiT trainers ignore them.
 SD_ONLY = ("v2", "v_parameterization", "clip_skip", "zero_terminal_snr", "max_token_length")
 # The flow-matching trainers' post_process_loss returns the loss unchanged, and their noise is
 # their own: these would be silently ignored.
 SD_LOSS = ("min_snr_gamma", "debiased_estimation_loss", "noise_offset", "scale_v_pred_loss_like_noise_pred")
-ADAM_LR_CEILING = 5e-4
 
 # id -> (sd-scripts document, what the rule decides): kohyawiz's own ids beside the guide's.
 FAMILY_RULES: dict[str, tuple[str, str]] = {
@@ -23,7 +26,7 @@ FAMILY_RULES: dict[str, tuple[str, str]] = {
     "F-FLOW": ("docs/*_train_network.md", "timestep sampling, model prediction type and discrete flow shift as each doc recommends"),
     "F-GUIDANCE": ("docs/flux_train_network.md", "guidance scale 1.0 for Flux.1 dev, 0.0 for Chroma"),
     "F-MASK": ("docs/flux_train_network.md", "Chroma needs the T5 attention mask"),
-    "F-RES": ("docs/*_train_network.md", "the family's native resolution (HunyuanImage 2048, the others 1024), lower on small cards"),
+    "F-RES": ("docs/*_train_network.md", "the family's native resolution (HunyuanImage 2048, the others 1024); only the memory ladder (K-VRAM) lowers it"),
     "F-PRECISION": ("docs/lumina_train_network.md, anima_train_network.md, hunyuan_image_train_network.md", "bf16 where the doc asks for it"),
     "F-TECACHE": ("docs/*_train_network.md", "text-encoder outputs cached and the DiT trained alone; HunyuanImage requires it"),
     "F-GRADCKPT": ("docs/*_train_network.md", "gradient checkpointing on, as every doc's example"),
@@ -31,7 +34,9 @@ FAMILY_RULES: dict[str, tuple[str, str]] = {
     "F-SWAP": ("docs/flux_train_network.md, hunyuan_image_train_network.md", "transformer blocks swapped to the CPU by VRAM, from the doc's table"),
     "F-ATTN": ("docs/*_train_network.md", "the attention each trainer uses: sdpa (Flux, SD3), its own (Lumina), attn_mode (Anima, HunyuanImage)"),
     "F-LOSS": ("flux_train_network.py post_process_loss", "min SNR gamma, debiased estimation and noise offset are SD-only: left out"),
-    "F-LR": ("docs/*_train_network.md", "1e-4 for LoRAs with Adam-type optimizers; above 5e-4 is warned"),
+    "F-OPT": ("docs/*_train_network.md, 4. Running the Training", "the doc's optimizer (AdamW8bit; Lumina: AdamW) and constant scheduler, unless you choose one"),
+    "F-RANK": ("docs/*_train_network.md, 4. Running the Training", "the doc's rank and alpha (Flux, SD3, HunyuanImage 16/1; Lumina 8/8; Anima 8/1); a lower rank lowers alpha with it; alpha 1 with an adaptive optimizer"),
+    "F-LR": ("docs/*_train_network.md, 4. Running the Training", "the doc's 1e-4 with an Adam-type optimizer, lowered when alpha/rank is above the doc's, so no step is hotter than the doc's; a hotter one set by hand is warned"),
     "F-PROMPTS": ("docs/*_train_network.md", "sample prompts in the trainer's own options; Lumina's system prompt"),
     "F-VAE": ("docs/anima_train_network.md", "the Qwen-Image VAE chunked and uncached to save memory"),
 }
@@ -202,16 +207,84 @@ def loss(ctx: Context) -> None:
             d.warn("F-LOSS", f"{key} is set, but {ctx.script} ignores it (its post_process_loss leaves the loss as is)")
 
 
-@rule("F-LR")
-def learning_rate(ctx: Context) -> None:
-    if not ctx.dit:
+def paired_alpha(recipe: DocRecipe, dim: int) -> float:
+    """The doc's alpha at the doc's rank or above; below it, scaled with the rank so alpha / rank (the
+    factor LoRA scales its output by) is never above the doc's."""
+    return recipe.alpha * min(1.0, dim / recipe.dim)
+
+
+def paired_lr(recipe: DocRecipe, alpha: float, dim: int) -> float:
+    """The doc's learning rate, lowered where alpha / rank or alpha is above the doc's, so that
+    neither lr x alpha / rank nor lr x alpha is above the doc's own figures."""
+    if alpha <= 0 or dim <= 0:
+        return recipe.lr
+    return recipe.lr * min(1.0, (recipe.alpha / recipe.dim) / (alpha / dim), recipe.alpha / alpha)
+
+
+def steps_hotter(recipe: DocRecipe, lr: float, alpha: float, dim: int) -> bool:
+    """lr, lr x alpha or lr x alpha / rank above the doc's (a rounding's width allowed)."""
+    doc = (recipe.lr, recipe.lr * recipe.alpha, recipe.lr * recipe.alpha / recipe.dim)
+    plan = (lr, lr * alpha, lr * alpha / dim)
+    return any(mine > theirs * (1 + 1e-6) for mine, theirs in zip(plan, doc, strict=True))
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+@rule("F-OPT")
+def optimizer(ctx: Context) -> None:
+    recipe = ctx.spec.recipe
+    if not ctx.dit or recipe is None:
         return
     d = ctx.decider
-    if not ctx.adaptive and ctx.algo == "lora":
-        d.set("learning_rate", ctx.spec.adam_lr, "F-LR", f"1e-4, as every example in {_doc(ctx.spec)}")
-    lr = d.get("learning_rate")
-    if not ctx.adaptive and isinstance(lr, int | float) and not isinstance(lr, bool) and lr > ADAM_LR_CEILING:
-        d.warn("F-LR", f"learning_rate {lr:g} is far above the 1e-4 the sd-scripts docs train {ctx.spec.label} LoRAs at")
+    if ctx.answers.optimizer is None and ctx.fit_optimizer in (None, recipe.optimizer):
+        name = OPTIMIZER_NAMES[recipe.optimizer]
+        d.set("optimizer_type", name, "F-OPT", f"{name}, as sd-scripts {recipe.where}")
+    if not ctx.adaptive:
+        d.set("lr_scheduler", recipe.scheduler, "F-OPT", f"{recipe.scheduler}, as sd-scripts {recipe.where}")
+
+
+@rule("F-RANK")
+def rank(ctx: Context) -> None:
+    recipe = ctx.spec.recipe
+    if not ctx.dit or recipe is None or ctx.algo != "lora":
+        return
+    d = ctx.decider
+    chosen = d.set("network_dim", recipe.dim, "F-RANK", f"rank {recipe.dim}, as sd-scripts {recipe.where}")
+    dim = int(chosen) if _number(chosen) else recipe.dim
+    if ctx.adaptive:
+        d.set("network_alpha", 1.0, "F-RANK", f"alpha 1 with an adaptive optimizer (the guide's T-RANK; the doc "
+              f"trains with {OPTIMIZER_NAMES[recipe.optimizer]})")  # fmt: skip
+    else:
+        alpha = paired_alpha(recipe, dim)
+        why = (f"alpha {alpha:g}, as sd-scripts {recipe.where}" if alpha == recipe.alpha
+               else f"alpha {alpha:g}: the doc's {recipe.alpha:g} at rank {recipe.dim}, scaled to rank {dim} so "
+                    f"alpha / rank stays the doc's ({recipe.where})")  # fmt: skip
+        d.set("network_alpha", alpha, "F-RANK", why)
+    warn_rank(ctx, chosen)
+
+
+@rule("F-LR")
+def learning_rate(ctx: Context) -> None:
+    recipe = ctx.spec.recipe
+    if not ctx.dit or recipe is None or ctx.adaptive or ctx.algo != "lora":
+        return
+    d = ctx.decider
+    dim, alpha = _number(d.get("network_dim")), _number(d.get("network_alpha"))
+    if not dim or alpha is None:
+        return
+    lr = paired_lr(recipe, alpha, int(dim))
+    why = (f"{lr:g}, as sd-scripts {recipe.where}" if lr == recipe.lr
+           else f"{lr:.3g}: the doc's {recipe.lr:g} is for rank {recipe.dim} / alpha {recipe.alpha:g}; at rank "
+                f"{dim:g} / alpha {alpha:g} it is lowered so no step is hotter than the doc's ({recipe.where})")  # fmt: skip
+    chosen = d.set("learning_rate", lr, "F-LR", why)
+    for key in ("learning_rate", "unet_lr"):
+        value = _number(chosen if key == "learning_rate" else d.get(key))
+        if value is not None and steps_hotter(recipe, value, alpha, int(dim)):
+            d.warn("F-LR", f"{key} {value:g} at rank {dim:g} / alpha {alpha:g} steps hotter than sd-scripts "
+                   f"{recipe.where} (rank {recipe.dim}, alpha {recipe.alpha:g}, lr {recipe.lr:g}): "
+                   f"{lr:.3g} keeps the doc's step")  # fmt: skip
 
 
 @rule("F-PROMPTS")

@@ -6,7 +6,7 @@ from kohyawiz.rules.context import Context, rule
 from kohyawiz.values import parse_resolution
 
 # The most each ancestry generates well (guide part 4; finetunes of SD1.5 commonly reach 768) is
-# its FamilySpec.resolution, as is the default; weak cards get FamilySpec.weak_resolution.
+# its FamilySpec.resolution, as is the default; weak cards get FamilySpec.weak_resolution (SD only).
 
 
 @rule("T-BASE")
@@ -85,13 +85,15 @@ def zero_terminal_snr(ctx: Context) -> None:
 def resolution(ctx: Context) -> None:
     d, model, spec = ctx.decider, ctx.answers.model, ctx.spec
     rule_id = "F-RES" if ctx.dit else "T-RES"
-    base = spec.weak_resolution if ctx.tier == "low" else spec.resolution
+    # A DiT keeps its native resolution: only the memory ladder (K-VRAM) lowers it, and says so.
+    short = ctx.tier == "low" and not ctx.dit
+    base = spec.weak_resolution if short else spec.resolution
     native = model.native_resolution or spec.resolution
     size = min(base, native)
     size -= size % 64
-    why = f"{size} for {spec.label}" + (" on a card short of memory" if ctx.tier == "low" else "")
-    if ctx.dit:
-        why += f" (sd-scripts {spec.doc})"
+    why = f"{size} for {spec.label}" + (" on a card short of memory" if short else "")
+    if ctx.dit and spec.recipe:
+        why += f" ({spec.recipe.resolution_where})"
     if size < base:
         why += f", capped at what the model generates natively ({native})"
     reso = d.set("resolution", f"{size},{size}", rule_id, why)

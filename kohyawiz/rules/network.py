@@ -112,8 +112,8 @@ def _alpha(ctx: Context, dim: int, rule_id: str) -> tuple[float, str]:
 
 @rule("T-RANK")
 def lora_rank(ctx: Context) -> None:
-    if ctx.algo != "lora":
-        return
+    if ctx.algo != "lora" or (ctx.dit and ctx.spec.recipe):
+        return  # F-RANK: a DiT's rank and alpha come with its doc's learning rate
     d = ctx.decider
     if ctx.answers.model.knows_subject and not ctx.answers.multi_concept:
         dim, why = 8, "8: the model already knows something close"
@@ -129,10 +129,10 @@ def lora_rank(ctx: Context) -> None:
         d.set("network_alpha", 1.0, "T-RANK", "alpha 1 with an adaptive optimizer")
     else:
         d.set("network_alpha", float(dim), "T-RANK", "alpha equal to the rank")
-    _warn_rank(ctx, dim)
+    warn_rank(ctx, dim)
 
 
-def _warn_rank(ctx: Context, dim: Any) -> None:
+def warn_rank(ctx: Context, dim: Any) -> None:
     if not isinstance(dim, int):
         return
     if dim >= 128:

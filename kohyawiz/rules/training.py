@@ -19,8 +19,8 @@ def optimizer(ctx: Context) -> None:
         "adamw": "AdamW, for experts who tune the learning rate",
         "adamw8bit": "AdamW8bit, AdamW in less memory",
     }[choice]
-    if ctx.fit_optimizer and ctx.fit_optimizer != ctx.answers.optimizer:
-        answered = OPTIMIZER_NAMES[ctx.answers.optimizer]
+    if ctx.fit_optimizer and ctx.fit_optimizer != (ctx.answers.optimizer or ctx.recommended_optimizer):
+        answered = OPTIMIZER_NAMES[ctx.answers.optimizer or ctx.recommended_optimizer]
         d.set("optimizer_type", name, "K-VRAM", f"{name} keeps less state than {answered}: it fits the card")
     else:
         d.set("optimizer_type", name, "T-OPT", why)

@@ -17,7 +17,9 @@ class NetworkStep(Step):
     title = "Network"
     help = (
         "Left on 'guide's pick', every choice here is the guide's: a LoRA at rank 32 with alpha 1 and "
-        "Prodigy (T-RANK, T-OPT), LyCORIS for styles (L-PURPOSE). LyCORIS algorithms get their own "
+        "Prodigy (T-RANK, T-OPT), LyCORIS for styles (L-PURPOSE); a diffusion transformer (Flux, SD3, ...) "
+        "takes its rank, alpha, learning rate and optimizer together from its sd-scripts doc (F-RANK, F-OPT, "
+        "F-LR). LyCORIS algorithms get their own "
         "settings (L-LOCON, L-LOHA, L-LOKR, L-DYLORA, L-IA3, L-STYLE).\n\n"
         "Precision (T-PRECISION): fp16 keeps detail, bf16 trains faster. 'With other LoRAs' scales "
         "weight norms (T-NORMS); 'asymmetric' turns mirroring off (D-ASYM, T-FLIP); samples draw images "
@@ -32,7 +34,7 @@ class NetworkStep(Step):
         yield Label("LoKr file size (LoKr only)")
         yield Select([("small (factor -1)", "small"), ("large (factor 8)", "large")], prompt="small", id="lokr-size")
         yield Label("Optimizer")
-        yield Select([(OPTIMIZER_NAMES[o], o) for o in OPTIMIZERS], prompt="guide's pick (Prodigy)", id="optimizer")
+        yield Select([(OPTIMIZER_NAMES[o], o) for o in OPTIMIZERS], prompt="guide's pick (Prodigy; a DiT's doc: AdamW8bit)", id="optimizer")
         yield Label("Precision")
         yield Select([("fp16", "fp16"), ("bf16", "bf16")], prompt="guide's pick (fp16; bf16 where a DiT's doc asks)", id="precision")
         yield Checkbox("used together with other LoRAs", id="others")
