@@ -96,6 +96,8 @@ def parse_toml(text: str, what: str, where: str) -> dict[str, Any]:
         raise UserError(f"not valid TOML ({exc}): fix it or give another {what}", where=where) from None
     except (RecursionError, MemoryError):
         raise UserError(f"too deeply nested to read: not a {what}", where=where) from None
+    except ValueError as exc:  # an integer of thousands of digits: Python's own limit on int()
+        raise UserError(f"holds a number too long to read ({str(exc)[:80]}): not a {what}", where=where) from None
 
 
 def parse_json(text: str, what: str, where: str) -> Any:

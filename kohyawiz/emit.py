@@ -6,6 +6,8 @@ Nothing is written until every file has been rendered; each file then appears at
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from kohyawiz.files import write_together
 from kohyawiz.plan import Plan
 from kohyawiz.resources import templates_dir
 from kohyawiz.rules.network import OWN_PRESET
+from kohyawiz.trust import shareable
 from kohyawiz.values import parse_resolution
 
 CONFIG_SECTIONS: dict[str, tuple[str, ...]] = {
@@ -235,10 +238,19 @@ def preset_text(answers: dict[str, Any], overrides: dict[str, Any], description:
 
 
 def preset_toml(plan: Plan, description: str = "answers saved by kohyawiz") -> str:
-    """The plan's answers as a shareable preset: no machine paths, overrides kept."""
+    """The plan's answers as a shareable preset: no machine paths, and only the overrides a shared
+    preset may carry (the trust boundary's own test); what was left out is said in a comment."""
     data = strip_machine_paths(plan.answers.model_dump(mode="json", exclude_none=True))
     data.pop("schema_version", None)
-    return preset_text(data, plan.answers.overrides, description)
+    overrides, dropped = shareable(plan.answers.overrides)
+    options, dropped_options = shareable(data.get("network_options") or {})
+    if "network_options" in data:
+        data["network_options"] = options
+    text = preset_text(data, overrides, description)
+    left_out = sorted({r.key for r in (*dropped, *dropped_options)})
+    if left_out:
+        text += f"# left out (a shared preset cannot carry them; set them yourself): {', '.join(left_out)}\n"
+    return text
 
 
 def _scalar_list(value: Any) -> bool:
@@ -269,54 +281,103 @@ def render(plan: Plan) -> dict[str, str]:
 
 
 OWN_FILES = (CONFIG_NAME, DATASET_NAME, PLAN_NAME, PROMPTS_NAME, LYCORIS_PRESET_NAME, PRESET_NAME)
-_OWN_MARK = "written by kohyawiz"
+MANIFEST_NAME = ".kohyawiz-manifest.json"
+"""What kohyawiz wrote into a plan folder, with each file's hash: a file not in it, or changed
+since, is the person's and is never replaced or removed without --force."""
 
 
-def _head(path: Path) -> str:
+def file_hash(path: Path) -> str | None:
+    """sha256 of a regular file that is no link, or None."""
+    import hashlib
+
     try:
+        if path.is_symlink() or not path.is_file():
+            return None
         with path.open("rb") as handle:
-            return handle.read(512).decode("utf-8", "replace")
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
-        return ""
+        return None
 
 
-def _ours(path: Path) -> bool:
-    """Whether a file in a plan folder is one kohyawiz wrote: its own header says so, or the
-    folder's plan.json is kohyawiz's."""
-    if path.is_symlink():
-        return False
-    if _OWN_MARK in _head(path):
-        return True
-    plan = path.parent / PLAN_NAME
-    return plan.is_file() and not plan.is_symlink() and _head(plan).lstrip().startswith('{\n  "kohyawiz"')
+def read_manifest(folder: Path) -> dict[str, str]:
+    """name -> sha256 of the files kohyawiz wrote in `folder` (empty when there is no manifest)."""
+    from kohyawiz.door import read_json
+
+    path = folder / MANIFEST_NAME
+    if path.is_symlink() or not path.is_file():
+        return {}
+    try:
+        data = read_json(path, "plan folder manifest")
+    except UserError:
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return {}
+    return {str(k): str(v) for k, v in files.items() if isinstance(v, str) and "/" not in str(k)}
 
 
-def foreign_files(folder: Path) -> list[str]:
-    """The plan files in `folder` kohyawiz did not write (the person's own): never replaced
-    without --force, and never by the wizard."""
-    return [name for name in OWN_FILES if (folder / name).exists() and not _ours(folder / name)]
+def written_by_kohyawiz(folder: Path, name: str) -> bool:
+    """Whether `folder/name` is a file kohyawiz wrote there and nobody has changed since."""
+    recorded = read_manifest(folder).get(name)
+    return recorded is not None and file_hash(folder / name) == recorded
+
+
+def foreign_files(folder: Path, names: Iterable[str] = OWN_FILES) -> list[str]:
+    """Those of `names` that exist in `folder` and are the person's: not written by kohyawiz (by
+    the manifest), changed since, or a link. The wizard and `plan --out` refuse to replace them."""
+    manifest = read_manifest(folder)
+    out = []
+    for name in names:
+        path = folder / name
+        if not (path.exists() or path.is_symlink()):
+            continue
+        if manifest.get(name) is None or file_hash(path) != manifest[name]:
+            out.append(name)
+    return out
+
+
+def _clean_temporaries(folder: Path) -> None:
+    """Temporary files a killed plan left behind (they are kohyawiz's own names)."""
+    for name in (*OWN_FILES, MANIFEST_NAME):
+        for temp in folder.glob(f".{glob_escape(name)}.*.tmp"):
+            if temp.is_file() and not temp.is_symlink():
+                temp.unlink(missing_ok=True)
 
 
 def write_plan(plan: Plan, *, force: bool = False) -> dict[str, Path]:
-    """Write every file of the plan. Files kohyawiz did not write are never replaced unless
-    `force`; files of an earlier plan that this one no longer has are removed."""
+    """Write every file of the plan. Files kohyawiz did not write (or that were changed since it
+    wrote them) are never replaced unless `force`; files of an earlier plan that this one no
+    longer has are removed when they are unchanged."""
     files = render(plan)
     folder = plan.out_dir
     if folder.exists() and not folder.is_dir():
         raise UserError("is a file, not a folder: choose another --out", where=str(folder))
-    foreign = foreign_files(folder)
+    foreign = foreign_files(folder, files) if folder.is_dir() else []
     if foreign and not force:
-        raise UserError(f"holds {foreign[0]}, which kohyawiz did not write: choose another --out, or --force to "
-                        "replace it", where=str(folder))  # fmt: skip
+        raise UserError(f"holds {foreign[0]}, which kohyawiz did not write or which was changed since: choose "
+                        "another --out, or --force to replace it", where=str(folder))  # fmt: skip
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a parent that is a file, no permission, a read-only disk
         raise UserError(f"cannot create the plan folder: {exc.strerror or exc}", where=str(folder)) from exc
+    _clean_temporaries(folder)
+    earlier = read_manifest(folder)
     written = write_together(folder, files, "the plan")
     for name in OWN_FILES:
-        stale = folder / name
-        if name not in files and (stale.is_symlink() or (stale.is_file() and _ours(stale))):
-            stale.unlink()  # an earlier plan's sample prompts or LyCORIS preset must not survive
+        if name not in files and written_by_kohyawiz(folder, name):
+            (folder / name).unlink()  # an earlier plan's sample prompts or LyCORIS preset must not survive
+    hashes = {name: file_hash(path) for name, path in written.items()}
+    kept = {name: digest for name, digest in earlier.items() if name not in OWN_FILES}
+    manifest = {"kohyawiz": __version__, "files": {**kept, **{n: h for n, h in hashes.items() if h}}}
+    try:
+        write_atomic(folder / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+    except OSError as exc:
+        raise UserError(f"cannot write the plan's manifest: {exc.strerror or exc}", where=str(folder)) from exc
+    from kohyawiz.trust import remember_named
+
+    remember_named({d.key: d.value for d in plan.emitted()}, folder)
+    for concept in plan.concepts:
+        remember_named({"image_dir": str(concept.image_dir)}, folder)
     return written
 
 
@@ -328,7 +389,7 @@ def plan_differences(plan: Plan) -> list[str]:
     for name in OWN_FILES:
         path = plan.out_dir / name
         if name not in files:
-            if path.is_file() and _ours(path):
+            if written_by_kohyawiz(plan.out_dir, name):
                 out.append(f"{name} is not part of this plan")
             continue
         try:

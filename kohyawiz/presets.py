@@ -7,7 +7,6 @@ key by key. Presets carry no machine paths, so they work on anyone's machine.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,13 +17,9 @@ from kohyawiz.answers import Answers, OverrideValue
 from kohyawiz.door import read_toml
 from kohyawiz.errors import UserError
 from kohyawiz.resources import presets_dir
+from kohyawiz.trust import foreign_refusals
 
 SCHEMA_VERSION = 1
-_PATH_KEYS = re.compile(
-    r"(_dir|_path|_file)$|^(pretrained_model_name_or_path|network_weights|vae|resume|sample_prompts|"
-    r"dataset_config|config_file|log_tracker_config|tokenizer_cache_dir)$"
-)
-_ABSOLUTE = re.compile(r"^(/|~|[A-Za-z]:[\\/]|\\\\)")
 # A complete, valid set of answers that a preset's own answers are laid over, so that a
 # preset's keys can be checked one file at a time.
 _PROBE: dict[str, Any] = {
@@ -121,32 +116,32 @@ def _probe_with(answers: dict[str, Any]) -> dict[str, Any]:
 
 MAX_EXTENDS = 16
 """How long an `extends` chain may be."""
-# Settings that send the model, the logs or a credential somewhere else: only the person running
-# kohyawiz may set them (on the command line or in the wizard), never a file someone shared.
-SENDS_ELSEWHERE = re.compile(
-    r"^(log_with|wandb_.*|log_tracker_name|huggingface_.*|save_state_to_huggingface|resume_from_huggingface|"
-    r"async_upload)$"
-)
 
 
 def _refuse_machine_paths(preset: PresetFile, path: Path) -> None:
+    """A preset crosses the trust boundary (kohyawiz/trust.py) as a whole: its overrides, the
+    overrides and network options inside its answers, and no machine path in any answer."""
     model = preset.answers.get("model")
     if isinstance(model, dict) and "path" in model:
         raise UserError("answers.model.path is a machine path: pass --model instead", where=str(path))
     for i, concept in enumerate(preset.answers.get("concepts") or []):
         if isinstance(concept, dict) and "folder" in concept:
             raise UserError(f"answers.concepts.{i}.folder is a machine path: pass --dataset instead", where=str(path))
-    for key, value in preset.overrides.items():
-        if SENDS_ELSEWHERE.match(key):
+    inner = preset.answers.get("overrides") or {}
+    options = preset.answers.get("network_options") or {}
+    tables = (("answers.overrides.", inner), ("answers.network_options.", options), ("overrides.", preset.overrides))
+    for prefix, table in tables:
+        if not isinstance(table, dict):
+            continue
+        refused = foreign_refusals(table, prefix=prefix)
+        if refused:
+            key = refused[0].key.rpartition(".")[2]
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
             raise UserError(
-                f"overrides.{key} would send the run or a credential elsewhere; a shared preset cannot set it: "
-                f"pass --set {key}=... yourself if you mean it",
+                f"{refused[0].line()}: a shared preset cannot set it{more}; presets work on any machine and send "
+                f"nothing elsewhere: pass --set {key}=... yourself if you mean it",
                 where=str(path),
             )
-        items = value if isinstance(value, list) else [value]
-        texts = [str(i).split("=", 1)[-1] for i in items if isinstance(i, str)]
-        if _PATH_KEYS.search(key) or any(_ABSOLUTE.match(t) or t.startswith("..") or "/../" in t for t in texts):
-            raise UserError(f"overrides.{key} is a machine path; presets must work on any machine", where=str(path))
 
 
 def load_preset(name_or_path: str, relative_to: Path | None = None, _seen: tuple[Path, ...] = ()) -> LoadedPreset:
@@ -163,7 +158,11 @@ def load_preset(name_or_path: str, relative_to: Path | None = None, _seen: tuple
     if preset.extends:
         parent = load_preset(preset.extends, path.parent, (*_seen, path))
         answers, overrides, chain = parent.answers, dict(parent.overrides), [*parent.chain, path]
-    answers = deep_merge(answers, preset.answers)
+    own = dict(preset.answers)
+    # Overrides inside [answers] are a preset's overrides like any other: never the person's own.
+    inner = own.pop("overrides", None) or {}
+    answers = deep_merge(answers, own)
+    overrides.update(inner)
     overrides.update(preset.overrides)
     return LoadedPreset(path.stem, path, preset.description, answers, overrides, chain)
 

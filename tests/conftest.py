@@ -18,6 +18,13 @@ settings.register_profile("kohyawiz", derandomize=True, deadline=None)
 settings.load_profile("kohyawiz")
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _own_kohyawiz_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test its own kohyawiz home (runs, queue, the ledger of named paths): nothing of the
+    person's real home is read or written, and no test sees another's."""
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path_factory.mktemp("kohyawiz-home")))
 SHARED = Path(os.environ.get("KOHYAWIZ_SHARED", REPO.parent / "shared"))
 
 

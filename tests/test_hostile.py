@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -300,3 +301,107 @@ def test_fuzz_every_door_gives_success_or_one_line(tmp_path_factory, door, text)
     except UserError as exc:
         assert "\n" not in str(exc).strip()
     assert time.monotonic() - start < 5
+
+
+# Issue 21: one trust boundary (kohyawiz/trust.py) for every value that is not from this person's command line.
+PLAN_ARGS = ["plan", "--family", "sd1", "--subject", "character", "--vram", "12", "--concept", "a=30"]
+SENDERS_AND_PATHS = {"huggingface_token": "hf_x", "output_dir": "/tmp/x", "log_with": "wandb",
+                     "wandb_api_key": "k", "huggingface_repo_id": "me/x", "network_args": ["preset=/home/x.toml"],
+                     "base_weights": ["/tmp/a=b.safetensors"], "output_name": "../../.."}  # fmt: skip
+
+
+def _toml_table(values: dict[str, object]) -> str:
+    return "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+
+
+@pytest.mark.parametrize("key", sorted(SENDERS_AND_PATHS))
+def test_boundary_refuses_answers_overrides_and_extends_parents(tmp_path, key):
+    evil = tmp_path / "evil.toml"
+    evil.write_text('schema_version = 1\n[answers]\nsubject = "character"\n[answers.overrides]\n'
+                    + _toml_table({key: SENDERS_AND_PATHS[key]}))  # fmt: skip
+    child = tmp_path / "child.toml"
+    child.write_text('schema_version = 1\nextends = "evil.toml"\n[answers]\nsubject = "style"\n')
+    for preset in (evil, child):
+        run = kohyawiz(*PLAN_ARGS, "--preset", str(preset), "--out", str(tmp_path / "p"))
+        one_line(run)
+        assert key in run.stderr and not (tmp_path / "p").exists()
+
+
+def test_boundary_network_options_in_a_preset_cannot_name_a_path(tmp_path):
+    preset = tmp_path / "p.toml"
+    preset.write_text('schema_version = 1\n[answers]\nnetwork = "locon"\n[answers.network_options]\npreset = "~/x.toml"\n')
+    from kohyawiz.presets import load_preset
+
+    with pytest.raises(UserError, match=r"network_options\.preset"):
+        load_preset(str(preset))
+
+
+def test_the_plans_own_preset_never_carries_what_a_shared_one_may_not(tmp_path):
+    out = tmp_path / "p"
+    assert kohyawiz(*PLAN_ARGS, "--set", "huggingface_token=hf_SECRET", "--set", "output_dir=/home/me/x",
+                    "--out", str(out)).returncode == 0  # fmt: skip
+    text = (out / "preset.toml").read_text()
+    assert "hf_SECRET" not in text and "/home/me" not in text and "left out" in text
+    assert kohyawiz(*PLAN_ARGS, "--preset", str(out / "preset.toml"), "--out", str(tmp_path / "again")).returncode == 0
+
+
+def test_import_keeps_paths_hidden_in_values_out(tmp_path):
+    from kohyawiz.interop.kohya import import_settings
+
+    gui = {"LoRA_type": "LyCORIS/LoCon", "LyCORIS_preset": "/home/alice/x.toml", "network_dim": 8,
+           "base_weights": "/tmp/a=b.safetensors", "huggingface_token": "hf_x"}  # fmt: skip
+    result = import_settings(gui, "gui.json")
+    assert "base_weights" not in result.overrides and "preset" not in result.answers.get("network_options", {})
+    toml = {"network_module": "lycoris.kohya", "network_args": ["algo=locon", "preset=../../x.toml"], "network_dim": 8}
+    assert "preset" not in import_settings(toml, "config.toml").answers.get("network_options", {})
+
+
+def _home_env(home: Path) -> dict[str, str]:
+    return {**os.environ, "KOHYAWIZ_HOME": str(home)}
+
+
+def test_train_checks_a_shared_plan_folder_and_says_what_it_refused(tmp_path):
+    out = tmp_path / "mine"
+    assert kohyawiz(*PLAN_ARGS, "--log-with", "wandb", "--out", str(out)).returncode == 0
+    dry = ["train", "--dry-run", "--sd-scripts", str(Path(__file__).parent / "fake_sd")]
+    own = kohyawiz(dry[0], str(out), *dry[1:])
+    assert "refused" not in own.stderr  # this person's own plan, with their own --log-with
+    shared = tmp_path / "shared"
+    shutil.copytree(out, shared)
+    config = shared / "config.toml"
+    config.write_text(config.read_text() + 'huggingface_repo_id = "x/y"\n'
+                      .replace("huggingface", "\n[extra]\nhuggingface"))  # fmt: skip
+    text = config.read_text().replace('output_name = "a"', 'output_name = "../../.."')
+    config.write_text(text.replace(str(out / "output"), "/tmp/elsewhere"))
+    stranger = subprocess.run([sys.executable, "-m", "kohyawiz", dry[0], str(shared), *dry[1:]], capture_output=True,
+                              text=True, env=_home_env(tmp_path / "stranger-home"), timeout=60)  # fmt: skip
+    one_line(stranger)
+    for said in ("log_with", "huggingface_repo_id", "output_dir", "output_name"):
+        assert said in stranger.stderr
+
+
+def test_run_records_stay_inside_the_runs_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    from kohyawiz.run.records import RunRecord, runs_home
+
+    record = RunRecord.create("../../..", {}, [])
+    assert record.folder.parent == runs_home()
+
+
+def test_plan_out_keeps_the_persons_files_by_the_manifest(tmp_path):
+    out = tmp_path / "p"
+    assert kohyawiz(*PLAN_ARGS, "--samples", "--out", str(out)).returncode == 0
+    (out / "sample_prompts.txt").write_text("my own prompts\n")
+    assert kohyawiz(*PLAN_ARGS, "--out", str(out)).returncode == 0  # writes no prompts: leaves mine alone
+    assert (out / "sample_prompts.txt").read_text() == "my own prompts\n"
+    with (out / "config.toml").open("a") as config:
+        config.write("# my edit\n")
+    run = kohyawiz(*PLAN_ARGS, "--out", str(out))
+    one_line(run)
+    assert "config.toml" in run.stderr and "# my edit" in (out / "config.toml").read_text()
+    (out / ".config.toml.abc.tmp").write_text("left by a killed plan")
+    assert kohyawiz(*PLAN_ARGS, "--out", str(out), "--force").returncode == 0
+    assert "# my edit" not in (out / "config.toml").read_text() and not list(out.glob(".*.tmp"))
+    from kohyawiz.emit import foreign_files
+
+    assert foreign_files(out, ["config.toml", "dataset.toml", "sample_prompts.txt"]) == ["sample_prompts.txt"]

@@ -60,14 +60,20 @@ def run_export(args: argparse.Namespace) -> int:
     from kohyawiz.answers import Answers
     from kohyawiz.interop.export import gui_config
     from kohyawiz.plan import build_plan
+    from kohyawiz.trust import refuse_foreign
 
     folder = Path(args.dir).expanduser().resolve()
     data = _plan_json(folder)
+    where = str(folder / "plan.json")
     try:
         answers = Answers.model_validate(data["answers"])
-    except (KeyError, ValueError) as exc:
-        raise UserError("the plan's answers cannot be read; re-plan it", where=str(folder / "plan.json")) from exc
-    plan = build_plan(answers, folder, sd_scripts_version=data.get("sd_scripts_version"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError("the plan's answers cannot be read; re-plan it", where=where) from exc
+    # plan.json may be a stranger's: its overrides cross the trust boundary before they are exported.
+    refuse_foreign(answers.overrides, where, what="a plan folder you did not write", fix="re-plan it yourself",
+                   inside=[folder], trust_named=True, scope=folder, prefix="answers.overrides.")  # fmt: skip
+    version = data.get("sd_scripts_version")
+    plan = build_plan(answers, folder, sd_scripts_version=version if isinstance(version, str) else None)
     out = Path(args.kohya_gui) if args.kohya_gui else folder / "kohya_gui.json"
     write_atomic(out, json.dumps(gui_config(plan), indent=2) + "\n")
     print(f"Wrote {out}: load it in the kohya_ss GUI (LoRA tab, Configuration file)")
@@ -75,12 +81,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _plan_json(folder: Path) -> dict[str, Any]:
-    try:
-        return json.loads((folder / "plan.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserError("no plan.json here; write one with `kohyawiz plan`", where=str(folder)) from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read the plan: {exc}", where=str(folder)) from exc
+    from kohyawiz.door import read_json
+
+    if not (folder / "plan.json").exists():
+        raise UserError("no plan.json here; write one with `kohyawiz plan`", where=str(folder))
+    data = read_json(folder / "plan.json", "plan.json")
+    if not isinstance(data, dict):
+        raise UserError("is not a plan kohyawiz wrote (not a table): re-plan it", where=str(folder / "plan.json"))
+    return data
 
 
 def run_diff(args: argparse.Namespace) -> int:

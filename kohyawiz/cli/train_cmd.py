@@ -68,6 +68,7 @@ class ConsoleView:
 
 def run_train(args: argparse.Namespace) -> int:
     plan = PlanFolder.load(Path(args.dir))
+    plan.check_trust()
     sd = find_sd_scripts(args.sd_scripts, args.python)
     resume = last_state(plan) if args.resume else None
     argv = build_argv(plan, sd, resume)

@@ -19,7 +19,7 @@ from kohyawiz.facts import Interface, load_interface
 from kohyawiz.families import family_spec
 from kohyawiz.networks import readable_args
 from kohyawiz.plan import PLAN_OWNED, coerce_override
-from kohyawiz.presets import SENDS_ELSEWHERE
+from kohyawiz.trust import foreign_refusals, sends_elsewhere
 
 Status = Literal["mapped", "ignored", "not understood"]
 
@@ -244,7 +244,7 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
         if arg in GUI_ONLY or key in GUI_ONLY:
             result.note(key, "ignored", "a kohya_ss GUI field; sd-scripts never sees it")
             continue
-        if SENDS_ELSEWHERE.match(arg):
+        if sends_elsewhere(arg, raw or "x"):
             if raw not in ("", None, False, "tensorboard"):
                 result.note(key, "ignored", "it sends the run or a credential elsewhere: pass --set yourself if you mean it")
             else:
@@ -301,7 +301,22 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
             "clip_skip", "mapped", "clip skip 2 points to an anime ancestry: answers.model.tags = booru (T-CLIPSKIP)"
         )
     result.answers.setdefault("subject", "character")
+    _keep_out_foreign(result)
     return result
+
+
+def _keep_out_foreign(result: Imported) -> None:
+    """The imported values cross the trust boundary: what a shared file may not carry is left out
+    of the preset and reported as ignored."""
+    options = result.answers.get("network_options")
+    for table, prefix in ((result.overrides, ""), (options if isinstance(options, dict) else {}, "network_args ")):
+        for refusal in foreign_refusals(table):
+            table.pop(refusal.key, None)
+            result.report = [r for r in result.report if not (r.key == refusal.key and r.status == "mapped")]
+            result.note(f"{prefix}{refusal.key}".strip(), "ignored",
+                        f"it {refusal.why}; a shared config cannot carry it: pass --set yourself if you mean it")  # fmt: skip
+    if isinstance(options, dict) and not options:
+        result.answers.pop("network_options", None)
 
 
 def _map_arg(interface: Interface, script: str, key: str, arg: str, raw: Any, result: Imported) -> None:

@@ -59,6 +59,8 @@ class RunRecord:
     @classmethod
     def create(cls, name: str, plan: dict[str, Any], argv: list[str]) -> RunRecord:
         stamp = time.strftime("%Y%m%d-%H%M%S")
+        # The name comes from a plan's output_name: it stays one folder name inside runs/.
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".")[:80] or "run"
         folder = runs_home() / f"{stamp}-{name}"
         suffix = 1
         while folder.exists():

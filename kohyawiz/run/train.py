@@ -105,6 +105,56 @@ class PlanFolder:
             return int(value) if value.isdigit() else 1
         return 1
 
+    def foreign_values(self) -> list[str]:
+        """The folder's own files across the trust boundary (kohyawiz/trust.py), as they will be
+        once its paths are pointed at where it is now: what sends the run or a credential
+        elsewhere, and paths outside the folder this person never named, come back refused."""
+        from kohyawiz.trust import foreign_refusals
+
+        old = self.moved_from
+
+        def here(value: Any) -> Any:
+            if old is None:
+                return value
+            text = _repoint(json.dumps(value), _json_text(str(old)), _json_text(str(self.folder)))
+            return json.loads(text)
+
+        tables: list[tuple[str, dict[str, Any]]] = [("config.toml ", self.flat_config())]
+        general = self.dataset.get("general")
+        tables.append(("dataset.toml ", general if isinstance(general, dict) else {}))
+        for dataset in _dicts(self.dataset.get("datasets")):
+            tables.append(("dataset.toml ", {k: v for k, v in dataset.items() if k != "subsets"}))
+            tables += [("dataset.toml ", subset) for subset in _dicts(dataset.get("subsets"))]
+        refused: list[str] = []
+        for prefix, table in tables:
+            values = {str(k): here(v) for k, v in table.items()}
+            found = foreign_refusals(values, inside=[self.folder], trust_named=True, scope=self.folder, prefix=prefix)
+            refused += [r.line() for r in found if r.line() not in refused]
+        return refused
+
+    def check_trust(self) -> None:
+        """Refuse, in one line saying what, a plan folder that carries what only this person's own
+        command line may set."""
+        refused = self.foreign_values()
+        if refused:
+            more = f" (and {len(refused) - 12} more)" if len(refused) > 12 else ""
+            raise UserError(
+                f"refused: {'; '.join(refused[:12])}{more}. Only your own command line sends a run elsewhere or names "
+                "paths outside the plan folder: re-plan it (kohyawiz plan --preset "
+                f"{self.folder / 'preset.toml'} --model ... --dataset ...)",
+                where=str(self.folder),
+            )
+
+    def flat_config(self) -> dict[str, Any]:
+        """config.toml's keys, its sections flattened (sd-scripts reads them so)."""
+        flat: dict[str, Any] = {}
+        for key, value in self.config.items():
+            if isinstance(value, dict):
+                flat.update({str(k): v for k, v in value.items()})
+            else:
+                flat[str(key)] = value
+        return flat
+
     def arg(self, key: str, default: Any = None) -> Any:
         for section in self.config.values():
             if isinstance(section, dict) and key in section:
@@ -112,7 +162,16 @@ class PlanFolder:
         return self.config.get(key, default)
 
     def image_dirs(self) -> list[Path]:
-        return [Path(s["image_dir"]) for d in self.dataset.get("datasets", []) for s in d.get("subsets", [])]
+        return [
+            Path(str(s["image_dir"]))
+            for d in _dicts(self.dataset.get("datasets"))
+            for s in _dicts(d.get("subsets"))
+            if isinstance(s.get("image_dir"), str)
+        ]
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _trainer_problem(plan: dict[str, Any]) -> str | None:
@@ -365,6 +424,7 @@ def train(
     stop: StopRequest | None = None,
     env_extra: dict[str, str] | None = None,
 ) -> tuple[Outcome, RunRecord]:
+    plan.check_trust()
     plan.reanchor()  # a copied or moved plan trains from where it is, with the edits made there
     name = str(plan.arg("output_name", plan.folder.name))
     record = RunRecord.create(name, plan.plan, [])

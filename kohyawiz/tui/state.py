@@ -8,7 +8,6 @@ the command line would be: the rules decide it, or the core says it is missing.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -146,11 +145,17 @@ class WizardState:
 
     @classmethod
     def from_toml(cls, text: str, where: str) -> WizardState:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise UserError(f"not valid TOML ({exc})", where=where) from exc
+        from kohyawiz.door import parse_toml
+        from kohyawiz.trust import refuse_foreign
+
+        data = parse_toml(text, "wizard answers file", where)
         data.pop(RECOVERY_MARK, None)
+        overrides = data.get("overrides")
+        if isinstance(overrides, dict):
+            # An answers file may come from someone else: its overrides cross the trust boundary,
+            # except the values this person's own plans held.
+            refuse_foreign(overrides, where, what="an answers file", fix="set it yourself in the review step",
+                           trust_named=True, prefix="overrides.")  # fmt: skip
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
