@@ -212,6 +212,36 @@ def plan_json(plan: Plan) -> dict[str, Any]:
         "decisions": [d.as_dict() for d in plan.decisions],
         "findings": [f.as_dict() for f in plan.findings],
         "figures": {**plan.figures.as_dict(), **({"vram": plan.vram.as_dict()} if plan.vram else {})},
+        "requires": requirements(plan),
+    }
+
+
+PLAN_OUTPUT_KEYS = ("output_dir", "logging_dir")
+"""Where a run writes: made where it runs, never needed beforehand."""
+
+
+def requirements(plan: Plan) -> dict[str, Any]:
+    """What must exist where the plan runs (`kohyawiz export` checks and uploads it): the models, as
+    a Hugging Face id or a path to upload, the image folders, the sd-scripts commit and the torch build."""
+    models: list[dict[str, str]] = []
+    for decision in plan.emitted():
+        values = decision.value if isinstance(decision.value, list) else [decision.value]
+        for value in values:
+            text = value.split("=", 1)[1] if isinstance(value, str) and "=" in value else value
+            if decision.key in PLAN_OUTPUT_KEYS or not isinstance(text, str) or not text.startswith(("/", "~")):
+                continue
+            if plan.out_dir not in Path(text).parents:
+                models.append({"key": decision.key, "path": text})
+    base = plan.value("pretrained_model_name_or_path")
+    if isinstance(base, str) and base and not base.startswith(("/", "~", ".")):
+        models.insert(0, {"key": "pretrained_model_name_or_path", "hub_id": base})
+    return {
+        "models": models,
+        "datasets": [{"concept": c.name, "path": str(c.image_dir)} for c in plan.concepts],
+        "sd_scripts": {"version": plan.interface.version, "commit": plan.interface.info.commit},
+        "torch": "the build for the machine's NVIDIA driver, as `kohyawiz sd-scripts install` picks it",
+        "machines": plan.answers.nodes,
+        "gpus_per_machine": plan.answers.gpus,
     }
 
 

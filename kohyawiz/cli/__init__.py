@@ -57,8 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(train)
 
     runs = commands.add_parser("runs", help="training runs: list, show one (plot, checkpoints), compare several")
-    runs.add_argument("action", nargs="?", choices=("list", "show", "compare"), default="list")
-    runs.add_argument("ids", nargs="*", metavar="ID", help="run id(s): one with show, two or more with compare")
+    runs.add_argument("action", nargs="?", choices=("list", "show", "compare", "watch"), default="list")
+    runs.add_argument("ids", nargs="*", metavar="ID",
+                      help="run id(s): one with show, two or more with compare; with watch a run id (slurm-JOBID), "
+                           "its record folder, or - for a log piped in")  # fmt: skip
+    runs.add_argument("--wait", type=float, default=600, metavar="S",
+                      help="watch: how long to wait for a queued job's record to appear (default 600)")  # fmt: skip
+    runs.add_argument("--timeout", type=float, metavar="S", help="watch: stop following after S seconds")
+    runs.add_argument("--plain", action="store_true", help="watch: plain lines instead of a progress bar")
     runs.add_argument("--json", action="store_true", help="the record as data")
     runs.add_argument("--out", metavar="PNG", help="where compare draws its plot (default: runs/compare.png)")
 
@@ -182,6 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kohyawiz.cli.sd_scripts_cmd import run_sd_scripts
 
             return run_sd_scripts(args)
+        if args.command == "runs" and args.action == "watch":
+            from kohyawiz.cli.remote_cmd import run_watch
+
+            return run_watch(args)
         if args.command == "runs":
             from kohyawiz.cli.runs_cmd import run_runs
 

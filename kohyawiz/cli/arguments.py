@@ -49,16 +49,29 @@ def add_interop_arguments(commands: Any) -> None:
     imp.add_argument("--dataset-config", metavar="TOML", help="the sd-scripts dataset config that goes with it")
     imp.add_argument("--out", metavar="PRESET", help="where to write the preset (default: <name>.kohyawiz.toml here)")
     imp.add_argument("--json", action="store_true", help="print the report as JSON")
-    exp = commands.add_parser("export", help="a plan as a kohya_ss GUI config")
+    exp = commands.add_parser("export", help="a plan as a kohya_ss GUI config, an sbatch script or a SkyPilot task")
     exp.add_argument("dir", metavar="DIR", help="a plan folder")
-    exp.add_argument(
-        "--kohya-gui",
-        metavar="FILE",
-        nargs="?",
-        const="",
-        required=True,
-        help="write GUI JSON (default DIR/kohya_gui.json)",
-    )
+    what = exp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--kohya-gui", metavar="FILE", nargs="?", const="",
+                      help="write GUI JSON (default DIR/kohya_gui.json)")  # fmt: skip
+    what.add_argument("--slurm", metavar="FILE", nargs="?", const="",
+                      help="write an sbatch script that trains the plan on Slurm (default DIR/train.sbatch)")  # fmt: skip
+    what.add_argument("--skypilot", metavar="FOLDER", nargs="?", const="",
+                      help="write a SkyPilot task with the plan re-pointed for it (default DIR/skypilot/)")  # fmt: skip
+    slurm = exp.add_argument_group("with --slurm")
+    slurm.add_argument("--partition", metavar="P", help="the Slurm partition")
+    slurm.add_argument("--gpus-per-node", type=int, metavar="N", help="GPUs to ask for per node (default the plan's)")
+    slurm.add_argument("--nodes", type=int, metavar="M", help="nodes (must be the plan's --nodes)")
+    slurm.add_argument("--time", metavar="T", help="time limit, e.g. 12:00:00")
+    slurm.add_argument("--sd-scripts", metavar="DIR", help="the sd-scripts checkout the nodes run (default: as train)")
+    slurm.add_argument("--python", metavar="PATH", help="Python of its environment")
+    sky = exp.add_argument_group("with --skypilot")
+    sky.add_argument("--accelerator", metavar="NAME[:N]", help="default: the smallest that fits the memory estimate")
+    sky.add_argument("--bucket", metavar="URL", help="mount this bucket as the output folder (s3://..., gs://...)")
+    sky.add_argument("--secret", action="append", default=[], metavar="NAME",
+                     help="an environment variable SkyPilot passes at launch (named, never written; repeatable)")  # fmt: skip
+    sky.add_argument("--torch", metavar="SPEC", help="the torch requirement for setup (default: for the driver)")
+    sky.add_argument("--cloud", metavar="NAME", help="where to run (aws, gcp, runpod, lambda, kubernetes, ...)")
     diff = commands.add_parser("diff", help="compare two configs; with one, compare it with kohyawiz's own plan")
     diff.add_argument("a", metavar="A", help="plan folder, plan.json, GUI JSON or sd-scripts TOML")
     diff.add_argument("b", metavar="B", nargs="?", help="the other one (default: kohyawiz's plan for A's answers)")

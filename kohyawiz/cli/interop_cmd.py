@@ -57,6 +57,10 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    if args.slurm is not None or args.skypilot is not None:
+        from kohyawiz.cli.remote_cmd import run_remote_export
+
+        return run_remote_export(args)
     from kohyawiz.answers import Answers
     from kohyawiz.interop.export import gui_config
     from kohyawiz.plan import build_plan

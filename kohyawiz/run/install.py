@@ -9,6 +9,7 @@ changes nothing that is done. Each failure is one line that says what to do.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -187,3 +188,47 @@ def install(options: InstallOptions, say: Say = print) -> Path:
     say(f"[5/{steps}] check")
     check_parser(options, python, say)
     return python
+
+
+def install_script(into: str, ref: str = PINNED, source: str = UPSTREAM, torch: str | None = None) -> str:
+    """The same five steps as `install`, as a shell script for a machine kohyawiz is not on (a
+    SkyPilot task's setup): checkout, venv, torch for the driver and the requirements, accelerate's
+    default config, the parser check. Each step skips what is already done. `into` may start with
+    `$HOME/`; every other value is quoted."""
+    q = shlex.quote
+    root = f'"$HOME"/{q(into[6:])}' if into.startswith("$HOME/") else q(into)
+    pairs = " ".join(f"{version}:{tag}" for version, tag in TORCH_BY_CUDA)
+    if torch:
+        torch_line = f"torch_spec={q(torch)}"
+    else:
+        torch_line = (
+            "torch_spec='torch torchvision'\n"
+            "cuda=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\\([0-9.]*\\).*/\\1/p' | head -n 1)\n"
+            f"for pair in {pairs}; do\n"
+            '  if [ -n "$cuda" ] && awk -v have="$cuda" -v need="${pair%%:*}" \'BEGIN{exit !(have >= need)}\'; then\n'
+            f'    torch_spec="torch torchvision --index-url {TORCH_INDEX.format(tag="${pair#*:}")}"; break\n'
+            "  fi\n"
+            "done"
+        )
+    return "\n".join([
+        "set -euo pipefail",
+        f"SD={root}",
+        "# [1/5] sd-scripts source",
+        f'[ -d "$SD/.git" ] || git clone --quiet {q(source)} "$SD"',
+        f'git -C "$SD" rev-parse --verify --quiet {q(ref + "^{commit}")} >/dev/null || git -C "$SD" fetch --quiet --tags origin',
+        f'git -C "$SD" checkout --quiet --detach {q(ref)}',
+        "# [2/5] its own venv",
+        '[ -x "$SD/venv/bin/python" ] || python3 -m venv "$SD/venv"',
+        "# [3/5] torch and the requirements",
+        torch_line,
+        'if [ ! -f "$SD/venv/.kohyawiz-installed" ]; then',
+        '  "$SD/venv/bin/python" -m pip install $torch_spec',
+        '  (cd "$SD" && "$SD/venv/bin/python" -m pip install -r requirements.txt)',
+        '  echo "$torch_spec" > "$SD/venv/.kohyawiz-installed"',
+        "fi",
+        "# [4/5] accelerate",
+        '[ -f "$SD/accelerate_default.yaml" ] || "$SD/venv/bin/python" -m accelerate.commands.accelerate_cli config '
+        'default --config_file "$SD/accelerate_default.yaml"',
+        "# [5/5] check",
+        '(cd "$SD" && CUDA_VISIBLE_DEVICES= "$SD/venv/bin/python" -c "import train_network; train_network.setup_parser()")',
+    ])  # fmt: skip

@@ -448,12 +448,18 @@ def train(
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+    return conclude(watcher, finished.returncode, finished.seconds, finished.interrupted, plan.plan), record
+
+
+def conclude(watcher: Watcher, returncode: int, seconds: float, interrupted: bool, plan: dict[str, Any]) -> Outcome:
+    """The outcome of a run whose log has ended, kept in its record: status, checkpoints checked
+    against the plan, a late loss shift."""
     watcher.close()
     outcome = watcher.outcome
-    outcome.returncode, outcome.seconds = finished.returncode, round(finished.seconds, 2)
-    if finished.interrupted:
+    outcome.returncode, outcome.seconds = returncode, round(seconds, 2)
+    if interrupted:
         outcome.status = "interrupted"
-    elif finished.returncode != 0 or outcome.fatal:
+    elif returncode != 0 or outcome.fatal:
         outcome.status = "failed"  # "No data found" exits with 0 and still failed
     else:
         outcome.status = "completed"
@@ -462,12 +468,12 @@ def train(
         try:
             metadata = safetensors_metadata(Path(path))
             entry["metadata"] = {k: v for k, v in metadata.items() if k.startswith("ss_network") or k == "ss_epoch"}
-            entry["mismatches"] = metadata_mismatches(metadata, plan.plan)
+            entry["mismatches"] = metadata_mismatches(metadata, plan)
         except UserError as exc:
             entry["error"] = str(exc)
         outcome.outputs.append(entry)
     shift = detect_loss_shift(watcher.losses, watcher.saves, outcome.total_steps)
     if shift is not None:
         outcome.loss_shift = shift.message()
-    record.finish(outcome.as_dict())
-    return outcome, record
+    watcher.record.finish(outcome.as_dict())
+    return outcome

@@ -1,0 +1,111 @@
+"""`kohyawiz runs watch`: follow a run that something else launched (an sbatch script, a SkyPilot
+task) through the same parser and record as `kohyawiz train`.
+
+A Slurm run's record is made by its script when the job starts; its train.log grows while the
+job runs and `exit_status` appears when it ends. Text piped in (`sky logs CLUSTER | kohyawiz runs
+watch -`) gets a record of its own and ends with its input.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+from kohyawiz.errors import UserError
+from kohyawiz.run import logparse
+from kohyawiz.run.records import RunRecord, list_runs, read_json
+from kohyawiz.run.slurm import EXIT_STATUS
+from kohyawiz.run.train import Outcome, Watcher, conclude
+
+CHUNK = 64 * 1024
+
+
+def find_record(run: str, wait_s: float, poll_s: float = 1.0) -> Path:
+    """A record folder by path, or by id (a part of its name, e.g. `slurm-1234`); a queued job's
+    record appears when it starts, so it is waited for up to `wait_s`."""
+    given = Path(run).expanduser()
+    if given.is_dir():
+        return given.resolve()
+    deadline = time.monotonic() + wait_s
+    while True:
+        names = [p for p in list_runs() if p.name == run or p.name.endswith(run) or run in p.name]
+        if len(names) == 1:
+            return names[0]
+        if len(names) > 1:
+            raise UserError(f"{len(names)} runs match {run!r}; give more of the id (`kohyawiz runs` lists them)")
+        if time.monotonic() >= deadline:
+            raise UserError(f"no run matches {run!r} yet: a queued job's record appears when it starts "
+                            "(`squeue` shows it); wait longer with --wait SECONDS")  # fmt: skip
+        time.sleep(poll_s)
+
+
+def _exit_status(folder: Path) -> int | None:
+    try:
+        return int((folder / EXIT_STATUS).read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def follow(
+    folder: Path,
+    on_event: Callable[[logparse.Event], None] | None = None,
+    *,
+    poll_s: float = 1.0,
+    timeout_s: float | None = None,
+) -> Outcome:
+    """Read the record's train.log as it grows until the run's exit status is written and the log
+    is read to its end; then the outcome is kept in the record. Watching again starts over."""
+    plan = read_json(folder / "plan.json", {})
+    if not isinstance(plan, dict):
+        plan = {}
+    (folder / "events.jsonl").unlink(missing_ok=True)
+    watcher = Watcher(RunRecord(folder), on_event)
+    started = time.monotonic()
+    log = folder / "train.log"
+    offset = 0
+    while True:
+        status = _exit_status(folder)  # read before the log, so no text written before it is missed
+        if log.is_file():
+            with log.open("rb") as handle:
+                handle.seek(offset)
+                while data := handle.read(CHUNK):
+                    offset += len(data)
+                    watcher.text(data.decode("utf-8", "replace"))
+        if status is not None:
+            return conclude(watcher, status, time.monotonic() - started, False, plan)
+        if timeout_s is not None and time.monotonic() - started > timeout_s:
+            return conclude(watcher, -1, time.monotonic() - started, True, plan)
+        time.sleep(poll_s)
+
+
+def _read_some(stream: IO[bytes]) -> bytes:
+    """What has arrived (a pipe's tqdm redraws come without newlines, so lines are not waited for)."""
+    try:
+        return os.read(stream.fileno(), CHUNK)
+    except (AttributeError, OSError, ValueError):
+        return stream.read(CHUNK)
+
+
+def follow_stream(
+    stream: IO[bytes], name: str, on_event: Callable[[logparse.Event], None] | None = None
+) -> tuple[Outcome, RunRecord]:
+    """A log piped in: a new record with its text, events and outcome; the end of input ends it
+    (exit status 0 unless the log says otherwise)."""
+    record = RunRecord.create(name, {}, [])
+    watcher = Watcher(record, on_event)
+    started = time.monotonic()
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    with record.log_path.open("w", encoding="utf-8") as log:
+        while data := _read_some(stream):
+            text = decoder.decode(data)
+            log.write(text)
+            log.flush()
+            watcher.text(text)
+    outcome = conclude(watcher, 0, time.monotonic() - started, False, {})
+    (record.folder / EXIT_STATUS).write_text(json.dumps(outcome.returncode) + "\n", encoding="utf-8")
+    return outcome, record

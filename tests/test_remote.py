@@ -1,0 +1,264 @@
+"""A plan beyond this machine: portable plans, the sbatch script, the SkyPilot task, `runs watch`.
+
+The content tests need neither Slurm nor SkyPilot. Opt-in: KOHYAWIZ_SLURM_TEST=1 starts a
+single-node Slurm from the distribution's packages and trains through the exported script (with
+the test double for sd-scripts); KOHYAWIZ_SKY_PYTHON (a Python with SkyPilot, or SkyPilot in
+this one) loads the exported task with SkyPilot's own loader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kohyawiz.assemble import PlanRequest, plan_from_request
+from kohyawiz.emit import write_plan
+from kohyawiz.errors import UserError
+from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.portable import needs, remote_layout, rewritten
+from kohyawiz.run.skypilot import SkyOptions, smallest_accelerator, task, task_yaml
+from kohyawiz.run.slurm import SlurmOptions, sbatch_script
+from kohyawiz.run.train import PlanFolder
+from tests.conftest import make_folder
+
+HERE = Path(__file__).resolve().parent
+FAKE = HERE / "fake_sd"
+LOG = HERE / "data" / "sd-scripts-logs" / "lora-console-log-simple.log"
+SECRET = "hf_kohyawiz_test_secret_value"
+
+
+def _plan(tmp_path: Path, *, gpus: int = 1, nodes: int = 1, model: str | None = None, **answers: object) -> Path:
+    data = tmp_path / "train"
+    make_folder(data, "10_hero", [(768, 768)] * 20, "hero, solo")
+    if model is None:
+        weights = tmp_path / "models" / "base.safetensors"
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        weights.write_bytes(b"x")
+        model = str(weights)
+    request = PlanRequest(
+        out_dir=tmp_path / "plan", preset="character-sd15",
+        answers={"vram_gb": 24, "gpus": gpus, "nodes": nodes, "model": {"path": model}, **answers}, dataset=data,
+    )  # fmt: skip
+    plan, _ = plan_from_request(request)
+    write_plan(plan)
+    return tmp_path / "plan"
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_TOKEN", SECRET)
+
+
+def test_plan_json_names_what_must_exist_where_it_runs(tmp_path):
+    folder = PlanFolder.load(_plan(tmp_path, gpus=8, nodes=2))
+    requires = folder.plan["requires"]
+    assert requires["models"][0] == {"key": "pretrained_model_name_or_path",
+                                     "path": str(tmp_path / "models" / "base.safetensors")}  # fmt: skip
+    assert requires["datasets"] == [{"concept": "hero", "path": str(tmp_path / "train" / "10_hero")}]
+    assert requires["sd_scripts"]["commit"] and "torch" in requires
+    assert (requires["machines"], requires["gpus_per_machine"]) == (2, 8)
+    hub = PlanFolder.load(_plan(tmp_path / "hub", model="org/some-model"))
+    assert hub.plan["requires"]["models"][0] == {"key": "pretrained_model_name_or_path", "hub_id": "org/some-model"}
+
+
+def test_export_refuses_paths_that_would_not_exist_in_one_line(tmp_path):
+    plan_dir = _plan(tmp_path)
+    (tmp_path / "models" / "base.safetensors").unlink()
+    for image in (tmp_path / "train" / "10_hero").glob("*"):
+        image.unlink()
+    (tmp_path / "train" / "10_hero").rmdir()
+    folder = PlanFolder.load(plan_dir)
+    with pytest.raises(UserError) as caught:
+        task(folder, SkyOptions(accelerator="L4"), tmp_path / "out" / "plan")
+    message = str(caught.value)
+    assert "\n" not in message and "base.safetensors" in message and "10_hero" in message
+    assert "pretrained_model_name_or_path" in message and "image_dir" in message
+    with pytest.raises(UserError, match="would not exist on the cluster"):
+        sbatch_script(folder, find_sd_scripts(str(FAKE), sys.executable), SlurmOptions())
+
+
+def test_paths_are_rewritten_for_the_remote_layout(tmp_path):
+    plan_dir = _plan(tmp_path)
+    folder = PlanFolder.load(plan_dir)
+    found = needs(folder)
+    assert {n.key for n in found} == {"pretrained_model_name_or_path", "image_dir"}
+    files = rewritten(folder, remote_layout(folder, found, "/kohyawiz"))
+    for name in ("config.toml", "dataset.toml"):
+        assert str(tmp_path) not in files[name], name
+    assert 'pretrained_model_name_or_path = "/kohyawiz/inputs/base.safetensors"' in files["config.toml"]
+    assert 'output_dir = "/kohyawiz/output"' in files["config.toml"]
+    assert 'image_dir = "/kohyawiz/inputs/10_hero"' in files["dataset.toml"]
+    assert json.loads(files["plan.json"])["script_args"][1] == "/kohyawiz/plan/config.toml"
+
+
+def test_two_inputs_with_one_name_get_two_remote_names(tmp_path):
+    plan_dir = _plan(tmp_path)
+    vae = tmp_path / "other" / "base.safetensors"
+    vae.parent.mkdir()
+    vae.write_bytes(b"x")
+    config = plan_dir / "config.toml"
+    config.write_text(config.read_text().replace("[model]\n", f'[model]\nvae = "{vae}"\n'))
+    layout = remote_layout(PlanFolder.load(plan_dir), needs(PlanFolder.load(plan_dir)), "/r")
+    assert sorted(layout.inputs.values()) == ["/r/inputs/10_hero", "/r/inputs/base-2.safetensors",
+                                              "/r/inputs/base.safetensors"]  # fmt: skip
+
+
+def test_skypilot_task_content(tmp_path):
+    folder = PlanFolder.load(_plan(tmp_path, gpus=8, nodes=2, model="org/some-model"))
+    data, _ = task(folder, SkyOptions(bucket="s3://loras/runs", secrets=["EXTRA_TOKEN"]), tmp_path / "sky" / "plan")
+    assert data["num_nodes"] == 2
+    estimate = folder.plan["figures"]["vram"]["estimate_gb"]
+    assert data["resources"]["accelerators"] == f"{smallest_accelerator(estimate, False)}:8"
+    assert data["file_mounts"]["/kohyawiz/output"] == {"source": "s3://loras/runs", "mode": "MOUNT"}
+    assert data["file_mounts"]["/kohyawiz/plan"] == str(tmp_path / "sky" / "plan")
+    assert data["file_mounts"]["/kohyawiz/inputs/10_hero"] == str(tmp_path / "train" / "10_hero")
+    assert data["secrets"] == {"HF_TOKEN": None, "EXTRA_TOKEN": None}
+    run = data["run"]
+    assert '--machine_rank "$SKYPILOT_NODE_RANK"' in run and "SKYPILOT_NODE_IPS" in run
+    assert "--num_processes 16 --num_machines 2" in run and "--multi_gpu" in run
+    assert "48d368fa557731ad0488c07304dfeba8c07910eb" in data["setup"] and "requirements.txt" in data["setup"]
+    text = task_yaml(data, folder.folder)
+    assert SECRET not in text and "--secret HF_TOKEN --secret EXTRA_TOKEN" in text
+    with pytest.raises(UserError, match="never its value"):
+        task(folder, SkyOptions(secrets=["hf_abc=def"]), tmp_path / "x")
+    with pytest.raises(UserError, match="re-plan with --gpus 4"):
+        task(folder, SkyOptions(accelerator="H100:4"), tmp_path / "x")
+
+
+def test_smallest_accelerator_that_fits():
+    assert smallest_accelerator(10, False) == "T4"
+    assert smallest_accelerator(10, True) == "L4"  # T4 has no bf16
+    assert smallest_accelerator(70, True) == "A100-80GB"
+    with pytest.raises(UserError, match="--accelerator"):
+        smallest_accelerator(500, True)
+
+
+def test_sbatch_script_content(tmp_path):
+    folder = PlanFolder.load(_plan(tmp_path, gpus=8, nodes=2))
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    text = sbatch_script(folder, sd, SlurmOptions(partition="gpu", time="12:00:00"))
+    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=1", "#SBATCH --gpus-per-node=8",
+                 "#SBATCH --partition=gpu", "#SBATCH --time=12:00:00"):  # fmt: skip
+        assert line in text.splitlines()
+    assert 'scontrol show hostnames "$SLURM_JOB_NODELIST"' in text and "srun --kill-on-bad-exit=1" in text
+    inner = shlex.split(next(line for line in text.splitlines() if line.startswith("srun ")))[5]
+    assert '--machine_rank "$SLURM_NODEID"' in inner and '--main_process_port "$MAIN_PORT"' in inner
+    assert shlex.quote(str(sd.python)) in inner and "--num_processes 16 --num_machines 2" in inner
+    assert "--console_log_simple" in inner and "exit_status" in text
+    assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+    with pytest.raises(UserError, match="re-plan with --nodes 3"):
+        sbatch_script(folder, sd, SlurmOptions(nodes=3))
+    with pytest.raises(UserError, match="--time"):
+        sbatch_script(folder, sd, SlurmOptions(time="soon; rm -rf /"))
+
+
+def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "kohyawiz", *args], capture_output=True, text=True,
+                          env=env or dict(os.environ), timeout=timeout)  # fmt: skip
+
+
+def test_runs_watch_follows_a_record_until_its_exit_status(tmp_path):
+    """What an sbatch script leaves: a record with plan.json, a growing train.log, then exit_status."""
+    from kohyawiz.run.records import runs_home
+    from kohyawiz.run.watch import follow
+
+    folder = runs_home() / "20260101-000000-hero-slurm-77"
+    folder.mkdir(parents=True)
+    (folder / "plan.json").write_text("{}")
+    log = LOG.read_text()
+    (folder / "train.log").write_text(log[: len(log) // 2])
+
+    def finish_later() -> None:
+        time.sleep(0.5)
+        with (folder / "train.log").open("a") as out:
+            out.write(log[len(log) // 2 :])
+        (folder / "exit_status").write_text("0\n")
+
+    import threading
+
+    writer = threading.Thread(target=finish_later)
+    writer.start()
+    outcome = follow(folder, poll_s=0.1, timeout_s=60)
+    writer.join()
+    assert outcome.status == "completed" and outcome.final_step == 8 and outcome.total_steps == 8
+    assert json.loads((folder / "outcome.json").read_text())["status"] == "completed"
+    shown = _cli("runs", "watch", "slurm-77", "--plain", "--wait", "0")
+    assert shown.returncode == 0 and "completed" in shown.stdout, shown.stderr
+
+
+def test_runs_watch_reads_a_log_piped_in(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "kohyawiz", "runs", "watch", "-", "--plain"], input=LOG.read_bytes(),
+                         capture_output=True, timeout=120)  # fmt: skip
+    assert run.returncode == 0 and b"completed" in run.stdout, run.stderr
+    assert _cli("runs", "watch", "slurm-999", "--wait", "0").returncode == 2
+
+
+def test_export_cli_writes_both(tmp_path):
+    plan_dir = _plan(tmp_path)
+    sky = _cli("export", str(plan_dir), "--skypilot")
+    assert sky.returncode == 0, sky.stderr
+    assert (plan_dir / "skypilot" / "task.yaml").is_file() and (plan_dir / "skypilot" / "plan" / "config.toml").is_file()
+    assert SECRET not in (plan_dir / "skypilot" / "task.yaml").read_text()
+    slurm = _cli("export", str(plan_dir), "--slurm", "--sd-scripts", str(FAKE), "--python", sys.executable)
+    assert slurm.returncode == 0 and os.access(plan_dir / "train.sbatch", os.X_OK), slurm.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("KOHYAWIZ_SKY_PYTHON"), reason="set KOHYAWIZ_SKY_PYTHON to a Python with SkyPilot")
+def test_skypilot_loads_the_task_with_its_own_parser(tmp_path):
+    plan_dir = _plan(tmp_path, gpus=8, nodes=2, model="org/some-model")
+    assert _cli("export", str(plan_dir), "--skypilot", "--bucket", "s3://loras/x").returncode == 0
+    probe = (
+        "import json, sys, sky\n"
+        "t = sky.Task.from_yaml(sys.argv[1])\n"
+        "r = list(t.resources)[0]\n"
+        "print(json.dumps({'nodes': t.num_nodes, 'acc': r.accelerators, 'mounts': sorted(t.file_mounts or {}),"
+        " 'storage': sorted(t.storage_mounts or {}), 'secrets': {k: str(v) for k, v in (t.secrets or {}).items()}}))\n"
+    )
+    run = subprocess.run([os.environ["KOHYAWIZ_SKY_PYTHON"], "-c", probe, str(plan_dir / "skypilot" / "task.yaml")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    folder = PlanFolder.load(plan_dir)
+    estimate = folder.plan["figures"]["vram"]["estimate_gb"]
+    assert loaded["nodes"] == 2 and loaded["acc"] == {smallest_accelerator(estimate, False): 8}
+    assert "/kohyawiz/plan" in loaded["mounts"] and "/kohyawiz/inputs/10_hero" in loaded["mounts"]
+    assert loaded["storage"] == ["/kohyawiz/output"]
+    assert SECRET not in run.stdout and all(v in ("None", "") or v.startswith("<") for v in loaded["secrets"].values())
+
+
+@pytest.mark.skipif(os.environ.get("KOHYAWIZ_SLURM_TEST") != "1", reason="set KOHYAWIZ_SLURM_TEST=1 to start a Slurm")
+def test_a_real_slurm_runs_the_exported_script_and_its_log_comes_back(tmp_path):
+    from tests.slurm_cluster import available, job_state, single_node_slurm
+
+    problem = available()
+    if problem:
+        pytest.skip(problem)
+    plan_dir = _plan(tmp_path)
+    exported = _cli("export", str(plan_dir), "--slurm", "--gpus-per-node", "0", "--time", "00:10:00",
+                    "--sd-scripts", os.environ.get("KOHYAWIZ_SLURM_SD", str(FAKE)),
+                    "--python", os.environ.get("KOHYAWIZ_SLURM_PYTHON", sys.executable))  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    with single_node_slurm(tmp_path / "slurm") as env:
+        env = {**env, "KOHYAWIZ_FAKE_LOG": str(LOG), "KOHYAWIZ_FAKE_DELAY": "0.01"}
+        submitted = subprocess.run(["sbatch", "--parsable", str(plan_dir / "train.sbatch")], env=env,
+                                   capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert submitted.returncode == 0, submitted.stderr
+        job = submitted.stdout.strip().split(";")[0]
+        watched = _cli("runs", "watch", f"slurm-{job}", "--plain", "--wait", "120", "--timeout", "600",
+                       env=env, timeout=900)  # fmt: skip
+        state = job_state(env, job)
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    assert state == "COMPLETED"
+    record = next((tmp_path / "home" / "runs").glob(f"*-slurm-{job}"))
+    outcome = json.loads((record / "outcome.json").read_text())
+    assert outcome["status"] == "completed" and outcome["final_step"] == outcome["total_steps"] == 8
+    assert outcome["outputs"] and all(not o.get("mismatches") for o in outcome["outputs"])
+    assert "--machine_rank" in (record / "argv.json").read_text()
