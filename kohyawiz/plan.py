@@ -3,14 +3,13 @@ target sd-scripts, with the figures sd-scripts itself will print."""
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kohyawiz.answers import Answers
-from kohyawiz.buckets import BucketSettings, count_batches
+from kohyawiz.buckets import BucketSettings
 from kohyawiz.constraints import Checker, apply_constraints
 from kohyawiz.constraints.training import check_totals
 from kohyawiz.decisions import Source
@@ -25,7 +24,8 @@ from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, app
 from kohyawiz.rules.cautions import apply_cautions
 from kohyawiz.rules.processes import RULE as PROCESSES_RULE
 from kohyawiz.rules.processes import bucket_findings, fixed_steps_finding, memory_finding, spread
-from kohyawiz.rules.schedule import step_cadence
+from kohyawiz.rules.schedule import bucket_settings as settings_from
+from kohyawiz.rules.schedule import count_steps, counted_in_steps
 from kohyawiz.values import parse_resolution
 
 PLAN_OWNED = {
@@ -275,7 +275,6 @@ def build_plan(
     plan = Plan(answers, interface, out_dir, decisions, findings, concepts, _no_figures(), dict(ctx.notes), vram)
     _validate(plan)
     plan.figures = compute_figures(plan)
-    _save_by_steps(plan)
     check_totals(checker, plan.figures.total_steps)
     plan.findings += checker.refusals + _process_findings(plan)
     if checker.refusals or any(f.level == "error" and f.rule == PROCESSES_RULE for f in plan.findings):
@@ -373,37 +372,6 @@ def _vram_findings(vram: VramEstimate) -> list[Finding]:
     return out
 
 
-def _save_by_steps(plan: Plan) -> None:
-    """T-SAVE by steps when the epochs are too few for about 10 checkpoints (set repeats or epochs)."""
-    every = step_cadence(plan.figures.total_steps, plan.figures.epochs)
-    current = plan.decision("save_every_n_steps")
-    if every is None or (current is not None and current.source != "rule"):
-        return
-    if plan.interface.arg(plan.script, "save_every_n_steps") is None:
-        return
-    plan.decisions = [d for d in plan.decisions if d.key != "save_every_n_steps"]
-    plan.findings = [f for f in plan.findings if not (f.rule == "T-SAVE" and f.level == "warn")]
-    by_epoch = plan.decision("save_every_n_epochs")
-    if by_epoch is not None and by_epoch.source == "rule" and by_epoch.value is not None:
-        plan.decisions = [
-            Decision("save_every_n_epochs", None, "T-SAVE", "checkpoints are counted in steps instead")
-            if d.key == "save_every_n_epochs" else d
-            for d in plan.decisions
-        ]  # fmt: skip
-    saved = plan.figures.total_steps // every + (1 if plan.figures.total_steps % every else 0)
-    sampled = plan.decision("sample_every_n_epochs")
-    if sampled is not None and sampled.source == "rule" and sampled.value is not None:
-        plan.decisions = [d for d in plan.decisions if d.key not in ("sample_every_n_epochs", "sample_every_n_steps")]
-        plan.decisions.append(Decision("sample_every_n_steps", every, "K-SAMPLES", "a sample with every saved checkpoint"))
-    plan.decisions.append(
-        Decision(
-            "save_every_n_steps", every, "T-SAVE",
-            f"{plan.figures.epochs} epochs are too few for about 10 checkpoints: every {every} of "
-            f"{plan.figures.total_steps} steps saves {saved}",
-        )
-    )  # fmt: skip
-
-
 def _all_sizes(concepts: list[ConceptPlan]) -> list[tuple[int, int]] | None:
     if any(c.sizes is None or len(c.sizes) != c.images for c in concepts):
         return None
@@ -439,46 +407,22 @@ def _validate(plan: Plan) -> None:
 
 
 def bucket_settings(plan: Plan) -> BucketSettings:
-    def get(key: str, default: Any) -> Any:
-        return plan.value(key, default)
-
-    return BucketSettings(
-        resolution=parse_resolution(get("resolution", "512")),
-        enable_bucket=bool(get("enable_bucket", False)),
-        min_bucket_reso=int(get("min_bucket_reso", 256)),
-        max_bucket_reso=int(get("max_bucket_reso", 1024)),
-        bucket_reso_steps=int(get("bucket_reso_steps", 64)),
-        bucket_no_upscale=bool(get("bucket_no_upscale", False)),
-        batch_size=int(get("train_batch_size", 1)),
-    )
+    return settings_from(plan.value)
 
 
 def compute_figures(plan: Plan) -> Figures:
     """Steps as sd-scripts counts them: buckets of (image x repeats), batches per bucket,
     then ceil(batches / processes / accumulation) per epoch."""
     settings = bucket_settings(plan)
-    set_epochs = plan.value("max_train_epochs")
-    set_steps = plan.value("max_train_steps")
-    accumulation = int(plan.value("gradient_accumulation_steps", 1))
-    processes = plan.answers.processes
-    exact = all(c.sizes is not None and len(c.sizes) == c.images for c in plan.concepts)
-    if exact:
-        pairs = [(size, c.repeats) for c in plan.concepts for size in c.sizes or []]
-    else:
-        pairs = [(settings.resolution, c.repeats) for c in plan.concepts for _ in range(c.images)]
+    processes, accumulation = plan.answers.processes, int(plan.value("gradient_accumulation_steps", 1))
+    epochs_by_hand = (found := plan.decision("max_train_epochs")) is not None and found.source != "rule"
     try:
-        counted = count_batches(pairs, settings)
+        count = count_steps(plan.value, plan.concepts, processes, by_steps=counted_in_steps(plan.value, epochs_by_hand))
     except ValueError as exc:
         raise UserError(str(exc)) from exc
+    counted, exact, steps_per_epoch = count.counted, count.exact, count.steps_per_epoch
+    epochs, total, set_epochs = count.epochs, count.total, None if count.by_steps else count.epochs
     with_repeats = sum(c.images * c.repeats for c in plan.concepts)
-    steps_per_epoch = math.ceil(counted.batches / processes / accumulation) if counted.batches else 0
-    if set_epochs is None and steps_per_epoch:
-        # sd-scripts trains max_train_steps (1600 when unset) and counts the epochs from it.
-        total = int(set_steps if set_steps is not None else 1600)
-        epochs = math.ceil(total / steps_per_epoch)
-    else:
-        epochs = int(set_epochs or 1)
-        total = epochs * steps_per_epoch
     concepts = [
         ConceptFigures(c.name, c.images, c.repeats, c.repeats * epochs, c.images * c.repeats) for c in plan.concepts
     ]

@@ -244,14 +244,17 @@ def test_preflight_finds_missing_model_and_images(plan_dir, tmp_path):
     assert any("base model" in e for e in errors) and any("No data found" in e for e in errors)
 
 
-def test_resume_uses_the_last_state(plan_dir):
+def test_resume_uses_the_newest_state_with_its_step(plan_dir):
     plan = PlanFolder.load(plan_dir)
-    state = Path(plan.arg("output_dir")) / "tinyconcept-000002-state"
-    state.mkdir(parents=True)
-    from kohyawiz.run.train import last_state
+    for name in ("tinyconcept-000001-state", "tinyconcept-000002-state"):
+        (Path(plan.arg("output_dir")) / name).mkdir(parents=True, exist_ok=True)
+    from kohyawiz.run.train import resume_point
 
-    argv = build_argv(plan, find_sd_scripts(str(FAKE), sys.executable), last_state(plan))
-    assert argv[-2:] == ["--resume", str(state)]
+    point = resume_point(plan)
+    argv = build_argv(plan, find_sd_scripts(str(FAKE), sys.executable), point)
+    step = 2 * plan.plan["figures"]["steps_per_epoch"]
+    assert argv[-5:] == ["--resume", str(point.state), "--initial_step", str(step), "--skip_until_initial_step"]
+    assert point.state.name == "tinyconcept-000002-state"
 
 
 def test_queue_runs_in_order_and_survives_failures(plan_dir, logs, tmp_path, monkeypatch):

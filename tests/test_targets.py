@@ -56,6 +56,28 @@ def test_T_SAVE_counts_checkpoints_by_steps_when_epochs_are_set_too_few(tmp_path
     assert saved_models(plan) == 10
 
 
+def test_T_SAVE_follows_a_max_train_steps_override_by_steps(tmp_path):
+    """Issue 22: 30 steps over 4 images used to keep save_every_n_epochs = 10, so only the final
+    LoRA was saved; a run counted in steps saves by steps."""
+    plan = plan_for(tmp_path, concepts=[{"name": "x", "images": 4, "repeats": 1}], overrides={"max_train_steps": 30})
+    assert plan.figures.total_steps == 30 and plan.figures.epochs == 8
+    assert plan.value("save_every_n_epochs") is None and plan.value("max_train_epochs") is None
+    decision = plan.decision("save_every_n_steps")
+    assert decision.value == 3 and decision.rule == "T-SAVE" and "max_train_steps 30" in decision.reason
+    assert saved_models(plan) == 10
+
+
+def test_T_SAVE_keeps_a_hand_set_epoch_cadence(tmp_path):
+    plan = plan_for(tmp_path, overrides={"max_train_epochs": 3, "save_every_n_epochs": 1})
+    assert plan.value("save_every_n_epochs") == 1 and plan.value("save_every_n_steps") is None
+
+
+def test_T_SAVE_samples_follow_a_step_cadence(tmp_path):
+    plan = plan_for(tmp_path, samples=True, overrides={"max_train_steps": 50})
+    assert plan.value("sample_every_n_steps") == plan.value("save_every_n_steps") == 5
+    assert plan.value("sample_every_n_epochs") is None
+
+
 def test_T_SAVE_cadence_nearest_ten():
     from kohyawiz.rules.schedule import save_cadence
 

@@ -48,6 +48,13 @@ def show_lines(history: RunHistory, plot: Path | None, sheet: Path | None) -> li
     )
     if history.reason:
         lines.append(f"  why: {history.reason}")
+    if len(history.segments) > 1:
+        lines.append(f"  One run over {len(history.segments)} launches (steps are the run's own):")
+        for segment in history.segments:
+            resumed = segment.resumed_from or {}
+            start = f"resumed from {Path(str(resumed.get('state'))).name}" if resumed else "started"
+            reached = "-" if segment.steps_done is None else segment.steps_done
+            lines.append(f"    {segment.id}: {start} at step {segment.start_step}, reached {reached}, {segment.status}")
     if history.advice:
         lines.append(f"  what to do: {history.advice}")
     if history.checkpoints:

@@ -9,8 +9,9 @@ from typing import Any
 from kohyawiz.errors import UserError
 from kohyawiz.loss import sparkline
 from kohyawiz.run import logparse
+from kohyawiz.run.ledger import ResumePoint
 from kohyawiz.run.locate import find_sd_scripts
-from kohyawiz.run.train import PlanFolder, build_argv, last_state, preflight, train
+from kohyawiz.run.train import PlanFolder, build_argv, preflight, resume_point, train
 
 
 class ConsoleView:
@@ -66,12 +67,21 @@ class ConsoleView:
                 self.console.print(f"[red]sd-scripts: {kind}[/red]: {message}\n  -> {advice}", highlight=False)
 
 
+def resume_line(plan: PlanFolder, point: ResumePoint) -> str:
+    total = plan.plan.get("figures", {}).get("total_steps")
+    of = f" of {total}" if isinstance(total, int) else ""
+    epoch = f", epoch {point.epoch}" if point.epoch is not None else ""
+    return f"resuming from {point.state} (step {point.step}{of}{epoch}; its step from {point.found_by})"
+
+
 def run_train(args: argparse.Namespace) -> int:
     plan = PlanFolder.load(Path(args.dir))
     plan.check_trust()
     sd = find_sd_scripts(args.sd_scripts, args.python)
-    resume = last_state(plan) if args.resume else None
+    resume = resume_point(plan) if args.resume else None
     argv = build_argv(plan, sd, resume)
+    if resume is not None:
+        print(resume_line(plan, resume))
     if args.dry_run:
         import shlex
 
@@ -114,7 +124,7 @@ def run_queue(args: argparse.Namespace) -> int:
         return 0
     failures = 0
     for stale in queue.mark_stale_running():
-        print(f"{stale}: was left running by an earlier queue run; marked interrupted (queue it again to retry)")
+        print(f"{stale}: was left running by an earlier queue run; it resumes from its newest saved state")
     while True:
         entry = queue.next_entry()
         if entry is None:
@@ -126,8 +136,11 @@ def run_queue(args: argparse.Namespace) -> int:
             checked = preflight(plan, sd)
             if checked.errors:
                 raise UserError(checked.errors[0])
+            resume = queue_resume(entry, plan)
+            if resume is not None:
+                print(f"{entry.id}: {resume_line(plan, resume)}")
             with ConsoleView(True) as view:
-                outcome, record = train(plan, sd, on_event=view.show)
+                outcome, record = train(plan, sd, resume=resume, on_event=view.show)
             queue.update(entry.id, status=outcome.status, run=record.folder.name)
             print(f"{entry.id}: {outcome.status}")
             if outcome.status == "interrupted":
@@ -142,3 +155,14 @@ def run_queue(args: argparse.Namespace) -> int:
             if args.stop_on_failure:
                 return 1
     return 1 if failures else 0
+
+
+def queue_resume(entry: Any, plan: PlanFolder) -> ResumePoint | None:
+    """An entry that was interrupted continues from its newest saved state (when there is one)."""
+    if entry.status != "interrupted":
+        return None
+    try:
+        return resume_point(plan)
+    except UserError as exc:
+        print(f"{entry.id}: starts again from the first step: {exc}")
+        return None

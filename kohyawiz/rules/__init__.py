@@ -11,11 +11,12 @@ ORDER = (
     "T-BASE", "T-FAMILY", "F-TRAINER", "F-COMPANION", "T-CLIPSKIP", "T-ZSNR", "T-FORMAT", "T-RES",
     "L-PURPOSE", "L-DEFAULT", "F-MODULE",
     "M-BALANCE", "M-OVERBAKE", "M-NAMES", "M-SETTINGS", "D-COUNT",
-    "T-PASSES", "T-SAVE", "T-BATCH",
+    "T-PASSES", "T-BATCH",
     "T-RANK", "F-RANK", "L-LOCON", "L-LOHA", "L-LOKR", "L-DYLORA", "L-IA3", "L-STYLE", "T-CONV", "T-NORMS", "T-DROPOUT",
     "T-OPT", "F-OPT", "F-LR", "T-PRECISION", "F-FLOW", "T-CACHE", "F-TECACHE", "T-GRADCKPT", "F-GRADCKPT", "F-FP8", "F-SWAP",
     "T-LOADER", "T-XATTN", "F-ATTN", "T-SNR", "F-LOSS", "F-VAE",
     "D-CAPTION", "T-FLIP", "D-ASYM",
+    "T-SAVE",  # counts steps: after everything that changes them (batch, accumulation, buckets, repeats)
     "K-OUTPUT", "K-LOGS", "K-SAMPLES", "F-PROMPTS", "K-RESUME",
 )  # fmt: skip
 

@@ -41,14 +41,19 @@ def samples(ctx: Context) -> None:
     if not ctx.answers.samples:
         d.omit("sample_prompts", "K-SAMPLES", "no sample images asked for")
         return
-    every = d.get("save_every_n_epochs") or d.get("max_train_epochs") or 1
     d.set(
         "sample_prompts",
         str(ctx.out_dir / "sample_prompts.txt"),
         "K-SAMPLES",
         f"{ctx.answers.model.tags} prompts from the template",
     )
-    d.set("sample_every_n_epochs", every, "K-SAMPLES", "a sample with every saved checkpoint")
+    by_steps = d.get("save_every_n_steps")
+    if by_steps and not d.get("save_every_n_epochs"):
+        d.omit("sample_every_n_epochs", "K-SAMPLES", "checkpoints are saved by steps: samples follow them")
+        d.set("sample_every_n_steps", by_steps, "K-SAMPLES", "a sample with every saved checkpoint")
+    else:
+        every = d.get("save_every_n_epochs") or d.get("max_train_epochs") or 1
+        d.set("sample_every_n_epochs", every, "K-SAMPLES", "a sample with every saved checkpoint")
     d.set("sample_sampler", "euler_a", "K-SAMPLES", "a fast, forgiving sampler")
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
+from kohyawiz.buckets import BucketCount, BucketSettings, count_batches
 from kohyawiz.dataset.counts import count_findings
-from kohyawiz.rules.context import Context, rule
+from kohyawiz.rules.context import ConceptPlan, Context, rule
+from kohyawiz.values import parse_resolution
 
 LORA_PASSES = 100
 STYLE_PASSES = 35  # guide part 8: about 30-40 for styles
@@ -174,13 +179,108 @@ def passes(ctx: Context) -> None:
         )
 
 
+Getter = Callable[[str, Any], Any]
+DEFAULT_TRAIN_STEPS = 1600
+"""What sd-scripts trains when neither max_train_epochs nor max_train_steps is set."""
+
+
+def bucket_settings(get: Getter) -> BucketSettings:
+    return BucketSettings(
+        resolution=parse_resolution(get("resolution", "512")),
+        enable_bucket=bool(get("enable_bucket", False)),
+        min_bucket_reso=int(get("min_bucket_reso", 256)),
+        max_bucket_reso=int(get("max_bucket_reso", 1024)),
+        bucket_reso_steps=int(get("bucket_reso_steps", 64)),
+        bucket_no_upscale=bool(get("bucket_no_upscale", False)),
+        batch_size=int(get("train_batch_size", 1)),
+    )
+
+
+def training_images(images: int, validation_split: float) -> int:
+    """Images a subset keeps for training once sd-scripts sets validation_split of them aside
+    (library/train_util.py split_train_val: the first ceil(n x (1 - split)) after a seeded shuffle)."""
+    return math.ceil(images * (1 - validation_split)) if validation_split > 0 else images
+
+
+@dataclass(frozen=True)
+class StepCount:
+    counted: BucketCount
+    exact: bool
+    """Every image size was read (and no random validation split changes which ones train)."""
+    steps_per_epoch: int
+    epochs: int
+    total: int
+    by_steps: bool
+    """max_train_steps sets the length (no max_train_epochs): sd-scripts counts the epochs from it."""
+
+
+def count_steps(get: Getter, concepts: Sequence[ConceptPlan], processes: int, *, by_steps: bool) -> StepCount:
+    """Steps as sd-scripts counts them: buckets of (image x repeats), batches per bucket, then
+    ceil(batches / processes / accumulation) per epoch (train_network.py). ValueError when an image
+    fits no bucket."""
+    settings = bucket_settings(get)
+    split = float(get("validation_split", 0.0) or 0.0)
+    exact = all(c.sizes is not None and len(c.sizes) == c.images for c in concepts)
+    pairs: list[tuple[tuple[int, int], int]] = []
+    for concept in concepts:
+        kept = training_images(concept.images, split)
+        sizes = concept.sizes if exact and concept.sizes is not None else [settings.resolution] * concept.images
+        if kept != concept.images and len(set(sizes)) > 1:
+            exact = False  # which sizes train depends on sd-scripts' shuffle
+        pairs += [(size, concept.repeats) for size in sizes[:kept]]
+    counted = count_batches(pairs, settings)
+    accumulation = int(get("gradient_accumulation_steps", 1))
+    steps_per_epoch = math.ceil(counted.batches / processes / accumulation) if counted.batches else 0
+    if by_steps and steps_per_epoch:
+        total = int(get("max_train_steps", DEFAULT_TRAIN_STEPS) or DEFAULT_TRAIN_STEPS)
+        epochs = math.ceil(total / steps_per_epoch)
+    else:
+        epochs = int(get("max_train_epochs", 1) or 1)
+        total = epochs * steps_per_epoch
+    return StepCount(counted, exact, steps_per_epoch, epochs, total, by_steps and steps_per_epoch > 0)
+
+
+def counted_in_steps(get: Getter, epochs_set_by_hand: bool) -> bool:
+    """The run's length comes from max_train_steps: it is set and no max_train_epochs is set by
+    hand (a rule's max_train_epochs gives way to it, C-LENGTH), or neither is set."""
+    if epochs_set_by_hand:
+        return False
+    return get("max_train_steps", None) is not None or get("max_train_epochs", None) is None
+
+
+def step_cadence(total_steps: int) -> int:
+    """save_every_n_steps that saves about 10 checkpoints over `total_steps`."""
+    return max(1, math.ceil(total_steps / CHECKPOINTS))
+
+
 @rule("T-SAVE")
 def save_every(ctx: Context) -> None:
+    """About 10 checkpoints to choose from (guide part 4): every n epochs, or every n steps when the
+    run is counted in steps (a max_train_steps override) or has too few epochs for 10 saves."""
     d = ctx.decider
-    epochs = d.get("max_train_epochs")
-    epochs = int(epochs) if isinstance(epochs, int) and epochs > 0 else 1
+    by_hand = {key for key in ("save_every_n_epochs", "save_every_n_steps") if key in d.overrides}
+    by_steps = counted_in_steps(d.get, "max_train_epochs" in d.overrides)
+    try:
+        count: StepCount | None = count_steps(d.get, ctx.concepts, ctx.answers.processes, by_steps=by_steps)
+    except ValueError:
+        count = None  # an image no bucket holds: the figures refuse the plan and say which
+    epochs = count.epochs if count is not None else max(1, int(d.get("max_train_epochs", 1) or 1))
+    total = count.total if count is not None else 0
+    steps_known = ctx.interface.arg(ctx.script, "save_every_n_steps") is not None
+    few = checkpoints(epochs, save_cadence(epochs)) < FEWEST_CHECKPOINTS
+    if steps_known and total >= 2 and "save_every_n_epochs" not in by_hand and (few or (count and count.by_steps)):
+        every = step_cadence(total)
+        saved = checkpoints(total, every)
+        why = (
+            f"the run is counted in steps (max_train_steps {total})"
+            if count is not None and count.by_steps
+            else f"{epochs} epochs are too few for about {CHECKPOINTS} checkpoints"
+        )
+        d.omit("save_every_n_epochs", "T-SAVE", "checkpoints are counted in steps instead")
+        d.set("save_every_n_steps", every, "T-SAVE", f"{why}: every {every} of {total} steps saves {saved}")
+        return
     if epochs <= 1:
-        d.omit("save_every_n_epochs", "T-SAVE", "a single epoch: checkpoints are counted in steps instead")
+        d.omit("save_every_n_epochs", "T-SAVE", "a single epoch: only the final model is saved")
         return
     every = save_cadence(epochs)
     saved = d.set(
@@ -193,13 +293,6 @@ def save_every(ctx: Context) -> None:
     if isinstance(saved, int) and saved > 0 and checkpoints(epochs, saved) < FEWEST_CHECKPOINTS:
         d.warn("T-SAVE", f"saving every {saved} epochs keeps only {checkpoints(epochs, saved)} checkpoints; "
                          f"the guide wants about {CHECKPOINTS} to choose from")  # fmt: skip
-
-
-def step_cadence(total_steps: int, epochs: int) -> int | None:
-    """save_every_n_steps for runs whose epochs are too few for about 10 checkpoints."""
-    if total_steps < 2 or checkpoints(epochs, save_cadence(epochs)) >= FEWEST_CHECKPOINTS:
-        return None
-    return max(1, math.ceil(total_steps / CHECKPOINTS))
 
 
 @rule("T-BATCH")

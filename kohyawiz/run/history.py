@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.loss import detect_loss_shift, moving_average
+from kohyawiz.run.ledger import Segment, chain
 from kohyawiz.run.records import read_events, read_json
 
 SMOOTHING = 20
@@ -59,6 +60,8 @@ class RunHistory:
     pick_reason: str
     tensorboard: Path | None
     outputs: list[dict[str, Any]]
+    segments: list[Segment] = field(default_factory=list)
+    """The records of this run across its resumes, oldest first."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,7 @@ class RunHistory:
             "pick": self.pick.as_dict() if self.pick else None, "pick_reason": self.pick_reason,
             "tensorboard": str(self.tensorboard) if self.tensorboard else None, "outputs": self.outputs,
             "losses": [list(p) for p in self.losses], "epoch_starts": [list(p) for p in self.epoch_starts],
+            "segments": [s.as_dict() for s in self.segments],
         }  # fmt: skip
 
 
@@ -77,35 +81,32 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def read_history(folder: Path) -> RunHistory:
-    outcome = read_json(folder / "outcome.json", {})
+    """One run across its resumes: the steps a later launch trained again (after the state it
+    resumed from) replace the earlier launch's."""
+    segments = chain(folder)
+    last = segments[-1].folder
+    outcome = read_json(last / "outcome.json", {})
     outcome = outcome if isinstance(outcome, dict) else {}
-    plan = read_json(folder / "plan.json", {})
+    plan = read_json(last / "plan.json", {})
     plan = plan if isinstance(plan, dict) else {}
     losses: dict[int, float] = {}
     epoch_starts: list[tuple[int, int]] = []
     checkpoints: list[Checkpoint] = []
     sample_steps: list[int] = []
-    epoch, step = None, 0
-    for event in read_events(folder):
-        kind = event.get("event")
-        if kind == "Progress" and _int(event.get("step")) is not None:
-            step = int(event["step"])
-            loss = _number(event.get("loss"))
-            if loss is not None and loss == loss:
-                losses[step] = loss  # tqdm redraws a step once its loss is known: keep the last
-        elif kind == "EpochStarted" and _int(event.get("epoch")) is not None:
-            epoch = int(event["epoch"])
-            epoch_starts.append((epoch, step))
-        elif kind == "CheckpointSaved" and isinstance(event.get("path"), str):
-            checkpoints.append(Checkpoint(event["path"], epoch, step))
-        elif kind == "SamplesGenerated":
-            sample_steps.append(_int(event.get("step")) or step)
+    for index, segment in enumerate(segments):
+        until = segments[index + 1].start_step if index + 1 < len(segments) else None
+        _read_segment(segment, until, losses, epoch_starts, checkpoints, sample_steps)
     points = sorted(losses.items())
+    seconds = [_number(_dict(read_json(seg.folder / "outcome.json", {})).get("seconds")) for seg in segments]
     if checkpoints and outcome.get("status") == "completed":
         checkpoints[-1].final = True
     window = max(1, min(AROUND, len(points) // 20))
@@ -128,13 +129,43 @@ def read_history(folder: Path) -> RunHistory:
         final_step=_int(outcome.get("final_step")) if _int(outcome.get("final_step")) not in (None, -1) else None,
         total_steps=_int(outcome.get("total_steps")), epoch=_int(outcome.get("epoch")),
         epochs=_int(outcome.get("epochs")), final_loss=_number(outcome.get("final_loss")),
-        smoothed_loss=smooth[-1] if smooth else None, seconds=_number(outcome.get("seconds")),
+        smoothed_loss=smooth[-1] if smooth else None,
+        seconds=sum(x for x in seconds if x is not None) if any(x is not None for x in seconds) else None,
         losses=points, epoch_starts=epoch_starts, checkpoints=checkpoints,
         loss_shift=None if shift is None else {"step": shift.step, "before": shift.before, "after": shift.after,
                                                "saved_epoch": shift.saved_epoch, "message": shift.message()},
         pick=pick, pick_reason=why, tensorboard=board if board.is_dir() else None,
-        outputs=[o for o in outcome.get("outputs", []) if isinstance(o, dict)],
+        outputs=[o for o in outcome.get("outputs", []) if isinstance(o, dict)], segments=segments,
     )  # fmt: skip
+
+
+def _read_segment(
+    segment: Segment, until: int | None, losses: dict[int, float], epoch_starts: list[tuple[int, int]],
+    checkpoints: list[Checkpoint], sample_steps: list[int],
+) -> None:  # fmt: skip
+    """One record's events at the run's steps (`run_step`; the log's own step in older records),
+    up to `until`, the step the next launch resumed from."""
+    epoch, step = None, segment.start_step
+    for event in read_events(segment.folder):
+        kind = event.get("event")
+        at = _int(event.get("run_step"))
+        if kind == "Progress" and _int(event.get("step")) is not None:
+            step = at if at is not None else segment.start_step + int(event["step"])
+            if until is not None and step > until:
+                return
+            loss = _number(event.get("loss"))
+            if loss is not None and loss == loss:
+                losses[step] = loss  # tqdm redraws a step once its loss is known: keep the last
+        elif kind == "EpochStarted" and _int(event.get("epoch")) is not None:
+            epoch = int(event["epoch"])
+            if not epoch_starts or epoch_starts[-1][0] != epoch:
+                epoch_starts.append((epoch, step))
+        elif kind == "CheckpointSaved" and isinstance(event.get("path"), str):
+            saved_at = at if at is not None else step
+            checkpoints[:] = [c for c in checkpoints if c.path != event["path"]]  # saved again after a resume
+            checkpoints.append(Checkpoint(event["path"], epoch, saved_at))
+        elif kind == "SamplesGenerated":
+            sample_steps.append(_int(event.get("step")) or step)
 
 
 def _plan_arg(plan: dict[str, Any], key: str) -> Any:

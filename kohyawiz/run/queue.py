@@ -1,5 +1,6 @@
 """A file-backed queue of plan folders, run one after another. It survives a restart of kohyawiz:
-a run that was in progress when kohyawiz stopped is run again."""
+a run that was in progress when kohyawiz stopped, or was interrupted, resumes from its newest
+saved state (or starts again when it saved none)."""
 
 from __future__ import annotations
 
@@ -62,8 +63,9 @@ def add(plan_dir: Path) -> QueueEntry:
 
 
 def next_entry() -> QueueEntry | None:
+    """The first entry still to run: pending, or interrupted (it resumes from its newest state)."""
     for entry in load_queue():
-        if entry.status == "pending":
+        if entry.status in ("pending", "interrupted"):
             return entry
     return None
 

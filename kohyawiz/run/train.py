@@ -21,6 +21,7 @@ from kohyawiz.loss import detect_loss_shift
 from kohyawiz.run import logparse
 from kohyawiz.run.gpu import detect_gpus
 from kohyawiz.run.history import TENSORBOARD_DIR
+from kohyawiz.run.ledger import ResumePoint, newest_state, state_path, write_start
 from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.process import StopRequest, capture, run_streaming
 from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
@@ -322,16 +323,59 @@ def parser_problems(plan: PlanFolder, sd: SdScripts) -> list[str]:
     return [f"sd-scripts' own check: {p}" for p in result.get("problems", [])]
 
 
-def last_state(plan: PlanFolder) -> Path:
-    output = Path(str(plan.arg("output_dir", plan.folder / "output")))
-    states = sorted((p for p in output.glob("*-state") if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    if not states:
-        raise UserError("no saved state to resume from: plan with --save-state and train first", where=str(output))
-    return states[-1]
+_DISK_STATE = re.compile(r"-(?:(\d{6})|step(\d{8}))-state$")
+
+
+def output_dir(plan: PlanFolder) -> Path:
+    return Path(str(plan.arg("output_dir", plan.folder / "output")))
+
+
+def resume_point(plan: PlanFolder) -> ResumePoint:
+    """The newest complete saved state and the run's step it holds: from the ledger of this plan's
+    records; else from a state folder's name (an epoch's state holds epoch x steps per epoch)."""
+    point = newest_state(plan.folder)
+    if point is not None:
+        total = plan.plan.get("figures", {}).get("total_steps")
+        if isinstance(total, int) and point.step >= total > 0:
+            raise UserError(f"the run already trained all {total} steps (state {point.state.name}): nothing to resume")
+        return point
+    output = output_dir(plan)
+    per_epoch = plan.plan.get("figures", {}).get("steps_per_epoch")
+    found = []
+    for folder in (p for p in output.glob("*-state") if p.is_dir()):
+        match = _DISK_STATE.search(folder.name)
+        if match and match.group(1) and isinstance(per_epoch, int) and per_epoch > 0:
+            found.append(ResumePoint(folder, int(match.group(1)) * per_epoch, int(match.group(1)), None, "its name"))
+        elif match and match.group(2):
+            found.append(ResumePoint(folder, int(match.group(2)), None, None, "its name"))
+    if not found:
+        raise UserError(
+            "no saved state to resume from that kohyawiz knows the step of: plan with --save-state and train first",
+            where=str(output),
+        )
+    return max(found, key=lambda point: point.step)
+
+
+def resume_args(point: ResumePoint, sd: SdScripts, accumulation: int) -> list[str]:
+    """What makes the checkout continue the run's count (train_network.py): --initial_step is
+    preferred over train_state.json (which holds the resumed process's own count, not the run's);
+    --skip_until_initial_step skips the batches the state already trained, but sd-scripts
+    multiplies the step by the accumulation before dividing by steps per epoch, so with gradient
+    accumulation only the epoch is skipped."""
+    from kohyawiz.facts import load_interface
+
+    interface = load_interface(sd.version.id)
+    if interface.arg("train_network.py", "initial_step") is None:
+        raise UserError(
+            f"sd-scripts {sd.version.id} cannot continue a run's count (it has no --initial_step): a resumed run "
+            "would start again at epoch 1 and save over its checkpoints; resume with sd-scripts v0.9.1 or newer"
+        )
+    argv = ["--resume", str(point.state), "--initial_step", str(point.step)]
+    return argv + (["--skip_until_initial_step"] if accumulation <= 1 else [])
 
 
 def build_argv(
-    plan: PlanFolder, sd: SdScripts, resume: Path | None = None, logs: tuple[Path, str] | None = None
+    plan: PlanFolder, sd: SdScripts, resume: ResumePoint | None = None, logs: tuple[Path, str] | None = None
 ) -> list[str]:
     """The launch. `logs` (folder, prefix) sends sd-scripts' TensorBoard logs into the run record;
     command-line arguments beat the config file's logging_dir."""
@@ -344,7 +388,7 @@ def build_argv(
     if logs is not None:
         argv += ["--logging_dir", str(logs[0]), "--log_prefix", logs[1]]
     if resume is not None:
-        argv += ["--resume", str(resume)]
+        argv += resume_args(resume, sd, int(plan.arg("gradient_accumulation_steps", 1) or 1))
     return argv
 
 
@@ -361,6 +405,10 @@ class Outcome:
     outputs: list[dict[str, Any]] = field(default_factory=list)
     loss_shift: str | None = None
     seconds: float = 0.0
+    start_step: int = 0
+    """The run's step this launch started at (a resume's state)."""
+    states: list[dict[str, Any]] = field(default_factory=list)
+    """Saved states with the run's step each holds."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -369,11 +417,23 @@ class Outcome:
 class Watcher:
     """Turns streamed text into events, records them, and keeps the running state."""
 
-    def __init__(self, record: RunRecord, on_event: Callable[[logparse.Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        record: RunRecord,
+        on_event: Callable[[logparse.Event], None] | None = None,
+        *,
+        start_step: int = 0,
+        states_in: tuple[Path, str] | None = None,
+    ) -> None:
+        """`start_step`: the run's step a resume starts at (the log counts from 0 again);
+        `states_in`: the output folder and name sd-scripts saves states under."""
         self.parser = logparse.LogParser()
         self.record = record
         self.on_event = on_event
-        self.outcome = Outcome("running", -1)
+        self.outcome = Outcome("running", -1, start_step=start_step)
+        self.start_step = start_step
+        self.states_in = states_in
+        self.planned_total: int | None = None
         self.losses: list[tuple[int, float]] = []
         self.saves: list[tuple[int, int]] = []
         self.checkpoints: list[str] = []
@@ -387,29 +447,42 @@ class Watcher:
             self.event(event)
 
     def event(self, event: logparse.Event) -> None:
-        self.record.add_event(logparse.event_record(event))
         out = self.outcome
+        reached = out.final_step if out.final_step is not None else self.start_step
+        extra: dict[str, Any] = {}
         match event:
             case logparse.Summary(total_steps=total, epochs=epochs):
+                self.planned_total = total or self.planned_total
                 out.total_steps, out.epochs = total or out.total_steps, epochs or out.epochs
             case logparse.StepsOverride(epochs=epochs, steps=steps):
+                self.planned_total = steps
                 out.epochs, out.total_steps = epochs, steps
             case logparse.EpochStarted(epoch=epoch, total=total):
                 out.epoch, out.epochs = epoch, total
             case logparse.Progress(step=step, total=total, loss=loss):
-                out.final_step, out.total_steps = step, total
+                # a resumed run's bar counts this launch's steps only; the run's step is the ledger's
+                reached = self.start_step + step
+                extra["run_step"] = reached
+                out.final_step = reached
+                out.total_steps = self.planned_total or self.start_step + total
                 if loss is not None:
                     out.final_loss = loss
-                    if self.losses and self.losses[-1][0] == step:
-                        self.losses[-1] = (step, loss)  # tqdm redraws a step once its loss is known
+                    if self.losses and self.losses[-1][0] == reached:
+                        self.losses[-1] = (reached, loss)  # tqdm redraws a step once its loss is known
                     else:
-                        self.losses.append((step, loss))
+                        self.losses.append((reached, loss))
             case logparse.CheckpointSaved(path=path):
+                extra.update(run_step=reached, epoch=out.epoch)
                 self.checkpoints.append(path)
                 if out.epoch is not None and out.final_step is not None:
                     self.saves.append((out.epoch, out.final_step))
+            case logparse.StateSaved(text=text) if self.states_in is not None:
+                folder = state_path(text, *self.states_in)
+                extra.update(run_step=reached, epoch=out.epoch, path=str(folder))
+                out.states.append({"path": str(folder), "step": reached, "epoch": out.epoch})
             case logparse.Fatal():
                 out.fatal.append({"kind": event.kind, "message": event.message, "advice": event.advice})
+        self.record.add_event({**logparse.event_record(event), **extra})
         if self.on_event is not None:
             self.on_event(event)
 
@@ -418,7 +491,7 @@ def train(
     plan: PlanFolder,
     sd: SdScripts,
     *,
-    resume: Path | None = None,
+    resume: ResumePoint | None = None,
     on_event: Callable[[logparse.Event], None] | None = None,
     on_text: Callable[[str], None] | None = None,
     stop: StopRequest | None = None,
@@ -430,7 +503,10 @@ def train(
     record = RunRecord.create(name, plan.plan, [])
     argv = build_argv(plan, sd, resume, (record.folder / TENSORBOARD_DIR, f"{record.folder.name}-"))
     record.write_argv(argv)
-    watcher = Watcher(record, on_event)
+    write_start(record.folder, plan.folder, resume)
+    watcher = Watcher(
+        record, on_event, start_step=0 if resume is None else resume.step, states_in=(output_dir(plan), name)
+    )
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "160", **(env_extra or {})}
     stop = stop or StopRequest()
     previous = None
