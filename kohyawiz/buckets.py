@@ -53,6 +53,8 @@ def bucket_resolutions(
     """The predefined buckets: every width on the grid, paired with the tallest height that keeps
     the area at most the training area (and the transposes), plus the square."""
     max_area = max_reso[0] * max_reso[1]
+    if divisible < 1 or min_size < divisible or max_size > 65536:
+        raise ValueError(f"bucket sides {min_size}-{max_size} on a {divisible} px grid cannot be cut into buckets")
     resos = {(int(math.sqrt(max_area) // divisible) * divisible,) * 2}
     width = min_size
     while width <= max_size:

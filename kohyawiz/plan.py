@@ -11,6 +11,7 @@ from typing import Any
 from kohyawiz.answers import Answers
 from kohyawiz.buckets import BucketSettings
 from kohyawiz.constraints import Checker, apply_constraints
+from kohyawiz.constraints.ranges import range_problem, resolution_problem
 from kohyawiz.constraints.training import check_totals
 from kohyawiz.decisions import Source
 from kohyawiz.errors import UserError
@@ -57,6 +58,11 @@ def coerce_override(interface: Interface, script: str, key: str, raw: Any, where
             raise UserError(f"{key}: {item} is beyond what a TOML integer holds", where=where)
         if isinstance(item, str) and (len(item) > 4096 or "\x00" in item):
             raise UserError(f"{key}: the text is too long or holds a NUL character", where=where)
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, float) and not math.isfinite(item):
+            raise UserError(f"{key}: {item} is not a number a config file can hold", where=where)
+    if (out_of_range := range_problem(key, value)) is not None:
+        raise UserError(f"C-RANGE: {where}: {out_of_range}")
     if key == "output_name" and isinstance(value, str) and not _plain_file_name(value):
         raise UserError(f"output_name {value!r} must be a plain file name: no folders, no '..'", where=where)
     if fact.type == "float" and isinstance(value, int) and not isinstance(value, bool):
@@ -66,7 +72,9 @@ def coerce_override(interface: Interface, script: str, key: str, raw: Any, where
     problem = interface.check_arg(script, key, value)
     if problem is None and key == "resolution":
         try:
-            parse_resolution(value)
+            sides = parse_resolution(value)
+            if (side_problem := resolution_problem(*sides)) is not None:
+                raise UserError(f"C-RANGE: {where}: {side_problem}: use sides between 64 and 8192 px")
         except ValueError:
             problem = f"resolution {value!r} must be 'N' or 'W,H', e.g. '768,768'"
     if problem:
@@ -90,7 +98,7 @@ def _parse_text(text: str, kind: str, type_name: str | None) -> Any:
         if stripped.startswith("["):
             try:
                 return tomllib.loads(f"v = {stripped}")["v"]
-            except tomllib.TOMLDecodeError:
+            except ValueError:  # not TOML, or an integer of thousands of digits
                 return text
         items = stripped.split()
         if type_name == "float":

@@ -405,3 +405,64 @@ def test_plan_out_keeps_the_persons_files_by_the_manifest(tmp_path):
     from kohyawiz.emit import foreign_files
 
     assert foreign_files(out, ["config.toml", "dataset.toml", "sample_prompts.txt"]) == ["sample_prompts.txt"]
+
+
+def test_last_resort_handler_is_one_line_with_a_report(tmp_path, monkeypatch, capsys):
+    from kohyawiz import cli
+    from kohyawiz.cli import plan_cmd
+
+    def broken(args: object) -> int:
+        raise RuntimeError("an internal slip")
+
+    monkeypatch.setattr(plan_cmd, "run_plan", broken)
+    code = cli.main(["plan", "--set", "huggingface_token=hf_SECRET", "--out", str(tmp_path / "p")])
+    err = capsys.readouterr().err
+    assert code == 70 and len(err.strip().splitlines()) == 1 and "Traceback" not in err and "kohyawiz bug" in err
+    report = Path(err.split(" are in ", 1)[1].split(": please", 1)[0])
+    text = report.read_text()
+    assert "RuntimeError: an internal slip" in text and "kohyawiz plan" in text and "hf_SECRET" not in text
+    assert report.parent == Path(os.environ["KOHYAWIZ_HOME"]) / "bugs"
+
+
+def test_a_reader_that_goes_away_is_no_traceback(monkeypatch, capsys):
+    from kohyawiz import cli
+
+    class Gone:
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    assert cli.main(["explain", "rules"]) == 1
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_control_characters_from_files_are_shown_escaped(tmp_path):
+    bad = tmp_path / "evil\x1b]0;owned\x07.toml"
+    bad.write_text("schema_version = 2\n")
+    run = kohyawiz("plan", "--preset", str(bad), "--out", str(tmp_path / "p"))
+    one_line(run)
+    assert "\x1b" not in run.stderr and "\x07" not in run.stderr and "\\x1b" in run.stderr
+
+
+@pytest.mark.parametrize("setting", ["max_train_epochs=10000000000", "max_bucket_reso=10000000000",
+                                     "max_train_steps=" + "9" * 30, "min_bucket_reso=7", "bucket_reso_steps=0",
+                                     "resolution=0", "learning_rate=nan", "network_args=[" + "1" * 5000 + "]"])  # fmt: skip
+def test_ranges_are_checked_before_any_work(tmp_path, setting):
+    start = time.monotonic()
+    one_line(kohyawiz(*PLAN_ARGS, "--set", setting, "--set", "enable_bucket=true", "--out", str(tmp_path / "p")))
+    assert time.monotonic() - start < 20
+
+
+def test_numbers_from_presets_and_imports_are_range_checked_too(tmp_path):
+    preset = tmp_path / "p.toml"
+    preset.write_text('schema_version = 1\n[answers]\nsubject = "style"\n[overrides]\nmax_train_epochs = 10000000000\n')
+    start = time.monotonic()
+    one_line(kohyawiz(*PLAN_ARGS, "--preset", str(preset), "--out", str(tmp_path / "a")))
+    from kohyawiz.interop.kohya import import_settings
+
+    imported = import_settings({"LoRA_type": "Standard", "epoch": 10000000000, "network_dim": 8}, "gui.json")
+    assert "max_train_epochs" not in imported.overrides
+    assert time.monotonic() - start < 20

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ from kohyawiz.cli.arguments import (
     add_interop_arguments,
     add_train_arguments,
 )
+from kohyawiz.cli.bugs import EscapingWriter, escape_controls, write_bug_report
 from kohyawiz.errors import UserError
 from kohyawiz.families import SPECS
 
@@ -158,8 +160,50 @@ def _wizard(answers: str | None, out: str | None, sd_scripts: str | None, python
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """Every command, behind the last-resort handler: a user mistake is one line (exit 2); anything
+    else is a kohyawiz bug, said in one line with the path of a report file (exit 70)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    stdout = sys.stdout
+    sys.stdout = EscapingWriter(stdout)
     try:
+        return _dispatch(words)
+    except UserError as exc:
+        print(f"kohyawiz: error: {escape_controls(str(exc))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kohyawiz: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`kohyawiz explain rules | head`): stop quietly.
+        _silence(stdout)
+        return 1
+    except Exception:  # the last resort: never a raw traceback
+        report = write_bug_report(words)
+        print(f"kohyawiz: internal error: this is a kohyawiz bug, not your mistake; the traceback and the command are "
+              f"in {report}: please send that file to the developers", file=sys.stderr)  # fmt: skip
+        return 70
+    finally:
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            _silence(stdout)
+        sys.stdout = stdout
+
+
+def _silence(stream: object) -> None:
+    """Point the standard output at /dev/null so the interpreter's last flush cannot fail."""
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
+def _dispatch(argv: list[str]) -> int:
+    parser = build_parser()
+    if True:
         args = parser.parse_args(argv)
         if args.command is None:
             if sys.stdin.isatty() and sys.stdout.isatty():
@@ -221,10 +265,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             from kohyawiz.cli.demo_cmd import run_demo
 
             return run_demo(args)
-    except UserError as exc:
-        print(f"kohyawiz: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("kohyawiz: interrupted", file=sys.stderr)
-        return 130
     return 0

@@ -22,6 +22,11 @@ def bucket_range(c: Checker) -> None:
         return
     steps = int(c.number("bucket_reso_steps", 64)) or 64
     low, high = int(c.number("min_bucket_reso", 256)), int(c.number("max_bucket_reso", 1024))
+    if low < steps:
+        c.resolve("C-BUCKET-RANGE", f"min_bucket_reso {low} is below one step of the bucket grid ({steps} px): "
+                  "sd-scripts rounds it down to 0 and divides by it", [("min_bucket_reso", steps)], stops=True,
+                  fix=f"set min_bucket_reso={steps} or more")  # fmt: skip
+        return
     if low % steps:
         c.resolve("C-BUCKET-RANGE", f"min_bucket_reso {low} is not a multiple of bucket_reso_steps {steps}",
                   [("min_bucket_reso", low - low % steps)], stops=False,

@@ -22,26 +22,49 @@ RANGES: dict[str, tuple[float, float | None, str]] = {
     "noise_offset": (0, 1, "noise offset is a small positive fraction"),
     "caption_dropout_rate": (0, 1, "it is a probability"),
     "caption_tag_dropout_rate": (0, 1, "it is a probability"),
+    "min_bucket_reso": (1, 8192, "buckets are cut on a pixel grid between the smallest and largest side"),
+    "max_bucket_reso": (64, 16384, "buckets are cut on a pixel grid between the smallest and largest side"),
+    "bucket_reso_steps": (1, 1024, "the bucket grid's step in pixels"),
+    "lr_scheduler_num_cycles": (1, 100_000, "the schedule's restarts"),
+    "save_last_n_epochs": (0, 100_000, "how many checkpoints are kept"),
+    "save_last_n_steps": (0, 10_000_000, "how many steps of checkpoints are kept"),
 }
+
+
+def range_problem(key: str, value: object) -> str | None:
+    """The refusal for one number out of its range, or None: checked as soon as a value is set,
+    before any rule or loop depends on it."""
+    if key not in RANGES or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    low, high, why = RANGES[key]
+    if value != value or value < low or (high is not None and value > high):  # NaN is never in range
+        span = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
+        shown = f"{value:g}" if isinstance(value, float) else str(value) if abs(value) < 10**15 else f"{str(value)[:12]}..."
+        return f"{key} {shown} is out of range ({why}): use a value {span}"
+    return None
 
 
 @constraint("C-RANGE", "train_network.py, library/train_util.py",
             "counts, sizes and rates that sd-scripts divides by or hands to torch stay in their range")  # fmt: skip
 def numbers_in_range(c: Checker) -> None:
-    for key, (low, high, why) in RANGES.items():
-        value = c.value(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            continue
-        if value < low or (high is not None and value > high):
-            span = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
-            c.refuse("C-RANGE", f"{key} {value:g} is out of range ({why})", f"use a value {span}")
+    for key in RANGES:
+        problem = range_problem(key, c.value(key))
+        if problem is not None:
+            message, _, fix = problem.rpartition(": ")
+            c.refuse("C-RANGE", message, fix)
             return
     try:
         width, height = parse_resolution(c.value("resolution", "512"))
     except (ValueError, TypeError):
         return
+    if (problem := resolution_problem(width, height)) is not None:
+        c.refuse("C-RANGE", problem, "use sides between 64 and 8192 px")
+
+
+def resolution_problem(width: int, height: int) -> str | None:
     if min(width, height) < 64 or max(width, height) > 8192:
-        c.refuse("C-RANGE", f"resolution {width}x{height} is out of range", "use sides between 64 and 8192 px")
+        return f"resolution {width}x{height} is out of range"
+    return None
 
 
 @constraint("C-TRAIN-PARTS", "train_network.py / sdxl_train_network.py",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kohyawiz.answers import OPTIMIZERS
+from kohyawiz.constraints.ranges import range_problem
 from kohyawiz.door import parse_json, parse_toml, read_text, read_toml
 from kohyawiz.errors import UserError
 from kohyawiz.facts import Interface, load_interface
@@ -317,6 +318,11 @@ def _keep_out_foreign(result: Imported) -> None:
                         f"it {refusal.why}; a shared config cannot carry it: pass --set yourself if you mean it")  # fmt: skip
     if isinstance(options, dict) and not options:
         result.answers.pop("network_options", None)
+    for key, value in list(result.overrides.items()):
+        if (problem := range_problem(key, value)) is not None:
+            del result.overrides[key]
+            result.report = [r for r in result.report if not (r.status == "mapped" and key in r.note)]
+            result.note(key, "not understood", problem)
 
 
 def _map_arg(interface: Interface, script: str, key: str, arg: str, raw: Any, result: Imported) -> None:
