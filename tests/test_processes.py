@@ -116,3 +116,14 @@ def test_a_plan_for_several_machines_is_not_trained_here(tmp_path, monkeypatch):
     fake = Path(__file__).resolve().parent / "fake_sd"
     errors = preflight(folder, find_sd_scripts(str(fake), sys.executable), check_python=False).errors
     assert any("2 machines" in e and "--slurm" in e for e in errors)
+
+
+def test_kohya_gui_carries_machines_both_ways(tmp_path):
+    from kohyawiz.interop.export import gui_config
+    from kohyawiz.interop.kohya import import_settings
+
+    out = gui_config(plan_for(tmp_path, gpus=8, nodes=2))
+    assert (out["num_processes"], out["num_machines"], out["multi_gpu"]) == (16, 2, True)
+    back = import_settings({**out, "pretrained_model_name_or_path": "/m.safetensors"}, "gui.json")
+    assert (back.answers["gpus"], back.answers["nodes"]) == (8, 2)
+    assert {r.key: r.status for r in back.report}["num_machines"] == "mapped"

@@ -61,8 +61,9 @@ def gui_config(plan: Plan) -> dict[str, Any]:
     out["v_parameterization"] = bool(plan.answers.model.vpred)
     out["dataset_config"] = str(plan.out_dir / "dataset.toml")
     out["train_data_dir"] = ""
-    out["num_processes"] = plan.answers.gpus
-    out["multi_gpu"] = plan.answers.gpus > 1
+    out["num_processes"] = plan.answers.processes  # accelerate's count: every GPU of every machine
+    out["num_machines"] = plan.answers.nodes
+    out["multi_gpu"] = plan.answers.processes > 1
     if extra:
         out["additional_parameters"] = " ".join(extra)
     out["model_list"] = "custom"

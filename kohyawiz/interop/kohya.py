@@ -230,12 +230,17 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
     for flag, answer in (("v_parameterization", "vpred"), ("zero_terminal_snr", "zsnr")):
         if _truthy(data.get(flag)):
             model[answer] = True
-    handled: set[str] = {"_script", "num_processes"}
-    gpus = _number(data.get("num_processes", 1))
-    if isinstance(gpus, int) and gpus > 1:
-        result.answers["gpus"] = gpus
+    handled: set[str] = {"_script", "num_processes", "num_machines"}
+    processes, machines = _number(data.get("num_processes", 1)), _number(data.get("num_machines", 1))
+    machines = machines if isinstance(machines, int) and machines > 1 else 1
+    if isinstance(processes, int) and processes > 1:
+        result.answers["gpus"] = max(1, processes // machines)  # accelerate counts every machine's GPUs
+    if machines > 1:
+        result.answers["nodes"] = machines
     if "num_processes" in data:
-        result.note("num_processes", "mapped", "answers.gpus (an accelerate option)")
+        result.note("num_processes", "mapped", "answers.gpus (per machine; an accelerate option)")
+    if "num_machines" in data:
+        result.note("num_machines", "mapped", "answers.nodes (an accelerate option)")
     _network(data, result, handled)
     _gui_specials(data, result, handled, model)
     for key, raw in data.items():
