@@ -3,6 +3,7 @@ target sd-scripts, with the figures sd-scripts itself will print."""
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
