@@ -258,7 +258,23 @@ def test_a_queue_entry_left_running_does_not_block_the_queue(tmp_path, monkeypat
         {"id": "b", "plan_dir": "/nope2", "status": "pending", "added": "", "run": None},
     ]))  # fmt: skip
     assert queue.mark_stale_running() == ["a"]
-    assert queue.next_entry().id == "b"
+    assert queue.next_entry().id == "a"  # an interrupted entry runs again (from its newest saved state)
+    assert queue.claim_next().id == "a" and queue.claim_next().id == "b" and queue.claim_next() is None
+    assert [e.status for e in queue.load_queue()] == ["running", "running"]
+
+
+def test_two_queue_runs_never_start_an_entry_twice(tmp_path, monkeypatch):
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path))
+    from kohyawiz.run import queue
+
+    (tmp_path / "queue.json").write_text(json.dumps([{"id": "a", "plan_dir": "/nope", "status": "pending"}]))
+    env = {**os.environ, "KOHYAWIZ_HOME": str(tmp_path)}
+    with queue.runner():
+        second = subprocess.run([sys.executable, "-m", "kohyawiz", "queue", "run"], capture_output=True, text=True,
+                                env=env, timeout=60)  # fmt: skip
+    one_line(second)
+    assert "another `kohyawiz queue run`" in second.stderr
+    assert queue.load_queue()[0].status == "pending"
 
 
 def test_values_no_file_can_hold_are_one_line(tmp_path):

@@ -122,39 +122,39 @@ def run_queue(args: argparse.Namespace) -> int:
         for listed in queue.load_queue():
             print(f"{listed.id}  {listed.status:<11} {listed.plan_dir}  {listed.run or ''}")
         return 0
-    failures = 0
-    for stale in queue.mark_stale_running():
-        print(f"{stale}: was left running by an earlier queue run; it resumes from its newest saved state")
-    while True:
-        entry = queue.next_entry()
-        if entry is None:
-            break
-        queue.update(entry.id, status="running")
-        try:
-            plan = PlanFolder.load(Path(entry.plan_dir))
-            sd = find_sd_scripts(args.sd_scripts, args.python)
-            checked = preflight(plan, sd)
-            if checked.errors:
-                raise UserError(checked.errors[0])
-            resume = queue_resume(entry, plan)
-            if resume is not None:
-                print(f"{entry.id}: {resume_line(plan, resume)}")
-            with ConsoleView(True) as view:
-                outcome, record = train(plan, sd, resume=resume, on_event=view.show)
-            queue.update(entry.id, status=outcome.status, run=record.folder.name)
-            print(f"{entry.id}: {outcome.status}")
-            if outcome.status == "interrupted":
-                return 130
-            ok = outcome.status == "completed"
-        except (UserError, OSError, ValueError) as exc:
-            queue.update(entry.id, status="failed")
-            print(f"{entry.id}: failed: {exc}")
-            ok = False
-        if not ok:
-            failures += 1
-            if args.stop_on_failure:
-                return 1
-    return 1 if failures else 0
+    with queue.runner():
+        failures = 0
+        for stale in queue.mark_stale_running():
+            print(f"{stale}: was left running by an earlier queue run; it resumes from its newest saved state")
+        while True:
+            entry = queue.claim_next()
+            if entry is None:
+                break
+            try:
+                plan = PlanFolder.load(Path(entry.plan_dir))
+                sd = find_sd_scripts(args.sd_scripts, args.python)
+                checked = preflight(plan, sd)
+                if checked.errors:
+                    raise UserError(checked.errors[0])
+                resume = queue_resume(entry, plan)
+                if resume is not None:
+                    print(f"{entry.id}: {resume_line(plan, resume)}")
+                with ConsoleView(True) as view:
+                    outcome, record = train(plan, sd, resume=resume, on_event=view.show)
+                queue.update(entry.id, status=outcome.status, run=record.folder.name)
+                print(f"{entry.id}: {outcome.status}")
+                if outcome.status == "interrupted":
+                    return 130
+                ok = outcome.status == "completed"
+            except (UserError, OSError, ValueError) as exc:
+                queue.update(entry.id, status="failed")
+                print(f"{entry.id}: failed: {exc}")
+                ok = False
+            if not ok:
+                failures += 1
+                if args.stop_on_failure:
+                    return 1
+        return 1 if failures else 0
 
 
 def queue_resume(entry: Any, plan: PlanFolder) -> ResumePoint | None:
