@@ -6,19 +6,29 @@ full-size SD1.5 UNet, a tokenizer cache, a tiny dataset):
 
     SD_SCRIPTS=... SD_PYTHON=.../venv/bin/python MODEL_DIR=... TOKENIZER_CACHE_DIR=... \\
     DATASET_DIR=.../dataset python bench/e2e_cpu.py [lora locon loha]
+
+A diffusion-transformer family trains a LoRA for a few steps on a model with random weights that
+kohyawiz/run/sd_build_model.py builds from sd-scripts' own classes, in sd-scripts' venv, into
+BUILD_DIR (reused when it is there; default: kohyawiz-random-models in the temp folder). It
+prints one JSON line (MODEL_DIR and TOKENIZER_CACHE_DIR are not needed):
+
+    SD_SCRIPTS=... SD_PYTHON=... DATASET_DIR=... [BUILD_DIR=...] python bench/e2e_cpu.py --family anima [--steps 2]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
-from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.locate import SdScripts, find_sd_scripts
+from kohyawiz.run.random_model import train_on_random_model
 from kohyawiz.run.train import PlanFolder, preflight, train
 
 CPU_OVERRIDES = {
@@ -28,14 +38,26 @@ CPU_OVERRIDES = {
 }  # fmt: skip
 
 
-def main(networks: list[str]) -> None:
-    env = os.environ
+def offline_setup() -> tuple[SdScripts, Path]:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    sd = find_sd_scripts(env["SD_SCRIPTS"], env["SD_PYTHON"])
+    sd = find_sd_scripts(os.environ["SD_SCRIPTS"], os.environ["SD_PYTHON"])
     work = Path(tempfile.mkdtemp(prefix="kohyawiz-e2e-"))
     os.environ.setdefault("KOHYAWIZ_HOME", str(work / "home"))
+    return sd, work
+
+
+def train_dit(family: str, steps: int) -> dict[str, Any]:
+    sd, work = offline_setup()
+    build_dir = Path(os.environ.get("BUILD_DIR") or Path(tempfile.gettempdir()) / "kohyawiz-random-models")
+    trial = train_on_random_model(sd, family, Path(os.environ["DATASET_DIR"]), work / family, build_dir / family, steps=steps)
+    return trial.summary()
+
+
+def main(networks: list[str]) -> None:
+    env = os.environ
+    sd, work = offline_setup()
     for network in networks:
         request = PlanRequest(
             out_dir=work / network,
@@ -75,4 +97,12 @@ def main(networks: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["lora", "locon", "loha"])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("networks", nargs="*", default=["lora", "locon", "loha"], help="SD1.5 networks to train")
+    parser.add_argument("--family", help="a diffusion-transformer family: trains a LoRA on a random model")
+    parser.add_argument("--steps", type=int, default=2, help="training steps for --family (default 2)")
+    options = parser.parse_args()
+    if options.family:
+        print(json.dumps(train_dit(options.family, options.steps)))
+    else:
+        main(options.networks)

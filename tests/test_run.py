@@ -51,6 +51,19 @@ def test_summary_epochs_steps_and_saves_from_a_real_log(logs):
     assert saves[-1].endswith("simplelog.safetensors") and any(isinstance(e, logparse.ModelSaved) for e in events)
 
 
+def test_a_dit_trainers_log_parses_with_warnings_glued_to_its_bar(logs):
+    """anima_train_network.py's own output: its loader's bars are not steps, and a UserWarning that
+    Python prints onto the unfinished tqdm line neither hides the step nor counts as fatal."""
+    events = parse((logs / "anima-lora-cpu.log").read_text())
+    assert next(e for e in events if isinstance(e, logparse.Summary)).total_steps == 2
+    steps = [e for e in events if isinstance(e, logparse.Progress)]
+    assert {e.total for e in steps} == {2} and steps[-1].step == 2 and steps[-1].loss == 2.35
+    assert [e.epoch for e in events if isinstance(e, logparse.EpochStarted)] == [1]
+    saves = [e.path for e in events if isinstance(e, logparse.CheckpointSaved)]
+    assert saves == [f"/home/user/plan/output/tinyconcept{s}.safetensors" for s in ("-step00000001", "-step00000002", "")]
+    assert not [e for e in events if isinstance(e, logparse.Fatal)]
+
+
 def test_rich_formatted_log_parses_too(logs):
     events = parse((logs / "lora-prodigy-sd1.log").read_text())
     assert next(e for e in events if isinstance(e, logparse.Summary)).total_steps == 40

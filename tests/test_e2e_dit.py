@@ -1,0 +1,40 @@
+"""Opt-in: a diffusion-transformer LoRA trains for real on CPU through `kohyawiz train`, on a model
+with random weights built from sd-scripts' own classes (kohyawiz/run/sd_build_model.py), the same
+run as `python bench/e2e_cpu.py --family FAMILY`. Set KOHYAWIZ_SD_SCRIPTS, KOHYAWIZ_SD_PYTHON and
+KOHYAWIZ_E2E_DIT (families, comma-separated: anima); KOHYAWIZ_E2E_BUILD_DIR keeps the built models
+between runs (Anima's DiT alone is 4.2 GB, about 3.5 minutes and 9 GB of memory to build)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import make_folder
+
+from kohyawiz.families import family_spec
+from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.random_model import train_on_random_model
+
+NEEDED = ("KOHYAWIZ_SD_SCRIPTS", "KOHYAWIZ_SD_PYTHON", "KOHYAWIZ_E2E_DIT")
+FAMILIES = [f.strip() for f in os.environ.get("KOHYAWIZ_E2E_DIT", "").split(",") if f.strip()]
+pytestmark = [
+    pytest.mark.sdscripts,
+    pytest.mark.skipif(not all(os.environ.get(v) for v in NEEDED), reason="set " + ", ".join(NEEDED)),
+]
+
+
+@pytest.mark.parametrize("family", FAMILIES or ["anima"])
+def test_a_dit_lora_trains_on_the_real_sd_scripts(tmp_path, monkeypatch, family):
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    make_folder(tmp_path / "data", "1_tinyconcept", [(64, 64)] * 2, "tinyconcept, square")
+    builds = Path(os.environ.get("KOHYAWIZ_E2E_BUILD_DIR") or tmp_path / "models")
+    sd = find_sd_scripts(os.environ["KOHYAWIZ_SD_SCRIPTS"], os.environ["KOHYAWIZ_SD_PYTHON"])
+    trial = train_on_random_model(sd, family, tmp_path / "data", tmp_path / "plan", builds / family, steps=2)
+    summary = trial.summary()
+    assert summary["status"] == "completed", summary.get("problems") or (trial.record.folder / "train.log").read_text()[-3000:]
+    spec = family_spec(family)
+    assert summary["script"] == spec.script and summary["steps"] == summary["planned_steps"] == 2
+    assert summary["ss_network_module"] == spec.network_module and summary["metadata_matches"] is True
+    assert summary["tensors"] > 0 and Path(summary["lora"]).is_file()
+    assert trial.outcome.final_loss is not None and trial.outcome.fatal == []
