@@ -15,7 +15,7 @@ from kohyawiz.constraints import Checker, apply_constraints
 from kohyawiz.constraints.ranges import range_problem, resolution_problem
 from kohyawiz.constraints.training import check_totals
 from kohyawiz.decisions import Source
-from kohyawiz.errors import UserError
+from kohyawiz.errors import PlanRefused, UserError
 from kohyawiz.facts import Interface, load_interface
 from kohyawiz.families import family_spec, swap_max
 from kohyawiz.families.companions import resolve_companions
@@ -222,17 +222,21 @@ def build_plan(
     interface = load_interface(sd_scripts_version)
     out_dir = out_dir.expanduser().resolve()
     spec = family_spec(answers.model.family)
-    script = spec.script
-    if not interface.has_script(script):
-        raise UserError(
-            f"sd-scripts {interface.version} has no {script}, so it cannot train {spec.label} LoRAs: "
-            "plan for sd-scripts main (--sd-scripts-version main) or learn a newer checkout"
-        )
+    script = _trainer(interface, answers.model.family)
     overrides: dict[str, tuple[Any, Source]] = {}
-    for key, raw in (preset_overrides or {}).items():
-        overrides[key] = (coerce_override(interface, script, key, raw, f"{preset_where}: overrides.{key}"), "preset")
-    for key, raw in answers.overrides.items():
-        overrides[key] = (coerce_override(interface, script, key, raw, f"--set {key}"), "user")
+    refused: list[str] = []
+    raw_overrides: list[tuple[str, Any, str, Source]] = [
+        *((k, v, f"{preset_where}: overrides.{k}", "preset") for k, v in (preset_overrides or {}).items()
+          if k not in answers.overrides),  # one set by the person replaces the preset's, good or bad
+        *((k, v, f"--set {k}", "user") for k, v in answers.overrides.items()),
+    ]
+    for key, raw, where, source in raw_overrides:
+        try:
+            overrides[key] = (coerce_override(interface, script, key, raw, where), source)
+        except UserError as exc:
+            refused.append(str(exc))
+    if refused:
+        raise PlanRefused(refused)
 
     sizes = sizes or {}
     given = {key: str(value) for key, (value, _) in overrides.items()}
@@ -304,6 +308,24 @@ def _process_findings(plan: Plan) -> list[Finding]:
     if plan.vram is not None and (memory := memory_finding(plan.vram.estimate_gb, gpus, nodes)):
         out.append(memory)
     return out
+
+
+def _trainer(interface: Interface, family: str) -> str:
+    spec = family_spec(family)
+    if not interface.has_script(spec.script):
+        raise UserError(
+            f"sd-scripts {interface.version} has no {spec.script}, so it cannot train {spec.label} LoRAs: "
+            "plan for sd-scripts main (--sd-scripts-version main) or learn a newer checkout"
+        )
+    return spec.script
+
+
+def check_override(key: str, raw: Any, family: str, sd_scripts_version: str | None = None) -> Any:
+    """One override checked on its own key, before any plan is built: the family's trainer in the
+    target sd-scripts must have the argument and accept the value (what `--set KEY=VALUE` passes).
+    A face keeps an override that passes even while the plan still fails for other reasons."""
+    interface = load_interface(sd_scripts_version)
+    return coerce_override(interface, _trainer(interface, family), key, raw, f"--set {key}")
 
 
 def _plausible_params(answers: Answers) -> int | None:
@@ -411,8 +433,7 @@ def _validate(plan: Plan) -> None:
     if int(plan.value("train_batch_size", 1)) < 1:
         problems.append("train_batch_size must be at least 1")
     if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise UserError(problems[0] + more)
+        raise PlanRefused(problems)
 
 
 def bucket_settings(plan: Plan) -> BucketSettings:

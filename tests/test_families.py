@@ -365,3 +365,23 @@ def test_each_recipe_is_its_docs_example_command(family):
     assert float(flags.get("network_alpha", "1.0")) == doc.alpha  # Anima's example leaves alpha at its default 1
     assert float(flags["learning_rate"]) == doc.lr
     assert flags["optimizer_type"].lower() == doc.optimizer and flags["lr_scheduler"] == doc.scheduler
+
+
+def test_a_plan_refused_lists_every_problem_and_an_override_is_checked_on_its_own_key(tmp_path):
+    from kohyawiz.errors import PlanRefused
+    from kohyawiz.plan import check_override
+
+    model = model_with_companions(tmp_path / "models", "flux", leave_out="ae")
+    (tmp_path / "models" / "clip_l.safetensors").unlink()
+    (tmp_path / "models" / "t5xxl_fp16.safetensors").unlink()
+    with pytest.raises(PlanRefused) as refused:  # F-COMPANION: all three named, not only the first
+        plan_for(tmp_path, model={"family": "flux", "path": str(model)})
+    assert [p.split(" needs ")[1].split(" ")[0] for p in refused.value.problems] == ["clip_l", "t5xxl", "ae"]
+    assert str(refused.value).endswith("(and 2 more)")
+    # One companion given: checked on its own key and accepted though the plan still misses two.
+    assert check_override("clip_l", str(tmp_path / "clip_l.safetensors"), "flux") == str(tmp_path / "clip_l.safetensors")
+    with pytest.raises(UserError, match=r"not an argument of flux_train_network\.py"):
+        check_override("clip_g", "x.safetensors", "flux")
+    with pytest.raises(PlanRefused) as both:  # every bad override is named, not only the first
+        plan_for(tmp_path, model={"family": "sd1"}, overrides={"network_dimm": "8", "max_train_steps": "lots"})
+    assert len(both.value.problems) == 2

@@ -320,6 +320,7 @@ def test_dataset_step_lists_findings_by_rule_with_files(tmp_path):
     data = tmp_path / "train"
     make_folder(data, "10_mychar", [(1024, 1024)] * 5, "mychar, smile")
     make_folder(data, "1_empty", [(64, 64)] * 2)  # no captions, tiny
+    (data / "10_mychar" / "img000.txt").write_text("")  # an error: sd-scripts stops on an empty caption
 
     async def drive() -> None:
         app = make_app(out_dir=str(tmp_path / "p"))
@@ -328,11 +329,12 @@ def test_dataset_step_lists_findings_by_rule_with_files(tmp_path):
             no_blink(app)
             app.go_to(STEPS.index("dataset"))
             await settle(pilot)
-            tree = app.query_one("#findings-tree")
-            labels = [str(node.label) for node in tree.root.children]
-            assert any(label.startswith("D-COUNT") for label in labels)
-            leaves = [str(leaf.label) for node in tree.root.children for leaf in node.children]
-            assert any("1_empty" in leaf for leaf in leaves)
+            listed = text_of(app, "#findings-text")
+            assert any(line.startswith("D-COUNT") for line in listed.splitlines())
+            assert "1_empty" in listed
+            await pilot.press("ctrl+n")  # an error blocks Next and names its file, whole
+            await settle(pilot)
+            assert STEPS[app.step] == "dataset" and str(data / "10_mychar" / "img000.txt") in text_of(app, "#error")
 
     run(drive)
 
@@ -413,3 +415,92 @@ def test_train_step_never_starts_from_files_that_differ_from_the_screen(tmp_path
     run(drive)
     config = tomllib.loads((out / "config.toml").read_text())
     assert any(table.get("max_train_steps") == 30 for table in config.values() if isinstance(table, dict))
+
+
+def test_review_repairs_a_flux_plan_with_missing_companion_files(tmp_path):
+    from test_families import COMPANION_FILES, HEADERS, header_file
+
+    model = header_file(tmp_path / "models" / "flux1-dev.safetensors", HEADERS["flux"])
+    files = {arg: header_file(tmp_path / "elsewhere" / COMPANION_FILES[arg], {"w": [4, 4]}) for arg in ("clip_l", "t5xxl", "ae")}
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = WizardState(subject="character", model_path=str(model), family="flux", concept_counts="c=30",
+                                vram_gb=24)  # fmt: skip
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("model"))
+            await settle(pilot)
+            assert app.query_one("#companion-field-t5xxl").display and not app.query_one("#companion-field-clip_g").display
+            app.query_one("#companion-clip_l", Input).value = str(files["clip_l"])  # the model step's own field
+            app.go_to(STEPS.index("review"))
+            await settle(pilot)
+            assert app.state.overrides == {"clip_l": str(files["clip_l"])}
+            summary = text_of(app, "#review-summary")
+            assert "2 to fix" in summary and "t5xxl" in summary and "--set ae=PATH" in summary
+            await pilot.press("2")
+            field = app.query_one("#override", Input)
+            field.value = f"t5xxl={files['t5xxl']}"
+            await field.action_submit()
+            await settle(pilot)
+            assert set(app.state.overrides) == {"clip_l", "t5xxl"}  # kept while ae is still missing
+            assert "ae" in text_of(app, "#review-summary") and "1 to fix" in text_of(app, "#review-summary")
+            table = app.query_one("#review-table", DataTable)
+            assert table.row_count == 2  # every override is there to remove
+            field.value = f"ae={files['ae']}"
+            await field.action_submit()
+            await settle(pilot)
+            assert app.plan.value("ae") == str(files["ae"]) and "steps" in text_of(app, "#review-summary")
+            app.go_to(STEPS.index("model"))
+            await settle(pilot)
+            assert app.query_one("#companion-ae", Input).value == str(files["ae"])  # set on review, shown here
+
+    run(drive)
+
+
+def test_a_bad_preset_override_can_be_removed_on_review(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = simple_state(tmp_path / "p")
+        app.state.overrides = {"network_dimm": "8", "max_train_steps": "400"}
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("review"))
+            await settle(pilot)
+            assert "did you mean network_dim" in text_of(app, "#review-summary")
+            await pilot.press("2")
+            await settle(pilot)
+            table = app.query_one("#review-table", DataTable)
+            assert table.row_count == 2
+            table.focus()
+            table.move_cursor(row=table.get_row_index("network_dimm"))
+            await settle(pilot)
+            assert "refused" in text_of(app, "#review-reason")
+            await pilot.press("delete")
+            await settle(pilot)
+            assert app.state.overrides == {"max_train_steps": "400"} and app.plan.value("max_train_steps") == 400
+
+    run(drive)
+
+
+def test_network_step_offers_only_what_the_family_trains_and_opens_at_its_note(tmp_path):
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = WizardState(subject="style", family="flux", concept_counts="c=30", vram_gb=24, network="locon")
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("network"))
+            await settle(pilot)
+            select = app.query_one("#network-select", Select)
+            assert [value for _, value in select._options if value is not Select.NULL] == ["lora"]
+            note = text_of(app, "#network-note")
+            assert "networks.lora_flux" in note and "locon cannot train this family" in note
+            assert app.state.network is None and not app.query_one("#lokr-size").display
+            assert app.query_one("#network").scroll_y == 0  # its note is in view
+            app.query_one("#family", Select).value = "sdxl"
+            await settle(pilot)
+            app.go_to(STEPS.index("network"))
+            await settle(pilot)
+            assert "locon" in [value for _, value in select._options]
+
+    run(drive)

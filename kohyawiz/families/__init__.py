@@ -29,9 +29,20 @@ def swap_max(spec: FamilySpec, blocks: int | None) -> int | None:
     return spec.max_swap
 
 
+def trainable_networks(family: str) -> tuple[str, ...]:
+    """The networks (answers.network) kohyawiz plans for a family: a diffusion transformer trains
+    its own LoRA module only (F-MODULE); LyCORIS and DyLoRA are planned for the SD families."""
+    from kohyawiz.answers import NETWORKS
+
+    return ("lora",) if family_spec(family).dit else NETWORKS
+
+
 def trainer_scripts() -> tuple[str, ...]:
     """Every sd-scripts LoRA trainer kohyawiz plans for, without repeats."""
     return tuple(dict.fromkeys(spec.script for spec in SPECS.values()))
 
 
-__all__ = ["SPECS", "Companion", "DocRecipe", "FamilySpec", "Setting", "family_spec", "swap_max", "trainer_scripts"]
+__all__ = [
+    "SPECS", "Companion", "DocRecipe", "FamilySpec", "Setting", "family_spec", "swap_max", "trainable_networks",
+    "trainer_scripts",
+]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kohyawiz.families import DocRecipe, FamilySpec, Setting, swap_max
+from kohyawiz.families import DocRecipe, FamilySpec, Setting, swap_max, trainable_networks
 from kohyawiz.rules.context import Context, rule
 from kohyawiz.rules.network import warn_rank
 from kohyawiz.rules.training import OPTIMIZER_NAMES
@@ -92,7 +92,7 @@ def module(ctx: Context) -> None:
     if not ctx.dit:
         return
     d, spec = ctx.decider, ctx.spec
-    if ctx.algo != "lora":
+    if ctx.algo not in trainable_networks(spec.id):
         d.error("F-MODULE", f"{ctx.algo} is not planned for {spec.label}: kohyawiz trains its LoRA with "
                 f"{spec.network_module} ({_doc(spec)}); choose the network lora (--network lora)")  # fmt: skip
         return

@@ -102,8 +102,9 @@ class Wizard(App[None]):
         """Keyboard first: each step starts with its first control focused."""
         for widget in step.query("*"):
             if widget.focusable and widget.display and not getattr(widget, "disabled", False):
-                widget.focus()
-                return
+                widget.focus(scroll_visible=False)
+                break
+        step.scroll_home(animate=False)  # the step's first lines (its note) stay in view
 
     def action_next_step(self) -> None:
         if self.step >= len(STEPS) - 1:
@@ -240,13 +241,14 @@ class Wizard(App[None]):
             then(self._write(plan))
             return
         replaced = [name for name in OWN_FILES if (folder / name).exists()]
-        what = f"kohyawiz's earlier {', '.join(replaced)}" if replaced else "no plan files (other files stay)"
-        ask = f"{question}{folder} is not empty. Replace {what} in it?"
+        what = f"kohyawiz's earlier {', '.join(replaced)}" if replaced else "no plan file (its other files stay)"
+        ask = (f"{question}Write them into {folder}, replacing {what}?" if question
+               else f"{folder} is not empty. Replace {what} in it?")  # fmt: skip
 
         def answered(yes: bool | None) -> None:
-            then(self._write(plan) if yes else "Not written: choose another folder, or write again to replace it.")
+            then(self._write(plan) if yes else "Not written: you answered No.")
 
-        self.push_screen(ConfirmScreen(ask, "Replace"), answered)
+        self.push_screen(ConfirmScreen(ask, "Write" if question else "Replace"), answered)
 
     def _write(self, plan: Any) -> str | None:
         from kohyawiz.emit import write_plan

@@ -6,16 +6,36 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static, Tree
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
 from kohyawiz.errors import UserError
 from kohyawiz.tui.steps.base import Step, problem_line
-from kohyawiz.tui.text import error, plain, styled
+from kohyawiz.tui.text import error, join, plain, styled
 
 SHOWN_PER_RULE = 50
+
+
+def findings_by_rule(findings: list[Any]) -> Text:
+    """The doctor's findings grouped by level and rule, each with its file, as wrapping text."""
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for finding in findings:
+        groups.setdefault((finding.level, finding.rule), []).append(finding)
+    order = {"error": 0, "warn": 1, "info": 2}
+    colour = {"error": "bold red", "warn": "yellow", "info": "default"}
+    out = Text()
+    for (level, rule), items in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
+        out.append_text(styled(f"{rule}: {len(items)} {level}\n", colour[level]))
+        for finding in items[:SHOWN_PER_RULE]:
+            where = f" ({finding.path})" if finding.path else ""
+            out.append_text(plain(f"  - {finding.message}{where}\n", 600))
+        if len(items) > SHOWN_PER_RULE:
+            out.append_text(plain(f"  ... and {len(items) - SHOWN_PER_RULE} more: `kohyawiz check` lists them all\n"))
+    out.rstrip()
+    return out
 
 
 class DatasetStep(Step):
@@ -42,7 +62,8 @@ class DatasetStep(Step):
         yield problem_line("concepts")
         yield DataTable(id="concept-table")
         yield Static("", id="dataset-found", classes="note")
-        yield Tree("Dataset check", id="findings-tree")
+        with VerticalScroll(id="findings-box"):  # wrapped, so every file name shows whole
+            yield Static("", id="findings-text")
         yield Checkbox("plan anyway despite dataset errors", id="force")
         with Horizontal(classes="row"):
             yield Button("Preview tag fixes", id="tags-preview")
@@ -55,8 +76,8 @@ class DatasetStep(Step):
 
     def on_mount(self) -> None:
         self.query_one("#concept-table", DataTable).add_columns("concept", "images", "repeats", "passes")
-        self.query_one("#findings-tree", Tree).show_root = False
         self.errors = 0
+        self.first_error = ""
         self._scanned: tuple[object, ...] | None = None
 
     def load(self) -> None:
@@ -91,7 +112,8 @@ class DatasetStep(Step):
         if self._scanned != self._inputs():
             self.refresh_dataset()  # the scan shown is for other answers: read the folder again
         if self.errors and not self.state.force:
-            return f"the dataset check found {self.errors} errors (listed here): fix them, or tick 'plan anyway'"
+            many = "1 error" if self.errors == 1 else f"{self.errors} errors (listed here), the first"
+            return f"the dataset check found {many}: {self.first_error}. Fix it, or tick 'plan anyway'"
         return None
 
     def _inputs(self) -> tuple[object, ...]:
@@ -105,8 +127,8 @@ class DatasetStep(Step):
     def refresh_dataset(self) -> None:
         table = self.query_one("#concept-table", DataTable)
         table.clear()
-        tree = self.query_one("#findings-tree", Tree)
-        tree.clear()
+        findings_text = self.query_one("#findings-text", Static)
+        findings_text.update("")
         note = self.query_one("#dataset-found", Static)
         self.errors = 0
         self._scanned = None
@@ -119,31 +141,21 @@ class DatasetStep(Step):
         try:
             plan, findings = self.host.preview_plan()
         except UserError as exc:
-            note.update(error(str(exc)))
+            note.update(join(error("Not counted yet, the plan cannot be made: "), plain(str(exc)),
+                             plain("\nGive what it names on step 2 (companion files) or as an override on Review.")))  # fmt: skip
             return
         for concept in plan.figures.concepts:
             table.add_row(plain(concept.name, 40), str(concept.images), str(concept.repeats),
                           str(concept.passes_per_image))  # fmt: skip
-        self.errors = sum(1 for f in findings if f.level == "error")
+        errors = [f for f in findings if f.level == "error"]
+        self.errors = len(errors)
+        if errors:
+            self.first_error = f"{errors[0].rule} {errors[0].message}" + (f" ({errors[0].path})" if errors[0].path else "")
         self._scanned = self._inputs()
         warnings = sum(1 for f in findings if f.level == "warn")
         note.update(plain(f"Dataset check: {self.errors} errors, {warnings} warnings, "
                           f"{len(findings) - self.errors - warnings} notes"))  # fmt: skip
-        self._fill_tree(tree, findings)
-
-    def _fill_tree(self, tree: Tree[Any], findings: list[Any]) -> None:
-        groups: dict[tuple[str, str], list[Any]] = {}
-        for finding in findings:
-            groups.setdefault((finding.level, finding.rule), []).append(finding)
-        order = {"error": 0, "warn": 1, "info": 2}
-        colour = {"error": "red", "warn": "yellow", "info": "default"}
-        for (level, rule), items in sorted(groups.items(), key=lambda kv: (order[kv[0][0]], kv[0][1])):
-            node = tree.root.add(styled(f"{rule}: {len(items)} {level}", colour[level]), expand=level == "error")
-            for finding in items[:SHOWN_PER_RULE]:
-                where = f" ({finding.path})" if finding.path else ""
-                node.add_leaf(plain(f"{finding.message}{where}", 300))
-            if len(items) > SHOWN_PER_RULE:
-                node.add_leaf(plain(f"... and {len(items) - SHOWN_PER_RULE} more: `kohyawiz check` lists them all"))
+        findings_text.update(findings_by_rule(findings))
 
     @on(Input.Submitted, "#dataset-dir")
     @on(Input.Submitted, "#concepts")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from kohyawiz.answers import FAMILIES, TAG_STYLES
@@ -18,6 +18,13 @@ def family_name(family: str) -> str:
     from kohyawiz.families import family_spec
 
     return f"{family_spec(family).label} ({family})"
+
+def companion_args() -> list[str]:
+    """Every companion-file argument any family's trainer takes, each once."""
+    from kohyawiz.families import SPECS
+
+    return list(dict.fromkeys(c.arg for spec in SPECS.values() for c in spec.companions))
+
 
 TAG_NAMES = {"natural": "natural language", "booru": "booru tags (anime)", "e6": "e6 tags (furry)"}
 
@@ -36,8 +43,9 @@ class ModelStep(Step):
         "D-TAGSTYLE checks that captions match the ancestry's prompt style.\n\n"
         "Flux.1, Chroma, SD3, Lumina 2, Anima and HunyuanImage train with their own sd-scripts trainer "
         "and need their text encoders and VAE as separate files (F-COMPANION): kohyawiz looks for them "
-        "beside the model and in text_encoders, clip and vae folders; set any it does not find on the "
-        "review step as an override, e.g. t5xxl = /models/t5xxl_fp16.safetensors."
+        "beside the model and in text_encoders, clip and vae folders; give any it does not find in the "
+        "field below the family (the same as `--set t5xxl=/models/t5xxl_fp16.safetensors`), or as an "
+        "override on the review step."
     )
 
     def compose(self) -> ComposeResult:
@@ -51,6 +59,10 @@ class ModelStep(Step):
         yield Label("Family (ancestry), required")
         yield Select([(family_name(f), f) for f in FAMILIES], prompt="choose the family", id="family")
         yield Static("", id="companions", classes="note")
+        for arg in companion_args():  # shown for the families that need them
+            with Vertical(id=f"companion-field-{arg}", classes="companion-field"):
+                yield Label(arg, id=f"companion-label-{arg}")
+                yield Input(id=f"companion-{arg}")
         yield Label("Prompt style of its ancestry")
         yield Select([(TAG_NAMES[t], t) for t in TAG_STYLES], allow_blank=False, value="natural", id="tags")
         yield Checkbox("v-prediction model", id="vpred")
@@ -78,10 +90,36 @@ class ModelStep(Step):
         version = self.query_one("#sd-version", Select)
         version.value = s.sd_scripts_version if s.sd_scripts_version else Select.NULL
         self._show_found()
+        self._load_companions()
+        self._show_companions()
+
+    def _load_companions(self) -> None:
+        """The companion fields hold the overrides of those arguments (the CLI's --set ARG=PATH)."""
+        self._companions_loaded = {arg: self.state.overrides.get(arg, "") for arg in companion_args()}
+        for arg, value in self._companions_loaded.items():
+            self.set_value(f"companion-{arg}", value)
+
+    def _store_companions(self) -> None:
+        """A field the person changed becomes (or stops being) an override; the others are left
+        alone, so an override set on the review step is not undone from here."""
+        overrides = dict(self.state.overrides)
+        for arg, loaded in self._companions_loaded.items():
+            typed = self.value(f"companion-{arg}").strip()
+            if typed == loaded:
+                continue
+            if typed:
+                overrides[arg] = typed
+            else:
+                overrides.pop(arg, None)
+            self._companions_loaded[arg] = typed
+        self.state.overrides = overrides
+
+    def shown(self) -> None:
+        self._load_companions()  # the review step may have set or removed one
         self._show_companions()
 
     def _show_companions(self) -> None:
-        """What a DiT family needs beside the model, and what was found (plain text only)."""
+        """What a DiT family needs beside the model, a field for each, and what was found."""
         from pathlib import Path
 
         from kohyawiz.families import family_spec
@@ -89,19 +127,28 @@ class ModelStep(Step):
 
         s = self.state
         line = self.query_one("#companions", Static)
-        if not s.family or not family_spec(s.family).companions:
+        needed = {c.arg: c for c in family_spec(s.family).companions} if s.family else {}
+        for arg in companion_args():
+            self.query_one(f"#companion-field-{arg}").display = arg in needed
+        if not needed:
             line.update("")
             return
-        spec = family_spec(s.family)
+        spec = family_spec(str(s.family))
         model = Path(s.model_path).expanduser() if s.model_path.strip() else None
-        parts = []
-        for companion in spec.companions:
-            if companion.arg in s.overrides:
-                parts.append(f"{companion.arg}: {s.overrides[companion.arg]} (your override)")
-                continue
+        missing = []
+        for arg, companion in needed.items():
             found = look_for(companion, model, set()) if model is not None and model.exists() else None
-            parts.append(f"{companion.arg}: {found if found else 'not found: set it on the review step'}")
-        line.update(plain(f"{spec.label} trains with {spec.script} and needs " + "; ".join(parts)))
+            self.query_one(f"#companion-label-{arg}", Label).update(plain(f"{arg}: {companion.what}"))
+            field = self.query_one(f"#companion-{arg}", Input)
+            field.placeholder = f"found: {found}" if found else "not found beside the model: give its file"
+            if not found and not field.value.strip():
+                missing.append(arg)
+        said = f"; give {', '.join(missing)} below" if missing else "; an empty field uses the file found"
+        line.update(plain(f"{spec.label} trains with {spec.script} and needs these files{said}."))
+
+    @on(Input.Changed, ".companion-field Input")
+    def _companion_typed(self) -> None:
+        self._show_companions()
 
     @on(Select.Changed, "#family")
     def _family_changed(self, event: Select.Changed) -> None:
@@ -110,6 +157,7 @@ class ModelStep(Step):
 
     def store(self, check: bool) -> str | None:
         s = self.state
+        self._store_companions()
         path = self.value("model-path").strip()
         if path != s.inspected_path:
             self.inspect(path)  # leaving the step by any key reads what was typed
@@ -151,6 +199,7 @@ class ModelStep(Step):
     def inspect(self, path: str) -> None:
         from kohyawiz.models import inspect_model
 
+        self._store_companions()  # what was typed there survives the reload below
         s = self.state
         s.model_path, s.inspected_path = path, path
         self._is_lora = False

@@ -31,7 +31,7 @@ class NetworkStep(Step):
         yield Static("", id="network-note", classes="note")
         yield Label("Network")
         yield Select([(n, n) for n in NETWORKS], prompt="guide's pick", id="network-select")
-        yield Label("LoKr file size (LoKr only)")
+        yield Label("LoKr file size (LoKr only)", id="lokr-label")
         yield Select([("small (factor -1)", "small"), ("large (factor 8)", "large")], prompt="small", id="lokr-size")
         yield Label("Optimizer")
         yield Select([(OPTIMIZER_NAMES[o], o) for o in OPTIMIZERS], prompt="guide's pick (Prodigy; a DiT's doc: AdamW8bit)", id="optimizer")
@@ -74,11 +74,29 @@ class NetworkStep(Step):
         return None
 
     def shown(self) -> None:
+        from kohyawiz.families import family_spec, trainable_networks
         from kohyawiz.rules.network import RECOMMENDED
 
         s = self.state
+        networks = trainable_networks(s.family) if s.family else NETWORKS
+        select = self.query_one("#network-select", Select)
+        select.set_options([(n, n) for n in networks])  # only what the family can train
+        dropped = ""
+        if s.network and s.network not in networks:
+            dropped = f" Your earlier choice {s.network} cannot train this family: choose again."
+            s.network = None
+        select.value = s.network or Select.NULL
+        lokr = "lokr" in networks
+        self.query_one("#lokr-size", Select).display = lokr
+        self.query_one("#lokr-label", Label).display = lokr
+        note = self.query_one("#network-note", Static)
+        if s.family and family_spec(s.family).dit:
+            spec = family_spec(s.family)
+            note.update(join(plain(f"{spec.label} trains a LoRA with "), strong(spec.network_module),
+                             plain(f" ({spec.script}'s own module); LyCORIS is planned for the SD families only."
+                                   f"{dropped}")))  # fmt: skip
+            return
         purpose = "multi-concept" if s.several else {"style": "styles", "concept": "concepts"}.get(s.subject or "", "general")
         picks = ", ".join(RECOMMENDED[purpose])
-        self.query_one("#network-note", Static).update(
-            join(plain(f"Guide's picks for {purpose}: "), strong(picks), plain(". Left on 'guide's pick', kohyawiz chooses."))
-        )
+        note.update(join(plain(f"Guide's picks for {purpose}: "), strong(picks),
+                         plain(f". Left on 'guide's pick', kohyawiz chooses.{dropped}")))  # fmt: skip

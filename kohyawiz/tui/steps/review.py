@@ -65,6 +65,7 @@ class ReviewStep(Step):
         table.add_columns("setting", "value", "rule")
         self.reasons: dict[str, Text] = {}
         self.overridden: set[str] = set()
+        self.broken = False
 
     def action_tab(self, name: str) -> None:
         self.query_one("#review-tabs", TabbedContent).active = name
@@ -90,17 +91,18 @@ class ReviewStep(Step):
         self.reasons = {}
         self.overridden = set(self.state.overrides)
         summary = self.query_one("#review-summary", Static)
+        self.broken = True
         missing = self.state.missing()
         if missing:
             summary.update(error(f"Not ready: {missing}."))
+            self._override_rows()
             return
         try:
             plan = self.host.build_plan()
         except UserError as exc:
-            summary.update(join(error("This plan cannot be made: "), plain(str(exc)),
-                                plain("\nGo back to change an answer, or remove an override (key 2).")))  # fmt: skip
-            self.query_one("#review-findings", Static).update(error(str(exc)))
+            self._show_broken(exc)
             return
+        self.broken = False
         for decision in plan.decisions:
             shown = "-" if decision.value is None else _show(decision.value)
             mark = "" if decision.source == "rule" else f" <{decision.source}>"
@@ -117,27 +119,58 @@ class ReviewStep(Step):
         key = event.row_key.value if event.row_key is not None else None
         self.query_one("#review-reason", Static).update(self.reasons.get(str(key), plain("")))
 
+    def _show_broken(self, exc: UserError) -> None:
+        """A plan that cannot be made yet: every problem left, with what to set, and every
+        override in the table (each checked on its own key), so any of them can be removed."""
+        from kohyawiz.errors import PlanRefused
+
+        problems = exc.problems if isinstance(exc, PlanRefused) else [str(exc)]
+        listed = "\n".join(f"- {p}" for p in problems)
+        text = join(error(f"This plan cannot be made yet: {len(problems)} to fix\n"), plain(listed, 20_000),
+                    plain("\nSet companion files on step 2 or as overrides (key 2: key=value); highlight an "
+                          "override there and press Delete to remove it; or go back to change an answer."))  # fmt: skip
+        self.query_one("#review-summary", Static).update(text)
+        self.query_one("#review-findings", Static).update(join(error("Not planned yet:\n"), plain(listed, 20_000)))
+        self.query_one("#review-figures", Static).update(plain("No arithmetic until the plan can be made."))
+        self._override_rows()
+
+    def _override_rows(self) -> None:
+        """Every override as a row (so Delete can take it back), each checked on its own key."""
+        from kohyawiz.plan import check_override
+
+        table = self.query_one("#review-table", DataTable)
+        for key, value in self.state.overrides.items():
+            try:
+                if self.state.family:
+                    check_override(key, value, self.state.family, self.state.sd_scripts_version)
+                mark, why = "<user>", "accepted on its own key; the plan is not made yet (key 1 says why)"
+            except UserError as bad:
+                mark, why = "<user> refused", f"refused: {bad.message}; Delete removes it"
+            table.add_row(plain(key, 30), plain(value, 22), plain(mark), key=key)
+            self.reasons[key] = join(strong(f"{key} = {value}"), plain(f"  {why}"))
+
     @on(Button.Pressed, "#override-set")
     @on(Input.Submitted, "#override")
     def _override(self) -> None:
         from kohyawiz.assemble import parse_override
+        from kohyawiz.plan import check_override
 
         field = self.query_one("#override", Input)
+        if not self.state.family:
+            self.host.say(error("choose the base model's family first (step 2): overrides are checked against its trainer"))
+            return
         try:
             key, value = parse_override(field.value)
-            previous = dict(self.state.overrides)
-            self.state.overrides = {**previous, key: value}
-            try:
-                self.host.build_plan()  # checked against the target sd-scripts on the spot
-            except UserError:
-                self.state.overrides = previous
-                raise
+            # Checked on its own key at once; kept even while the plan still fails for other reasons.
+            check_override(key, value, self.state.family, self.state.sd_scripts_version)
         except UserError as exc:
             self.host.say(error(str(exc).replace("--set ", "override ")))
             return
+        self.state.overrides = {**self.state.overrides, key: value}
         field.value = ""
-        self.host.say(plain(f"{key} set to {value}"))
         self.refresh_review()
+        left = "; the plan is not made yet: key 1 lists what is left" if self.broken else ""
+        self.host.say(plain(f"{key} set to {value}{left}"))
 
     def key_delete(self) -> None:
         self._remove()

@@ -124,7 +124,7 @@ class TrainStep(Step):
             self.host.say(plain(f"Wrote the answers on screen to {plan.out_dir} first."))
             self._load_folder(plan, then)
 
-        question = f"The files in the plan folder differ from the answers on screen:\n{listed}\nWrite the answers first? "
+        question = f"The files in the plan folder differ from the answers on screen:\n{listed}\n"
         host.write_asking(plan, written, question)
 
     def _load_folder(self, plan: Any, then: Callable[[Any], object]) -> None:
