@@ -51,9 +51,37 @@ def _nesting(text: str, limit: int) -> bool:
     return False
 
 
-def read_text(path: Path | str, what: str, limit: int = CONFIG_LIMIT) -> str:
-    """The text of a regular file of at most `limit` bytes, as UTF-8."""
+def link_out(path: Path, folder: Path) -> Path | None:
+    """Where `path` leads when it is a link whose target is outside `folder` (a loop counts as
+    out), else None. kohyawiz never reads through such a link: a dataset with `a.txt ->
+    ~/.ssh/id_rsa` must not get that file quoted, copied or put into a LoRA's metadata."""
+    if not path.is_symlink():
+        return None
+    try:
+        target = path.resolve(strict=True)
+        root = folder.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.readlink(path)) if path.is_symlink() else path
+    return None if target == root or root in target.parents else target
+
+
+def refuse_link_out(path: Path, folder: Path, what: str) -> None:
+    """A one-line UserError for a link out of `folder` (see link_out)."""
+    target = link_out(path, folder)
+    if target is not None:
+        raise UserError(
+            f"is a link that leads out of its folder (to {target}): skipped, kohyawiz does not read the {what} "
+            "through it; put the file itself there",
+            where=str(path),
+        )
+
+
+def read_text(path: Path | str, what: str, limit: int = CONFIG_LIMIT, *, within: Path | None = None) -> str:
+    """The text of a regular file of at most `limit` bytes, as UTF-8. With `within`, a link that
+    leads out of that folder is refused, not read."""
     path = Path(path).expanduser()
+    if within is not None:
+        refuse_link_out(path, within, what)
     try:
         # O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused just below.
         handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))

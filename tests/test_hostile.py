@@ -482,3 +482,72 @@ def test_numbers_from_presets_and_imports_are_range_checked_too(tmp_path):
     imported = import_settings({"LoRA_type": "Standard", "epoch": 10000000000, "network_dim": 8}, "gui.json")
     assert "max_train_epochs" not in imported.overrides
     assert time.monotonic() - start < 20
+
+
+def _linked_dataset(tmp_path: Path) -> tuple[Path, Path]:
+    secret = tmp_path / "secret" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("SECRET-KEY-MATERIAL\n")
+    folder = make_folder(tmp_path / "train", "10_x", [(512, 512)] * 3, "x, tag")
+    (folder / "img000.txt").unlink()
+    (folder / "img000.txt").symlink_to(secret)
+    (folder / "outside.png").symlink_to(secret)
+    return tmp_path / "train", secret
+
+
+def test_check_and_tags_never_read_through_a_link_out(tmp_path):
+    train, secret = _linked_dataset(tmp_path)
+    checked = kohyawiz("check", str(train))
+    assert "SECRET" not in checked.stdout + checked.stderr and "leads out of its folder" in checked.stdout
+    tags = kohyawiz("tags", str(train), "--write")
+    assert "SECRET" not in tags.stdout + tags.stderr and "skipped" in tags.stdout
+    assert secret.read_text() == "SECRET-KEY-MATERIAL\n" and (train / "10_x" / "img000.txt").is_symlink()
+    planned = kohyawiz(*PLAN_ARGS[:-2], "--dataset", str(train), "--out", str(tmp_path / "p"))
+    one_line(planned)
+    assert "SECRET" not in planned.stderr
+
+
+def test_prepare_skips_links_out_and_names_every_image_apart(tmp_path):
+    from PIL import Image
+
+    from kohyawiz.dataset.prepare import prepare
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, colour in (("dup.png", 1), ("dup.gif", 2), ("dup-png.png", 3)):
+        Image.new("RGB", (64, 64), (colour, 0, 0)).save(raw / name)
+        (raw / name).with_suffix(".txt").write_text(f"caption {colour}") if name != "dup.gif" else None
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET")
+    (raw / "linked.png").symlink_to(raw / "dup.png")  # inside the raw folder: fine
+    (raw / "away.png").symlink_to(tmp_path / "elsewhere.png")
+    Image.new("RGB", (64, 64)).save(tmp_path / "elsewhere.png")
+    (raw / "linked.txt").symlink_to(secret)
+    into = tmp_path / "into"
+    report = prepare(raw, into)
+    names = [p.target.name for p in report if p.target]
+    assert len(names) == len(set(names)) == 4
+    assert any(p.problem and "leads out" in p.problem for p in report if p.source.name == "away.png")
+    assert not any("SECRET" in p.read_text(errors="replace") for p in into.glob("*.txt"))
+    by_source = {p.source.name: p.target for p in report if p.target}
+    assert by_source["dup.png"].with_suffix(".txt").read_text() == "caption 1"
+    assert by_source["dup-png.png"].with_suffix(".txt").read_text() == "caption 3"
+
+
+def test_prepare_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
+    import errno
+
+    from PIL import Image
+
+    from kohyawiz.dataset import prepare as prepare_module
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    Image.new("RGB", (64, 64)).save(raw / "a.png")
+
+    def full(path: Path, data: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(prepare_module, "write_atomic", full)
+    with pytest.raises(UserError, match="No space left"):
+        prepare_module.prepare(raw, tmp_path / "into")

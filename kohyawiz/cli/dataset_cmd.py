@@ -48,7 +48,10 @@ def run_tags(args: argparse.Namespace) -> int:
     if args.implications:
         for tag, implied in load_implications(Path(args.implications)).items():
             table.setdefault(tag, set()).update(implied)
-    fixes = caption_fixes(Path(args.dir), table, args.caption_extension, args.trigger)
+    skipped: list[Path] = []
+    fixes = caption_fixes(Path(args.dir), table, args.caption_extension, args.trigger, skipped)
+    for link in skipped:
+        print(f"skipped {link}: it or its image is a link that leads out of its folder; kohyawiz neither reads nor writes through it")
     for caption, old, new in fixes:
         print(f"{caption}\n  - {old.strip()}\n  + {new}")
     if not fixes:

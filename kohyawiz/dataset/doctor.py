@@ -58,7 +58,7 @@ def check_dataset(scan: DatasetScan, options: CheckOptions) -> list[Finding]:
         findings += count_findings(options.subject, concept.name, len(concept.images))
         findings += _check_files(concept, options)
         findings += _check_captions(concept, options, multi)
-    findings += _duplicates([image for concept in scan.concepts for image in concept.images])
+    findings += _duplicates([image for c in scan.concepts for image in c.images if image not in c.links_out])
     return findings
 
 
@@ -145,6 +145,10 @@ def _check_files(concept: ScannedConcept, options: CheckOptions) -> list[Finding
             )
     for path, problem in concept.unreadable.items():
         out.append(Finding("D-FORMAT", "error", f"unreadable image: {problem}", str(path)))
+    for path, target in concept.links_out.items():
+        out.append(Finding("D-FORMAT", "warn", f"{path.name} is a link that leads out of its folder (to {target}): "
+                           "skipped, kohyawiz does not read through it (its size is unknown); sd-scripts will read "
+                           "it: put the image itself there", str(path)))  # fmt: skip
     for image in concept.images:
         cut = truncation(image) if image in concept.sizes else None
         if cut:
@@ -193,8 +197,12 @@ def uses_transparency(path: Path) -> bool:
 
 
 def _read_caption(path: Path) -> tuple[str | None, Finding | None]:
-    from kohyawiz.door import CAPTION_LIMIT, read_text
+    from kohyawiz.door import CAPTION_LIMIT, link_out, read_text
 
+    if (target := link_out(path, path.parent)) is not None:
+        return None, Finding("D-CAPTION", "error", f"{path.name} is a link that leads out of its folder (to {target}): "
+                             "skipped, kohyawiz does not read through it; sd-scripts would read it and put its words "
+                             "into the LoRA's metadata: put the caption itself there", str(path))  # fmt: skip
     try:
         return read_text(path, "caption", CAPTION_LIMIT), None
     except UserError as exc:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kohyawiz.dataset.doctor import HUGE_SIDE
+from kohyawiz.door import link_out
 from kohyawiz.errors import UserError
 from kohyawiz.files import write_atomic
 
@@ -82,8 +83,12 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
     into.mkdir(parents=True, exist_ok=True)
     report: list[Prepared] = []
     taken: set[str] = set()
-    for source in sorted(p for p in raw.iterdir() if p.is_file() and p.suffix.lower() in READABLE):
+    for source in sorted(p for p in raw.iterdir() if p.suffix.lower() in READABLE and p.is_file()):
         entry = Prepared(source, None)
+        if (target := link_out(source, raw)) is not None:
+            entry.problem = f"a link that leads out of the raw folder (to {target}): skipped, never read through"
+            report.append(entry)
+            continue
         try:
             data, suffix, entry.actions = _transform(source, webp_to_png)
         except Image.DecompressionBombError:
@@ -93,27 +98,53 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
         if entry.problem:
             report.append(entry)
             continue
-        stem = source.stem
-        if stem.lower() in taken:  # dup.png, dup.gif and dup.tif must not become one dup.png
-            stem = f"{source.stem}-{source.suffix.lstrip('.').lower()}"
+        stem = _free_stem(source, taken)
+        if stem != source.stem:  # dup.png, dup.gif and dup-png.png must not share a name
             entry.actions.append(f"named {stem}{suffix}: another image already has the name {source.stem}")
         taken.add(stem.lower())
-        target = into / f"{stem}{suffix}"
-        entry.target = target
-        payload = source.read_bytes() if data is None else data
-        if _same_bytes(target, payload):
-            entry.actions.append("unchanged")
-        else:
-            write_atomic(target, payload)
-            if data is None:
-                entry.actions.append("copied")
-        for caption_suffix in CAPTIONS:
-            caption = source.with_suffix(caption_suffix)
-            if caption.is_file():
-                copy = into / f"{stem}{caption_suffix}"
-                text = caption.read_bytes()
-                if not _same_bytes(copy, text):
-                    write_atomic(copy, text)
-                    entry.actions.append(f"caption {caption.name} copied as {copy.name}")
+        entry.target = into / f"{stem}{suffix}"
+        try:
+            _write_one(source, entry, data, stem)
+        except OSError as exc:  # a full disk, a read-only folder: stop in one line, the raw folder untouched
+            raise UserError(f"cannot write {entry.target.name}: {exc.strerror or exc}; {len(report)} images were "
+                            "prepared before it", where=str(into)) from None  # fmt: skip
         report.append(entry)
     return report
+
+
+def _free_stem(source: Path, taken: set[str]) -> str:
+    """The source's own stem, or the first free one of stem-ext, stem-ext-2, ... (case-insensitive,
+    as on the file systems people train from)."""
+    stem = source.stem
+    if stem.lower() not in taken:
+        return stem
+    base = f"{stem}-{source.suffix.lstrip('.').lower()}"
+    candidate, number = base, 1
+    while candidate.lower() in taken:
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+def _write_one(source: Path, entry: Prepared, data: bytes | None, stem: str) -> None:
+    assert entry.target is not None
+    payload = source.read_bytes() if data is None else data
+    if _same_bytes(entry.target, payload):
+        entry.actions.append("unchanged")
+    else:
+        write_atomic(entry.target, payload)
+        if data is None:
+            entry.actions.append("copied")
+    for caption_suffix in CAPTIONS:
+        caption = source.with_suffix(caption_suffix)
+        if not (caption.is_file() or caption.is_symlink()):
+            continue
+        if (target := link_out(caption, source.parent)) is not None:
+            entry.actions.append(f"caption {caption.name} not copied: a link that leads out of the raw folder (to "
+                                 f"{target}), never read through")  # fmt: skip
+            continue
+        copy = entry.target.parent / f"{stem}{caption_suffix}"
+        text = caption.read_bytes()
+        if not _same_bytes(copy, text):
+            write_atomic(copy, text)
+            entry.actions.append(f"caption {caption.name} copied as {copy.name}")

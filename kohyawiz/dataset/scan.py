@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kohyawiz.dataset.images import ImageHeaderError, read_header
 from kohyawiz.decisions import Finding
+from kohyawiz.door import link_out
 from kohyawiz.errors import UserError
 
 
@@ -25,6 +26,9 @@ class ScannedConcept:
     transparent: set[Path] = field(default_factory=set)
     skipped: list[Path] = field(default_factory=list)
     """Files sd-scripts would not read as images."""
+    links_out: dict[Path, Path] = field(default_factory=dict)
+    """Images that are links leading out of the folder, with their targets: counted (sd-scripts
+    reads them) but never read by kohyawiz."""
 
     def known_sizes(self) -> list[tuple[int, int]]:
         return [self.sizes[p] for p in self.images if p in self.sizes]
@@ -74,6 +78,12 @@ def scan_training_dir(root: Path, extensions: tuple[str, ...], read_sizes: bool 
     for entry in entries:
         if not entry.is_dir():
             continue
+        target = link_out(Path(entry.path), root)
+        if target is not None:
+            findings.append(Finding("D-FOLDER", "warn", f"{entry.name} is a link that leads out of the dataset folder "
+                                    f"(to {target}): skipped, kohyawiz does not read through it; give the real folder "
+                                    "or copy it in", entry.path))  # fmt: skip
+            continue
         try:
             parsed = parse_folder_name(entry.name)
         except ValueError as exc:
@@ -112,6 +122,9 @@ def read_concept(concept: ScannedConcept, extensions: tuple[str, ...], read_size
         path = Path(entry.path)
         if is_sd_image(path, extensions):
             concept.images.append(path)
+            if (target := link_out(path, concept.folder)) is not None:
+                concept.links_out[path] = target
+                continue
             if read_sizes:
                 try:
                     concept.sizes[path], alpha = read_header(path)

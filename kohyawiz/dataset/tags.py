@@ -105,11 +105,20 @@ def fix_caption(tags: list[str], triggers: list[str], implications: dict[str, se
 
 
 def caption_fixes(
-    root: Path, implications: dict[str, set[str]], caption_extension: str = ".txt", triggers: list[str] | None = None
+    root: Path,
+    implications: dict[str, set[str]],
+    caption_extension: str = ".txt",
+    triggers: list[str] | None = None,
+    skipped: list[Path] | None = None,
 ) -> list[tuple[Path, str, str]]:
-    """(caption file, old text, new text) for every caption the tag rules would change."""
+    """(caption file, old text, new text) for every caption the tag rules would change. Captions
+    (or images) that are links leading out of their folder are neither read nor fixed: they are
+    added to `skipped`."""
     from kohyawiz.dataset.scan import scan_training_dir
+    from kohyawiz.door import CAPTION_LIMIT, link_out, read_text
     from kohyawiz.facts import resolve_version
+
+    skipped = [] if skipped is None else skipped
 
     scan = scan_training_dir(root, resolve_version(None).image_extensions, read_sizes=False)
     fixes = []
@@ -117,9 +126,12 @@ def caption_fixes(
         wanted = triggers or [t.strip() for t in concept.name.split(",") if t.strip()]
         for image in concept.images:
             caption = image.with_suffix(caption_extension)
+            if link_out(caption, concept.folder) is not None or image in concept.links_out:
+                skipped.append(caption)  # never read through, never written through
+                continue
             try:
-                old = caption.read_text(encoding="utf-8") if caption.is_file() else ""
-            except (OSError, UnicodeDecodeError):
+                old = read_text(caption, "caption", CAPTION_LIMIT) if caption.is_file() else ""
+            except UserError:
                 continue  # the doctor reports it; a fix would lose text
             new = ", ".join(fix_caption(split_tags(old), wanted, implications))
             if new != old.strip():
