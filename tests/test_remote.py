@@ -234,31 +234,69 @@ def test_skypilot_loads_the_task_with_its_own_parser(tmp_path):
     assert SECRET not in run.stdout and all(v in ("None", "") or v.startswith("<") for v in loaded["secrets"].values())
 
 
-@pytest.mark.skipif(os.environ.get("KOHYAWIZ_SLURM_TEST") != "1", reason="set KOHYAWIZ_SLURM_TEST=1 to start a Slurm")
-def test_a_real_slurm_runs_the_exported_script_and_its_log_comes_back(tmp_path):
+SLURM_OPT_IN = pytest.mark.skipif(os.environ.get("KOHYAWIZ_SLURM_TEST") != "1",
+                                  reason="set KOHYAWIZ_SLURM_TEST=1 to start a Slurm")  # fmt: skip
+
+
+def _train_on_slurm(tmp_path: Path, plan_dir: Path, sd_scripts: str, python: str, env_extra: dict[str, str]) -> dict:
+    """Export the plan's sbatch script, submit it to a Slurm started here, watch it to its end;
+    the run record's outcome comes back."""
     from tests.slurm_cluster import available, job_state, single_node_slurm
 
-    problem = available()
-    if problem:
+    if (problem := available()) is not None:
         pytest.skip(problem)
-    plan_dir = _plan(tmp_path)
-    exported = _cli("export", str(plan_dir), "--slurm", "--gpus-per-node", "0", "--time", "00:10:00",
-                    "--sd-scripts", os.environ.get("KOHYAWIZ_SLURM_SD", str(FAKE)),
-                    "--python", os.environ.get("KOHYAWIZ_SLURM_PYTHON", sys.executable))  # fmt: skip
+    exported = _cli("export", str(plan_dir), "--slurm", "--gpus-per-node", "0", "--time", "00:20:00",
+                    "--sd-scripts", sd_scripts, "--python", python)  # fmt: skip
     assert exported.returncode == 0, exported.stderr
     with single_node_slurm(tmp_path / "slurm") as env:
-        env = {**env, "KOHYAWIZ_FAKE_LOG": str(LOG), "KOHYAWIZ_FAKE_DELAY": "0.01"}
+        env = {**env, **env_extra}
         submitted = subprocess.run(["sbatch", "--parsable", str(plan_dir / "train.sbatch")], env=env,
                                    capture_output=True, text=True, timeout=60)  # fmt: skip
         assert submitted.returncode == 0, submitted.stderr
         job = submitted.stdout.strip().split(";")[0]
-        watched = _cli("runs", "watch", f"slurm-{job}", "--plain", "--wait", "120", "--timeout", "600",
-                       env=env, timeout=900)  # fmt: skip
+        watched = _cli("runs", "watch", f"slurm-{job}", "--plain", "--wait", "120", "--timeout", "900",
+                       env=env, timeout=1200)  # fmt: skip
         state = job_state(env, job)
-    assert watched.returncode == 0, watched.stdout + watched.stderr
-    assert state == "COMPLETED"
     record = next((tmp_path / "home" / "runs").glob(f"*-slurm-{job}"))
-    outcome = json.loads((record / "outcome.json").read_text())
+    log = (record / "train.log").read_text(errors="replace")[-3000:]
+    assert watched.returncode == 0, watched.stdout + watched.stderr + log
+    assert state == "COMPLETED"
+    assert "--machine_rank" in (record / "argv.json").read_text()
+    return json.loads((record / "outcome.json").read_text())
+
+
+@SLURM_OPT_IN
+def test_a_real_slurm_runs_the_exported_script_and_its_log_comes_back(tmp_path):
+    outcome = _train_on_slurm(tmp_path, _plan(tmp_path), str(FAKE), sys.executable,
+                              {"KOHYAWIZ_FAKE_LOG": str(LOG), "KOHYAWIZ_FAKE_DELAY": "0.01"})  # fmt: skip
     assert outcome["status"] == "completed" and outcome["final_step"] == outcome["total_steps"] == 8
     assert outcome["outputs"] and all(not o.get("mismatches") for o in outcome["outputs"])
-    assert "--machine_rank" in (record / "argv.json").read_text()
+
+
+REAL = ("KOHYAWIZ_SD_SCRIPTS", "KOHYAWIZ_SD_PYTHON", "KOHYAWIZ_E2E_MODEL", "KOHYAWIZ_E2E_TOKENIZERS")
+
+
+@SLURM_OPT_IN
+@pytest.mark.sdscripts
+@pytest.mark.skipif(not all(os.environ.get(v) for v in REAL), reason="set " + ", ".join(REAL))
+def test_the_real_sd_scripts_trains_through_slurm(tmp_path):
+    """The tiny SD1.5 of shared/sd-scripts' harness, 4 steps on CPU, through sbatch, srun and accelerate."""
+    make_folder(tmp_path / "data", "1_tinyconcept", [(64, 64)] * 4, "tinyconcept, square")
+    request = PlanRequest(
+        out_dir=tmp_path / "plan",
+        answers={"subject": "concept", "vram_gb": 12, "model": {"family": "sd1", "path": os.environ["KOHYAWIZ_E2E_MODEL"]}},
+        dataset=tmp_path / "data",
+        overrides={
+            "resolution": "64", "min_bucket_reso": "64", "max_bucket_reso": "128", "max_train_epochs": "1",
+            "mixed_precision": "no", "save_precision": "float", "max_data_loader_n_workers": "0",
+            "persistent_data_loader_workers": "false", "tokenizer_cache_dir": os.environ["KOHYAWIZ_E2E_TOKENIZERS"],
+        },
+        force=True,
+    )  # fmt: skip
+    plan, _ = plan_from_request(request)
+    write_plan(plan)
+    offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    outcome = _train_on_slurm(tmp_path, tmp_path / "plan", os.environ["KOHYAWIZ_SD_SCRIPTS"],
+                              os.environ["KOHYAWIZ_SD_PYTHON"], offline)  # fmt: skip
+    assert outcome["status"] == "completed" and outcome["final_step"] == outcome["total_steps"] == 4
+    assert Path(outcome["outputs"][-1]["path"]).is_file() and outcome["outputs"][-1]["mismatches"] == []
