@@ -61,6 +61,16 @@ def make_folder(root: Path, name: str, sizes: list[tuple[int, int]], caption: st
     return folder
 
 
+@pytest.fixture(autouse=True)
+def own_kohyawiz_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test its own kohyawiz home: nothing reads or writes the developer's real one
+    (~/.local/share/kohyawiz: learned facts, runs, the queue, remembered answers)."""
+    home = tmp_path_factory.mktemp("kohyawiz-home")
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "xdg-unused"))
+    return home
+
+
 @pytest.fixture
 def shared() -> Path:
     if not (SHARED / "sd-scripts").is_dir():

@@ -231,7 +231,7 @@ def test_C_RESUME_initial_step_below_total(tmp_path):
 )  # fmt: skip
 def test_C_RANGE_refuses_numbers_sd_scripts_cannot_use(tmp_path, key, value):
     message = refused(tmp_path, "C-RANGE", overrides={key: value})
-    assert key in message or "resolution" in message
+    assert key in message
 
 
 def test_C_TRAIN_PARTS_something_trains(tmp_path):

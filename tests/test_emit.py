@@ -87,13 +87,18 @@ def test_matrix_emits_files_sd_scripts_accepts(tmp_path, row):
     interface = load_interface(row["version"])
     files = emit.render(plan)
     config = sd_scripts_flatten(files["config.toml"])
-    assert config == {k: v for k, v in sd_scripts_flatten(files["config.toml"]).items()}
-    assert tomllib.loads(files["config.toml"])  # also valid for modern parsers
+    # Every argument the plan decided, with its value, as sd-scripts' old toml reads it, and the same
+    # for a modern parser.
+    assert config == {d.key: list(d.value) if isinstance(d.value, tuple) else d.value for d in plan.config_args()}
+    assert {k: v for t in tomllib.loads(files["config.toml"]).values() for k, v in t.items()} == config
     for key, value in config.items():
         assert interface.check_arg(plan.script, key, value) is None, (key, value)
     assert "max_train_epochs" in config
     assert isinstance(config.get("optimizer_args", []), list)
-    assert "network_args" not in config or config["network_args"]
+    if row["network"] == "lora":
+        assert "network_args" not in config  # plain LoRA takes sd-scripts' own module with no options
+    else:
+        assert config["network_args"] and all("=" in a for a in config["network_args"])
     dataset = toml.loads(files["dataset.toml"])
     check_dataset_config(interface, dataset)
     assert not set(config) & set(interface.dataset_routes), "dataset keys belong in dataset.toml"
@@ -171,6 +176,36 @@ def test_write_plan_is_complete_and_atomic(tmp_path):
     written = emit.write_plan(plan)
     assert set(written) == {"config.toml", "dataset.toml", "plan.json", "preset.toml"}
     assert not list(plan.out_dir.glob(".*.tmp"))
+
+
+def test_a_failure_between_the_plans_writes_leaves_the_old_plan_whole(tmp_path):
+    """The disk refuses a later file of the new plan (a file-size limit, so every way of writing
+    meets it): the old plan stays exactly as it was, and no temporary file is left."""
+    import resource
+    import signal
+
+    from kohyawiz.errors import UserError
+
+    old_plan = plan_for(tmp_path, concepts=[{"name": "hmbrgr", "images": 30}])
+    emit.write_plan(old_plan)
+    before = {p.name: p.read_bytes() for p in old_plan.out_dir.iterdir()}
+    concepts = [{"name": f"concept{i:02d}", "images": 30} for i in range(12)]
+    new_plan = plan_for(tmp_path, concepts=concepts, vram_gb=8)
+    new_files = {name: text.encode() for name, text in emit.render(new_plan).items()}
+    assert next(iter(new_files)) == "dataset.toml" and new_files["dataset.toml"] != before["dataset.toml"]
+    # Every new file but plan.json fits under the limit; plan.json, written after dataset.toml, does not.
+    limit = max(len(b) for b in [*before.values(), *(t for n, t in new_files.items() if n != "plan.json")]) + 1
+    assert len(new_files["plan.json"]) > limit
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        with pytest.raises(UserError, match="cannot write the plan"):
+            emit.write_plan(new_plan)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert {p.name: p.read_bytes() for p in old_plan.out_dir.iterdir()} == before
 
 
 def test_strings_with_quotes_and_backslashes_survive(tmp_path):

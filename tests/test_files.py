@@ -82,3 +82,10 @@ def test_the_home_folder_follows_kohyawiz_home_then_xdg(monkeypatch: pytest.Monk
     from kohyawiz.run.records import runs_home
 
     assert learned_dir().parent == runs_home().parent == tmp_path / "xdg" / "kohyawiz"
+
+
+def test_every_test_has_its_own_home_away_from_the_real_one(own_kohyawiz_home: Path, tmp_path_factory) -> None:
+    assert kohyawiz_home() == own_kohyawiz_home
+    assert tmp_path_factory.getbasetemp() in own_kohyawiz_home.parents
+    assert Path.home() / ".local" / "share" / "kohyawiz" not in (own_kohyawiz_home, *own_kohyawiz_home.parents)
+    assert list(own_kohyawiz_home.iterdir()) == []  # fresh, not shared with another test

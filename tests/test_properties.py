@@ -61,4 +61,7 @@ def test_any_answers_plan_or_fail_clearly(tmp_path_factory, data):
         assert "\n" not in str(exc)
         return
     files = render(plan)
-    assert plan.figures.total_steps >= 0 and "config.toml" in files
+    figures = plan.figures
+    assert figures.total_steps == figures.epochs * figures.steps_per_epoch
+    assert (figures.total_steps > 0) == (figures.images_with_repeats > 0)  # no images plan no steps
+    assert {"config.toml", "dataset.toml", "plan.json"} <= set(files)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -108,6 +109,33 @@ def test_parser_never_raises_on_garbage_and_partial_lines():
         parser.line(junk)
 
 
+def test_every_real_log_parses_without_a_parser_error(logs):
+    real = [*sorted(logs.glob("*.log")), DATA / "oom.log"]
+    assert len(real) >= 10
+    for path in real:
+        parser = logparse.LogParser()
+        events = parser.feed(path.read_text(encoding="utf-8", errors="replace")) + parser.close()
+        assert events, path.name
+        assert (path.name, parser.errors, parser.first_error) == (path.name, 0, None)
+
+
+def test_a_line_the_parser_fails_on_is_counted_into_the_run_record(plan_dir, logs, monkeypatch):
+    real_classify = logparse.LogParser._classify
+
+    def fails_on_epochs(self, text):
+        if re.fullmatch(r"epoch \d+/\d+", text):
+            raise IndexError("a shape the parser did not expect")
+        return real_classify(self, text)
+
+    monkeypatch.setattr(logparse.LogParser, "_classify", fails_on_epochs)
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    outcome, record = train(PlanFolder.load(plan_dir), sd, env_extra=fake_env(logs / "lora-console-log-simple.log"))
+    assert outcome.status == "completed" and outcome.parse_errors == 2
+    assert outcome.parse_error == "IndexError: a shape the parser did not expect on 'epoch 1/2'"
+    kept = json.loads((record.folder / "outcome.json").read_text())
+    assert (kept["parse_errors"], kept["parse_error"]) == (2, outcome.parse_error)
+
+
 @pytest.fixture
 def plan_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
@@ -150,15 +178,31 @@ def test_train_through_the_real_subprocess_path(plan_dir, logs):
     outcome, record = train(plan, sd, env_extra=fake_env(logs / "lora-console-log-simple.log"))
     assert outcome.status == "completed" and outcome.returncode == 0
     assert (outcome.final_step, outcome.total_steps, outcome.epochs, outcome.final_loss) == (8, 8, 2, 2.39)
+    assert outcome.parse_errors == 0
     assert len(outcome.outputs) == 2 and all(o["mismatches"] == [] for o in outcome.outputs)
     assert outcome.outputs[-1]["metadata"]["ss_network_dim"] == "32"
     events = [json.loads(line) for line in (record.folder / "events.jsonl").read_text().splitlines()]
-    assert events[-1]["event"] in ("ModelSaved", "Progress")
+    assert [e["event"] for e in events][-2:] == ["CheckpointSaved", "ModelSaved"]  # the final redraw adds no step
     assert json.loads((record.folder / "outcome.json").read_text())["status"] == "completed"
     assert (record.folder / "train.log").read_text().count("epoch ") >= 2
     recorded = json.loads((record.folder / "argv.json").read_text())
     assert recorded[: len(argv) - 1] == argv[:-1]  # the launch, then the run record's TensorBoard folder
     assert recorded[recorded.index("--logging_dir") + 1] == str(record.folder / "tensorboard")
+
+
+def test_a_saved_lora_whose_metadata_differs_from_the_launched_config_is_reported(plan_dir, logs):
+    plan = PlanFolder.load(plan_dir)
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    wrong = fake_env(logs / "lora-console-log-simple.log", KOHYAWIZ_FAKE_METADATA="ss_network_dim=8,ss_network_alpha=3")
+    outcome, record = train(plan, sd, env_extra=wrong)
+    assert outcome.status == "completed" and len(outcome.outputs) == 2
+    for output in outcome.outputs:
+        assert output["mismatches"] == [
+            "ss_network_dim is 8, the launched config.toml asked for 32",
+            f"ss_network_alpha is 3, the launched config.toml asked for {plan.arg('network_alpha')}",
+        ]
+    kept = json.loads((record.folder / "outcome.json").read_text())
+    assert kept["outputs"][0]["mismatches"] == outcome.outputs[0]["mismatches"]
 
 
 def test_no_data_exits_zero_but_is_a_failure(plan_dir, logs):
@@ -291,12 +335,18 @@ def test_queue_runs_in_order_and_survives_failures(plan_dir, logs, tmp_path, mon
 
 
 def test_preflight_asks_sd_scripts_own_parser(plan_dir, tmp_path):
-    """The probe runs in sd-scripts' interpreter; a checkout without setup_parser() is skipped,
-    and a probe that cannot even start is an error, not a silent pass."""
-    from kohyawiz.run.train import parser_problems
+    """The probe runs in sd-scripts' interpreter; a checkout without setup_parser() cannot be asked
+    and preflight says so, and a probe that cannot even start is an error, not a silent pass."""
+    from kohyawiz.run.train import parser_check, parser_problems
 
     plan = PlanFolder.load(plan_dir)
-    assert parser_problems(plan, find_sd_scripts(str(FAKE), sys.executable)) == []
+    fake = find_sd_scripts(str(FAKE), sys.executable)
+    assert parser_check(plan, fake).not_asked == "this sd-scripts has no setup_parser()"
+    warnings = [w for w in preflight(plan, fake).warnings if "own parser" in w]
+    assert warnings == [
+        "sd-scripts' own parser could not be asked (this sd-scripts has no setup_parser()): the plan is checked "
+        "against kohyawiz's facts for this version only"
+    ]
     broken = tmp_path / "broken_python"
     broken.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named toml' >&2\nexit 1\n")
     broken.chmod(0o755)
@@ -319,6 +369,7 @@ def test_a_copied_plan_trains_from_the_copy_with_its_edits(plan_dir, logs, tmp_p
     assert outcome.status == "completed"
     assert all(str(copy / "output") in o["path"] for o in outcome.outputs)
     assert outcome.outputs[-1]["metadata"]["ss_network_dim"] == "16"  # the copy's edit took effect
+    assert [o["mismatches"] for o in outcome.outputs] == [[], []]  # checked against the config that ran
     assert str(plan_dir) not in (copy / "config.toml").read_text()
     assert PlanFolder.load(copy).moved_from is None
     assert "network_dim = 32" in (plan_dir / "config.toml").read_text()  # the original is untouched

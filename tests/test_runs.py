@@ -62,7 +62,9 @@ def test_runs_list_and_show_read_like_summaries(trained):
     shown = cli("runs", "show", record.folder.name)
     assert shown.returncode == 0 and "None" not in shown.stdout
     assert "Checkpoints (epoch, step" in shown.stdout and "<- try this one first" in shown.stdout
-    assert "TensorBoard: tensorboard --logdir" in shown.stdout or "Loss plot" in shown.stdout
+    plot = record.folder / "loss.png"
+    assert f"Loss plot: {plot}" in shown.stdout and plot.is_file()
+    assert "TensorBoard:" not in shown.stdout  # the test double writes no TensorBoard logs
     failed_shown = cli("runs", "show", failed_record.folder.name).stdout
     assert "why: no_data" in failed_shown and "what to do:" in failed_shown and "None" not in failed_shown
     data = json.loads(cli("runs", "show", record.folder.name, "--json").stdout)

@@ -4,6 +4,7 @@ review row, back and forth, quitting, replacing a plan, and a crash that loses n
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from pathlib import Path
 
@@ -141,7 +142,12 @@ def test_every_review_row_and_bracketed_text_never_crash(tmp_path):
             for _ in range(table.row_count):
                 await pilot.press("down")
             await settle(pilot)
-            assert "[" in text_of(app, "#review-reason") or table.row_count
+            from kohyawiz.tui.steps.review import ReviewStep
+
+            last = str(list(table.rows)[-1].value)
+            shown = text_of(app, "#review-reason")
+            assert shown == str(app.query_one(ReviewStep).reasons[last])
+            assert re.match(rf"{re.escape(last)} = .*  \[[A-Z]+-[A-Z0-9-]+\] ", shown), shown  # [RULE] kept as text
             field = app.query_one("#override", Input)
             for bad in ("resolution=['w=1']", "[b]bold[/b]=1", "x=[/]", "=", "a\"b=c"):
                 field.value = bad

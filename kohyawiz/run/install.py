@@ -1,6 +1,7 @@
 """`kohyawiz sd-scripts install`: make sd-scripts runnable on a fresh machine, as kohya_ss does:
 the pinned commit checked out, its own venv, a torch build for the GPU's driver, its requirements,
-a non-interactive accelerate default, and a final check that its parser loads.
+and a final check that its parser loads. No accelerate config is written: every launch passes
+accelerate its options itself (plan.json's accelerate_args), so none would be read.
 
 Every step looks at what is already there first, so running it again finishes what was left and
 changes nothing that is done. Each failure is one line that says what to do.
@@ -151,20 +152,6 @@ def install_packages(options: InstallOptions, python: Path, say: Say) -> None:
     marker.write_text(wanted, encoding="utf-8")
 
 
-def configure_accelerate(options: InstallOptions, python: Path, say: Say) -> None:
-    config = options.into / "accelerate_default.yaml"
-    if config.is_file():
-        say("accelerate: already configured")
-        return
-    code, _ = capture([str(python), "-c", "import accelerate"], cwd=options.into)
-    if code != 0:
-        say("accelerate: not importable yet, skipped (kohyawiz passes every launch option itself)")
-        return
-    _run([str(python), "-m", "accelerate.commands.accelerate_cli", "config", "default", "--config_file", str(config)],
-         "writing accelerate's default config", cwd=options.into)  # fmt: skip
-    say(f"accelerate: default config written ({config.name})")
-
-
 def check_parser(options: InstallOptions, python: Path, say: Say) -> None:
     code, out = capture([str(python), "-c", "import train_network; train_network.setup_parser()"], cwd=options.into,
                         env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}, timeout_s=600)  # fmt: skip
@@ -176,16 +163,14 @@ def check_parser(options: InstallOptions, python: Path, say: Say) -> None:
 
 def install(options: InstallOptions, say: Say = print) -> Path:
     """Every step, in order; returns the venv's Python."""
-    steps = 5
+    steps = 4
     say(f"[1/{steps}] sd-scripts source")
     checkout(options, say)
     say(f"[2/{steps}] its own venv")
     python = make_venv(options, say)
     say(f"[3/{steps}] torch and the requirements")
     install_packages(options, python, say)
-    say(f"[4/{steps}] accelerate")
-    configure_accelerate(options, python, say)
-    say(f"[5/{steps}] check")
+    say(f"[4/{steps}] check")
     check_parser(options, python, say)
     return python
 

@@ -189,6 +189,9 @@ class LogParser:
     _summary: dict[str, int] = field(default_factory=dict)
     _in_summary: bool = False
     _last_progress: tuple[int, float | None] | None = None
+    errors: int = 0
+    """Lines the parser failed on (kept out of the events, counted into the run record)."""
+    first_error: str | None = None
 
     def feed(self, text: str) -> list[Event]:
         events: list[Event] = []
@@ -214,7 +217,10 @@ class LogParser:
     def line(self, raw: str) -> list[Event]:
         try:
             return self._line(raw)
-        except Exception:  # a parser of someone else's output must never stop the run
+        except Exception as exc:  # a parser of someone else's output must never stop the run, but says it failed
+            self.errors += 1
+            if self.first_error is None:
+                self.first_error = f"{type(exc).__name__}: {exc} on {raw[:120]!r}"
             return []
 
     def _line(self, raw: str) -> list[Event]:

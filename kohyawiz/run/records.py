@@ -27,9 +27,19 @@ def safetensors_metadata(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
 
 
-def metadata_mismatches(metadata: dict[str, str], plan: dict[str, Any]) -> list[str]:
-    """ss_network_* in a saved LoRA against the values the plan asked for."""
-    values = {d["key"]: d["value"] for d in plan.get("decisions", []) if d.get("scope", "arg") == "arg"}
+def planned_args(plan: dict[str, Any]) -> dict[str, Any]:
+    """The sd-scripts arguments plan.json decided: what a run launched elsewhere (a Slurm job, a
+    piped log) is checked against, since its record holds no config.toml of its own."""
+    decisions = plan.get("decisions", [])
+    return {
+        d["key"]: d["value"]
+        for d in decisions if isinstance(d, dict) and "key" in d and d.get("scope", "arg") == "arg"
+    } if isinstance(decisions, list) else {}  # fmt: skip
+
+
+def metadata_mismatches(metadata: dict[str, str], launched: dict[str, Any]) -> list[str]:
+    """ss_network_* in a saved LoRA against the --config_file values the run was launched with
+    (the config.toml as it was at launch, edits included; not plan.json, which an edit leaves behind)."""
     checks = {
         "ss_network_dim": "network_dim",
         "ss_network_alpha": "network_alpha",
@@ -37,9 +47,9 @@ def metadata_mismatches(metadata: dict[str, str], plan: dict[str, Any]) -> list[
     }
     problems = []
     for meta_key, plan_key in checks.items():
-        if meta_key not in metadata or values.get(plan_key) is None:
+        if meta_key not in metadata or launched.get(plan_key) is None:
             continue
-        want, got = values[plan_key], metadata[meta_key]
+        want, got = launched[plan_key], metadata[meta_key]
         same = str(want) == got
         if not same:
             try:
@@ -47,7 +57,7 @@ def metadata_mismatches(metadata: dict[str, str], plan: dict[str, Any]) -> list[
             except (TypeError, ValueError):
                 same = False
         if not same:
-            problems.append(f"{meta_key} is {got}, the plan asked for {want}")
+            problems.append(f"{meta_key} is {got}, the launched config.toml asked for {want}")
     return problems
 
 

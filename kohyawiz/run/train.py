@@ -162,6 +162,13 @@ class PlanFolder:
                 return section[key]
         return self.config.get(key, default)
 
+    def config_args(self) -> dict[str, Any]:
+        """config.toml's arguments, flat, as sd-scripts reads them (its sections only group them)."""
+        flat: dict[str, Any] = {}
+        for key, value in self.config.items():
+            flat.update(value if isinstance(value, dict) else {key: value})
+        return flat
+
     def image_dirs(self) -> list[Path]:
         return [
             Path(str(s["image_dir"]))
@@ -298,7 +305,13 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
                 f"accelerate is not importable by {sd.python}: install sd-scripts' requirements there ({out.strip()[-200:]})"
             )
         elif not result.errors:
-            result.errors += parser_problems(plan, sd)
+            checked = parser_check(plan, sd)
+            result.errors += checked.problems
+            if checked.not_asked is not None:
+                result.warnings.append(
+                    f"sd-scripts' own parser could not be asked ({checked.not_asked}): the plan is checked "
+                    "against kohyawiz's facts for this version only"
+                )
     return result
 
 
@@ -308,19 +321,32 @@ def _learned_id(sd: SdScripts) -> str:
     return f"learned-{tree_key(sd.root, sd.commit)}"
 
 
-def parser_problems(plan: PlanFolder, sd: SdScripts) -> list[str]:
+@dataclass
+class ParserCheck:
+    problems: list[str] = field(default_factory=list)
+    not_asked: str | None = None
+    """Why sd-scripts' own parser or dataset validator could not be asked, when it could not."""
+
+
+def parser_check(plan: PlanFolder, sd: SdScripts) -> ParserCheck:
     """The plan through sd-scripts' own parser and dataset validator, in its own environment."""
     probe = Path(__file__).resolve().parent / "sd_probe.py"
     code, out = capture([str(sd.python), str(probe), str(plan.folder)], cwd=sd.root, timeout_s=300)
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if not lines:
         tail = out.strip().splitlines()[-1:] or ["no output"]
-        return [f"sd-scripts' parser could not be loaded by {sd.python} (exit {code}): {tail[0][:200]}"]
+        return ParserCheck([f"sd-scripts' parser could not be loaded by {sd.python} (exit {code}): {tail[0][:200]}"])
     try:
         result = json.loads(lines[-1])
     except ValueError:
-        return [f"unreadable answer from the parser check: {lines[-1][:200]}"]
-    return [f"sd-scripts' own check: {p}" for p in result.get("problems", [])]
+        return ParserCheck([f"unreadable answer from the parser check: {lines[-1][:200]}"])
+    skipped = result.get("skipped")
+    return ParserCheck([f"sd-scripts' own check: {p}" for p in result.get("problems", [])],
+                       str(skipped) if skipped else None)  # fmt: skip
+
+
+def parser_problems(plan: PlanFolder, sd: SdScripts) -> list[str]:
+    return parser_check(plan, sd).problems
 
 
 _DISK_STATE = re.compile(r"-(?:(\d{6})|step(\d{8}))-state$")
@@ -409,6 +435,9 @@ class Outcome:
     """The run's step this launch started at (a resume's state)."""
     states: list[dict[str, Any]] = field(default_factory=list)
     """Saved states with the run's step each holds."""
+    parse_errors: int = 0
+    """Log lines kohyawiz's parser failed on; the first one is in parse_error."""
+    parse_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -500,6 +529,7 @@ def train(
     plan.check_trust()
     plan.reanchor()  # a copied or moved plan trains from where it is, with the edits made there
     name = str(plan.arg("output_name", plan.folder.name))
+    launched = plan.config_args()  # what sd-scripts reads at launch, the saved LoRAs are checked against it
     record = RunRecord.create(name, plan.plan, [])
     argv = build_argv(plan, sd, resume, (record.folder / TENSORBOARD_DIR, f"{record.folder.name}-"))
     record.write_argv(argv)
@@ -524,14 +554,17 @@ def train(
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    return conclude(watcher, finished.returncode, finished.seconds, finished.interrupted, plan.plan), record
+    return conclude(watcher, finished.returncode, finished.seconds, finished.interrupted, launched), record
 
 
-def conclude(watcher: Watcher, returncode: int, seconds: float, interrupted: bool, plan: dict[str, Any]) -> Outcome:
+def conclude(
+    watcher: Watcher, returncode: int, seconds: float, interrupted: bool, launched: dict[str, Any]
+) -> Outcome:
     """The outcome of a run whose log has ended, kept in its record: status, checkpoints checked
-    against the plan, a late loss shift."""
+    against the arguments it was launched with (`launched`), a late loss shift."""
     watcher.close()
     outcome = watcher.outcome
+    outcome.parse_errors, outcome.parse_error = watcher.parser.errors, watcher.parser.first_error
     outcome.returncode, outcome.seconds = returncode, round(seconds, 2)
     if interrupted:
         outcome.status = "interrupted"
@@ -544,7 +577,7 @@ def conclude(watcher: Watcher, returncode: int, seconds: float, interrupted: boo
         try:
             metadata = safetensors_metadata(Path(path))
             entry["metadata"] = {k: v for k, v in metadata.items() if k.startswith("ss_network") or k == "ss_epoch"}
-            entry["mismatches"] = metadata_mismatches(metadata, plan)
+            entry["mismatches"] = metadata_mismatches(metadata, launched)
         except UserError as exc:
             entry["error"] = str(exc)
         outcome.outputs.append(entry)

@@ -18,7 +18,7 @@ from typing import IO
 
 from kohyawiz.errors import UserError
 from kohyawiz.run import logparse
-from kohyawiz.run.records import RunRecord, list_runs, read_json
+from kohyawiz.run.records import RunRecord, list_runs, planned_args, read_json
 from kohyawiz.run.slurm import EXIT_STATUS
 from kohyawiz.run.train import Outcome, Watcher, conclude
 
@@ -77,9 +77,9 @@ def follow(
                     offset += len(data)
                     watcher.text(data.decode("utf-8", "replace"))
         if status is not None:
-            return conclude(watcher, status, time.monotonic() - started, False, plan)
+            return conclude(watcher, status, time.monotonic() - started, False, planned_args(plan))
         if timeout_s is not None and time.monotonic() - started > timeout_s:
-            return conclude(watcher, -1, time.monotonic() - started, True, plan)
+            return conclude(watcher, -1, time.monotonic() - started, True, planned_args(plan))
         time.sleep(poll_s)
 
 

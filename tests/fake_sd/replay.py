@@ -4,7 +4,8 @@ exits with the code the log ends with.
 
 Environment: KOHYAWIZ_FAKE_LOG (a log from shared/sd-scripts/logs), KOHYAWIZ_FAKE_DELAY (seconds
 between lines), KOHYAWIZ_FAKE_IGNORE_INT=1 (ignore SIGINT, to test escalation),
-KOHYAWIZ_FAKE_PIDFILE (write this process's pid there).
+KOHYAWIZ_FAKE_PIDFILE (write this process's pid there), KOHYAWIZ_FAKE_METADATA (KEY=VALUE,...: write
+these metadata values instead of the config's, as a trainer that ignored a setting would).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def write_safetensors(path: Path, config: dict) -> None:
         "ss_network_alpha": str(config.get("network_alpha", "")),
         "ss_network_module": str(config.get("network_module", "")),
     }
+    wrong = os.environ.get("KOHYAWIZ_FAKE_METADATA", "")
+    metadata.update(pair.split("=", 1) for pair in wrong.split(",") if "=" in pair)
     header = json.dumps(
         {"__metadata__": metadata, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}
     ).encode()
