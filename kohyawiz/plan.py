@@ -28,6 +28,7 @@ from kohyawiz.rules.processes import RULE as PROCESSES_RULE
 from kohyawiz.rules.processes import bucket_findings, fixed_steps_finding, memory_finding, spread
 from kohyawiz.rules.schedule import bucket_settings as settings_from
 from kohyawiz.rules.schedule import count_steps, counted_in_steps
+from kohyawiz.sdpaths import absolute, absolute_arg
 from kohyawiz.values import parse_resolution
 
 PLAN_OWNED = {
@@ -223,6 +224,7 @@ def build_plan(
     out_dir = out_dir.expanduser().resolve()
     spec = family_spec(answers.model.family)
     script = _trainer(interface, answers.model.family)
+    answers = absolute_answers(answers)
     overrides: dict[str, tuple[Any, Source]] = {}
     refused: list[str] = []
     raw_overrides: list[tuple[str, Any, str, Source]] = [
@@ -232,7 +234,7 @@ def build_plan(
     ]
     for key, raw, where, source in raw_overrides:
         try:
-            overrides[key] = (coerce_override(interface, script, key, raw, where), source)
+            overrides[key] = (absolute_arg(key, coerce_override(interface, script, key, raw, where)), source)
         except UserError as exc:
             refused.append(str(exc))
     if refused:
@@ -326,6 +328,17 @@ def check_override(key: str, raw: Any, family: str, sd_scripts_version: str | No
     A face keeps an override that passes even while the plan still fails for other reasons."""
     interface = load_interface(sd_scripts_version)
     return coerce_override(interface, _trainer(interface, family), key, raw, f"--set {key}")
+
+
+def absolute_answers(answers: Answers) -> Answers:
+    """The model path and image folders as sd-scripts will need them: absolute, from the folder
+    kohyawiz runs in (sd-scripts runs in its own checkout). A Hugging Face id stays as it is."""
+    model = answers.model
+    path = absolute_arg("pretrained_model_name_or_path", model.path) if model.path else model.path
+    concepts = [c.model_copy(update={"folder": absolute(c.folder)}) if c.folder else c for c in answers.concepts]
+    if path == model.path and concepts == answers.concepts:
+        return answers
+    return answers.model_copy(update={"model": model.model_copy(update={"path": path}), "concepts": concepts})
 
 
 def _plausible_params(answers: Answers) -> int | None:

@@ -11,7 +11,7 @@ from conftest import REPO
 HEAVY = ("torch", "textual", "PIL", "lycoris")
 CORE = [
     "answers.py", "plan.py", "emit.py", "buckets.py", "facts.py", "networks.py", "presets.py",
-    "assemble.py", "tomlwrite.py", "demo.py", "rules", "dataset", "constraints", "memory",
+    "assemble.py", "tomlwrite.py", "demo.py", "sdpaths.py", "rules", "dataset", "constraints", "memory",
 ]  # fmt: skip
 FORBIDDEN_IN_CORE = {"subprocess", "textual", "torch", "rich", "lycoris", "PIL", "multiprocessing"}
 

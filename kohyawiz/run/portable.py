@@ -15,7 +15,8 @@ from typing import Any
 
 from kohyawiz.emit import CONFIG_NAME, DATASET_NAME, PLAN_NAME, PLAN_OUTPUT_KEYS
 from kohyawiz.errors import UserError
-from kohyawiz.run.train import PlanFolder, _json_text, _looks_local, _repoint, _toml_text
+from kohyawiz.run.train import PlanFolder, _json_text, _repoint, _toml_text
+from kohyawiz.sdpaths import looks_local
 
 REWRITTEN = {CONFIG_NAME: _toml_text, DATASET_NAME: _toml_text, PLAN_NAME: _json_text}
 """The plan's files that name paths, with how a path is written inside each."""
@@ -63,7 +64,7 @@ def needs(folder: PlanFolder) -> list[Need]:
 def hub_models(folder: PlanFolder) -> list[str]:
     """A base model named by its Hugging Face id: downloaded where the plan runs."""
     model = folder.arg("pretrained_model_name_or_path")
-    return [str(model)] if isinstance(model, str) and model and not _looks_local(model) else []
+    return [str(model)] if isinstance(model, str) and model and not looks_local(model) else []
 
 
 def refuse_missing(found: list[Need], side: str) -> None:

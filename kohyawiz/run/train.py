@@ -25,6 +25,7 @@ from kohyawiz.run.ledger import ResumePoint, newest_state, state_path, write_sta
 from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.process import StopRequest, capture, run_streaming
 from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
+from kohyawiz.sdpaths import CREATED_ARGS, PATH_ARGS, absolute, is_local, looks_local
 
 MIN_FREE_BYTES = 2 * 1024**3
 
@@ -92,7 +93,7 @@ class PlanFolder:
         """Paths the plan names outside its own folder: the model and the image folders."""
         out: list[tuple[str, Path]] = []
         model = self.arg("pretrained_model_name_or_path")
-        if model and _looks_local(str(model)):
+        if model and looks_local(str(model)):
             out.append(("base model", Path(str(model)).expanduser()))
         out += [("image folder", d) for d in self.image_dirs()]
         return [(what, p) for what, p in out if self.folder not in p.parents]
@@ -155,6 +156,10 @@ class PlanFolder:
             else:
                 flat[str(key)] = value
         return flat
+
+    def path_args(self) -> list[tuple[str, Any]]:
+        """The config's arguments that name files or folders, with their values as written."""
+        return [(key, value) for key, value in self.flat_config().items() if key in PATH_ARGS]
 
     def arg(self, key: str, default: Any = None) -> Any:
         for section in self.config.values():
@@ -237,12 +242,35 @@ class Preflight:
     warnings: list[str] = field(default_factory=list)
 
 
-def _looks_local(model: str) -> bool:
-    return (
-        model.startswith(("/", ".", "~"))
-        or os.sep in model.replace("/", "", 1)
-        or model.endswith((".safetensors", ".ckpt"))
-    )
+def from_root(path: Path, root: Path) -> Path:
+    """A path as sd-scripts sees it: a relative one is looked for in `root`, the folder it runs in."""
+    path = path.expanduser()
+    return path if path.is_absolute() else root / path
+
+
+_LABELS = {"pretrained_model_name_or_path": "the base model"}
+
+
+def path_problems(plan: PlanFolder, root: Path) -> list[str]:
+    """Every file and folder the plan's config names, looked for from `root`, where sd-scripts runs
+    (what sd-scripts creates itself, output and log folders, may be missing)."""
+    problems = []
+    for key, value in plan.path_args():
+        for item in value if isinstance(value, list) else [value]:
+            if not is_local(key, item, root):
+                continue
+            typed = Path(str(item)).expanduser()
+            if key in CREATED_ARGS or from_root(typed, root).exists():
+                continue
+            what = f"{_LABELS.get(key, key)} {item}"
+            if typed.is_absolute():
+                problems.append(f"{what} does not exist")
+            elif typed.exists():
+                problems.append(f"{what} is relative: sd-scripts runs in {root}, where it does not exist; "
+                                f"write {absolute(str(item))} in config.toml, or re-plan")  # fmt: skip
+            else:
+                problems.append(f"{what} does not exist (relative paths are looked for in {root}, where sd-scripts runs)")
+    return problems
 
 
 def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> Preflight:
@@ -276,19 +304,17 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
     script = sd.root / str(plan.plan.get("script", "train_network.py"))
     if not script.is_file():
         result.errors.append(f"{script} is missing")
-    model = plan.arg("pretrained_model_name_or_path")
-    if not model:
+    if not plan.arg("pretrained_model_name_or_path"):
         result.errors.append("the plan has no base model: re-plan with --model PATH")
-    elif _looks_local(str(model)) and not Path(str(model)).expanduser().exists():
-        result.errors.append(f"the base model {model} does not exist")
-    folders = [(d, d.name.partition("_")[2] or d.name) for d in plan.image_dirs()]
+    result.errors += path_problems(plan, sd.root)
+    folders = [(from_root(d, sd.root), d.name.partition("_")[2] or d.name) for d in plan.image_dirs()]
     for problem in check_folders(
         folders,
         CheckOptions(caption_extension=str(plan.dataset.get("general", {}).get("caption_extension", ".caption"))),
     ):
         if problem.level == "error":
             result.errors.append(f"{problem.rule}: {problem.message}" + (f" ({problem.path})" if problem.path else ""))
-    output = Path(str(plan.arg("output_dir", plan.folder / "output")))
+    output = from_root(Path(str(plan.arg("output_dir", plan.folder / "output"))), sd.root)
     try:
         output.mkdir(parents=True, exist_ok=True)
         probe = output / ".kohyawiz-write-test"

@@ -5,7 +5,8 @@ exits with the code the log ends with.
 Environment: KOHYAWIZ_FAKE_LOG (a log from shared/sd-scripts/logs), KOHYAWIZ_FAKE_DELAY (seconds
 between lines), KOHYAWIZ_FAKE_IGNORE_INT=1 (ignore SIGINT, to test escalation),
 KOHYAWIZ_FAKE_PIDFILE (write this process's pid there), KOHYAWIZ_FAKE_METADATA (KEY=VALUE,...: write
-these metadata values instead of the config's, as a trainer that ignored a setting would).
+these metadata values instead of the config's, as a trainer that ignored a setting would). Like sd-scripts, it
+stops when the base model is not found from the folder it runs in.
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     config = config_values(sys.argv)
+    model = str(config.get("pretrained_model_name_or_path", ""))
+    if model.endswith(".safetensors") and not Path(model).exists():  # looked for from the folder it runs in
+        sys.stdout.write(f'ValueError: The provided pretrained_model_name_or_path "{model}" is neither a valid '
+                         "local path nor a valid repo id. Please check the parameter.\n")
+        return 1
     delay = float(os.environ.get("KOHYAWIZ_FAKE_DELAY", "0"))
     text = Path(os.environ["KOHYAWIZ_FAKE_LOG"]).read_text(encoding="utf-8", errors="replace")
     code = 0

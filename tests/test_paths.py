@@ -1,0 +1,120 @@
+"""Paths as sd-scripts will see them: every path a plan writes is absolute, made from the folder
+kohyawiz ran in (CLI, wizard and presets alike: the core does it), and preflight looks for each one
+from the sd-scripts checkout, where training runs (tests/fake_sd stops, as sd-scripts does, when the
+base model is not found from there)."""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import make_folder
+from test_families import header_file, model_with_companions
+
+from kohyawiz.assemble import PlanRequest, plan_from_request
+from kohyawiz.emit import write_plan
+from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.train import PlanFolder, preflight, train
+from kohyawiz.sdpaths import PATH_ARGS, absolute, looks_local
+from kohyawiz.tui.state import WizardState
+
+FAKE = Path(__file__).resolve().parent / "fake_sd"
+LOGS = Path(__file__).resolve().parent / "data" / "sd-scripts-logs"
+SD1 = {"model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight": [320, 768],
+       "cond_stage_model.transformer.text_model.embeddings.position_embedding.weight": [77, 768]}  # fmt: skip
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A folder the person works in, with a model and a dataset named relative to it."""
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    work = tmp_path / "work"
+    header_file(work / "models" / "base.safetensors", SD1)
+    make_folder(work / "train", "1_tinyconcept", [(768, 768)] * 20, "tinyconcept, solo")
+    monkeypatch.chdir(work)
+    return work
+
+
+def _config(folder: Path) -> dict:
+    flat: dict = {}
+    for key, value in tomllib.loads((folder / "config.toml").read_text()).items():
+        flat.update(value if isinstance(value, dict) else {key: value})
+    return flat
+
+
+def _relative_plan(**answers) -> Path:
+    request = PlanRequest(out_dir=Path("plan"), preset="character-sd15", dataset=Path("train"),
+                          answers={"vram_gb": 12, "model": {"path": "models/base.safetensors"}, **answers})  # fmt: skip
+    plan, _ = plan_from_request(request)
+    write_plan(plan)
+    return Path("plan").resolve()
+
+
+def test_a_plan_made_from_a_relative_model_path_trains(workdir):
+    folder = _relative_plan()
+    assert _config(folder)["pretrained_model_name_or_path"] == str(workdir / "models" / "base.safetensors")
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    plan = PlanFolder.load(folder)
+    assert preflight(plan, sd).errors == []
+    outcome, _ = train(plan, sd, env_extra={"KOHYAWIZ_FAKE_LOG": str(LOGS / "lora-console-log-simple.log")})
+    assert outcome.status == "completed" and outcome.outputs
+
+
+def test_a_relative_path_is_looked_for_where_sd_scripts_runs(workdir):
+    """The plan as kohyawiz used to write it: preflight refuses it, and sd-scripts (the double)
+    would not find the model from its checkout either."""
+    folder = _relative_plan()
+    config = folder / "config.toml"
+    config.write_text(config.read_text().replace(str(workdir / "models"), "models"))
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    plan = PlanFolder.load(folder)
+    errors = preflight(plan, sd).errors
+    assert any("the base model models/base.safetensors is relative: sd-scripts runs in" in e for e in errors)
+    assert any(str(workdir / "models" / "base.safetensors") in e for e in errors)  # what to write instead
+    outcome, _ = train(plan, sd, env_extra={"KOHYAWIZ_FAKE_LOG": str(LOGS / "lora-console-log-simple.log")})
+    assert outcome.status == "failed" and outcome.fatal[0]["kind"] == "missing_model"
+
+
+def test_every_path_a_dit_plan_writes_is_absolute(workdir):
+    model = model_with_companions(workdir / "dit", "flux")
+    header_file(workdir / "mine" / "t5xxl_fp8.safetensors", {"w": [4, 4]})
+    (workdir / "mine" / "prompts.txt").write_text("a photo\n")
+    header_file(workdir / "mine" / "start.safetensors", {"w": [4, 4]})
+    overrides = {"t5xxl": "mine/t5xxl_fp8.safetensors", "network_weights": "./mine/../mine/start.safetensors",
+                 "sample_prompts": "mine/prompts.txt", "tokenizer_cache_dir": "cache"}  # fmt: skip
+    request = PlanRequest(out_dir=Path("fluxplan"), dataset=Path("train"), overrides=overrides,
+                          answers={"subject": "character", "vram_gb": 24, "samples": True,
+                                   "model": {"path": str(model.relative_to(workdir))}})  # fmt: skip
+    plan, _ = plan_from_request(request)
+    write_plan(plan)
+    config = _config(workdir / "fluxplan")
+    paths = {k: v for k, v in config.items() if k in PATH_ARGS}
+    assert {"pretrained_model_name_or_path", "clip_l", "t5xxl", "ae", "output_dir", "logging_dir",
+            "sample_prompts", "network_weights", "tokenizer_cache_dir"} <= set(paths)  # fmt: skip
+    assert all(Path(v).is_absolute() for v in paths.values()), paths
+    assert paths["network_weights"] == str(workdir / "mine" / "start.safetensors")
+    assert paths["t5xxl"] == str(workdir / "mine" / "t5xxl_fp8.safetensors")
+    dataset = tomllib.loads((workdir / "fluxplan" / "dataset.toml").read_text())
+    assert all(Path(s["image_dir"]).is_absolute() for d in dataset["datasets"] for s in d["subsets"])
+
+
+def test_the_wizard_gets_the_same_absolute_paths(workdir):
+    """One core: a path typed in the wizard is made absolute by the same call as the CLI's."""
+    state = WizardState(subject="character", vram_gb=12, model_path="models/base.safetensors",
+                        dataset="train", out_dir="wizplan")  # fmt: skip
+    plan, _ = plan_from_request(state.request())
+    assert plan.value("pretrained_model_name_or_path") == str(workdir / "models" / "base.safetensors")
+    assert all(c.image_dir.is_absolute() for c in plan.concepts)
+
+
+def test_a_hugging_face_id_is_not_a_path(workdir):
+    assert not looks_local("runwayml/stable-diffusion-v1-5") and looks_local("models/base.safetensors")
+    assert looks_local("train") and looks_local("~/x") and looks_local("a/b/c")
+    assert absolute("./a/../b", Path("/r")) == "/r/b" and absolute("/x/y", Path("/r")) == "/x/y"
+    request = PlanRequest(out_dir=Path("hub"), concept_counts=[("c", 20)],
+                          answers={"subject": "character", "vram_gb": 12,
+                                   "model": {"family": "sd1", "path": "runwayml/stable-diffusion-v1-5"}})  # fmt: skip
+    plan, _ = plan_from_request(request)
+    assert plan.value("pretrained_model_name_or_path") == "runwayml/stable-diffusion-v1-5"
