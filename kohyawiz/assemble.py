@@ -97,8 +97,9 @@ def assemble(request: PlanRequest) -> Assembled:
     if request.preset:
         preset = load_preset(request.preset)
         data, preset_overrides, where = preset.answers, dict(preset.overrides), str(preset.path)
+    given_by = "the family you gave is" if "family" in (request.answers.get("model") or {}) else f"{where}'s family is"
     data = deep_merge(data, request.answers)
-    inspected = _inspect_into(data)
+    inspected = _inspect_into(data, given_by, request.force)
     sizes: dict[str, list[tuple[int, int]]] = {}
     scan = None
     if request.concept_counts:
@@ -125,12 +126,13 @@ def assemble(request: PlanRequest) -> Assembled:
     return Assembled(answers, sizes, preset_overrides, where, scan, inspected)
 
 
-def _inspect_into(data: dict[str, Any]) -> list[Finding]:
-    """Fill model answers the person left open from the model file's header (theirs always win)."""
+def _inspect_into(data: dict[str, Any], given_by: str, force: bool) -> list[Finding]:
+    """Fill model answers the person left open from the model file's header (theirs always win,
+    except a family the header contradicts: refused unless forced, T-FAMILY)."""
     model = data.get("model")
     if not isinstance(model, dict) or not model.get("path"):
         return []
-    from kohyawiz.models import inspect_model
+    from kohyawiz.models import family_conflict, inspect_model
 
     try:
         info = inspect_model(str(model["path"]))
@@ -138,12 +140,18 @@ def _inspect_into(data: dict[str, Any]) -> list[Finding]:
         return [Finding("T-FAMILY", "info", f"could not inspect the model: {exc}")]
     if info.kind == "lora":
         raise UserError("is a LoRA, not a base model: give the checkpoint to train on", where=str(model["path"]))
+    findings = []
+    if (conflict := family_conflict(str(model.get("family")), info, given_by)) is not None:
+        if not force:
+            raise UserError(f"{conflict}; name the family it is (--family {info.family}), "
+                            "or plan anyway with --force", where=str(model["path"]))  # fmt: skip
+        findings.append(Finding("T-FAMILY", "warn", f"planned with --force although {conflict}"))
     filled = {k: v for k, v in info.answers().items() if k not in model}
     model.update(filled)
-    if not filled:
-        return []
-    said = ", ".join(f"{k}={v}" for k, v in filled.items())
-    return [Finding("T-FAMILY", "info", f"from the model's header: {said} ({'; '.join(info.notes)})")]
+    if filled:
+        said = ", ".join(f"{k}={v}" for k, v in filled.items())
+        findings.append(Finding("T-FAMILY", "info", f"from the model's header: {said} ({'; '.join(info.notes)})"))
+    return findings
 
 
 def _merge_concepts(known: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -106,6 +106,19 @@ def trainer_text(family: str) -> str:
     return spec.script + (f" --model_type {spec.model_type}" if spec.model_type else "")
 
 
+def family_conflict(stated: str, info: ModelInfo, given_by: str) -> str | None:
+    """One line naming both when the family someone gave is not the one the model's header shows
+    (sd-scripts would fail to load the file); None when they agree or the header cannot tell."""
+    from kohyawiz.families import SPECS
+
+    if info.kind == "lora" or info.family is None or info.family == stated or stated not in SPECS:
+        return None
+    said, found = SPECS[stated], SPECS[info.family]
+    notes = f", {info.notes[0]}" if info.notes else ""
+    return (f"{given_by} {stated} ({said.label}), but the model's header says {info.family} ({found.label}{notes}): "
+            f"{trainer_text(stated)} cannot load it")  # fmt: skip
+
+
 def _count_blocks(keys: list[str], prefix: str) -> int | None:
     indices = set()
     for key in keys:

@@ -228,7 +228,7 @@ def test_kohya_ss_gui_json_with_model_checkboxes_imports_and_exports_the_family(
     from kohyawiz.interop.export import gui_config
     from kohyawiz.interop.kohya import import_settings
 
-    model = model_with_companions(tmp_path / "m", "flux")
+    model = model_with_companions(tmp_path / "m", "chroma")  # a Flux header would be refused (T-FAMILY)
     gui = {"LoRA_type": "Standard", "flux1_checkbox": True, "model_type": "chroma", "network_dim": 16,
            "pretrained_model_name_or_path": str(model), "t5xxl": str(tmp_path / "m" / "t5xxl_fp16.safetensors"),
            "ae": str(tmp_path / "m" / "ae.safetensors")}  # fmt: skip

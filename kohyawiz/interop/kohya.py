@@ -308,6 +308,7 @@ def import_settings(data: dict[str, Any], source: str, sd_scripts_version: str |
         )
     result.answers.setdefault("subject", "character")
     _keep_out_foreign(result)
+    _check_family(family, result.model_path, source)
     return result
 
 
@@ -328,6 +329,22 @@ def _keep_out_foreign(result: Imported) -> None:
             del result.overrides[key]
             result.report = [r for r in result.report if not (r.status == "mapped" and key in r.note)]
             result.note(key, "not understood", problem)
+
+
+def _check_family(family: str, model_path: str | None, source: str) -> None:
+    """A config whose family flags contradict the header of the model it names (when that file is
+    here to read) is refused in one line naming both (T-FAMILY), as `kohyawiz plan` refuses it."""
+    from kohyawiz.models import family_conflict, inspect_model
+
+    if not model_path or not Path(model_path).expanduser().is_file():
+        return
+    try:
+        info = inspect_model(model_path)
+    except UserError:
+        return  # a .ckpt or an unreadable header says nothing about the family
+    conflict = family_conflict(family, info, "its family flags say")
+    if conflict is not None:
+        raise UserError(f"{conflict} ({model_path}); fix the config's model or its family flags", where=source)
 
 
 def _map_arg(interface: Interface, script: str, key: str, arg: str, raw: Any, result: Imported) -> None:

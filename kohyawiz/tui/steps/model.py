@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -12,6 +14,9 @@ from kohyawiz.errors import UserError
 from kohyawiz.tui.state import HEADER_FIELDS, number_problem
 from kohyawiz.tui.steps.base import Step, problem_line
 from kohyawiz.tui.text import error, join, plain, strong, warning
+
+if TYPE_CHECKING:
+    from kohyawiz.models import ModelInfo
 
 
 def family_name(family: str) -> str:
@@ -154,6 +159,19 @@ class ModelStep(Step):
     def _family_changed(self, event: Select.Changed) -> None:
         self._take("family", None if event.value is Select.NULL else str(event.value))
         self._show_companions()
+        self._show_conflict()
+
+    _info: ModelInfo | None = None
+
+    def _show_conflict(self) -> None:
+        """The core's own line when the chosen family is not the one the header shows (T-FAMILY)."""
+        from kohyawiz.models import family_conflict
+
+        if self._info is None or not self.state.family:
+            return
+        conflict = family_conflict(self.state.family, self._info, "the family you gave is")
+        if conflict is not None:
+            self.query_one("#model-found", Static).update(error(f"{conflict}: planning refuses it"))
 
     def store(self, check: bool) -> str | None:
         s = self.state
@@ -202,7 +220,7 @@ class ModelStep(Step):
         self._store_companions()  # what was typed there survives the reload below
         s = self.state
         s.model_path, s.inspected_path = path, path
-        self._is_lora = False
+        self._is_lora, self._info = False, None
         s.from_header = []
         if not path:
             self._show_found()
@@ -218,6 +236,7 @@ class ModelStep(Step):
             self._is_lora = True
             self.query_one("#model-found", Static).update(error(f"{path} is a LoRA, not a base model"))
             return
+        self._info = info
         found = info.answers()
         for name in HEADER_FIELDS:
             if name in found:
