@@ -234,7 +234,7 @@ def test_kohya_ss_gui_json_with_model_checkboxes_imports_and_exports_the_family(
            "ae": str(tmp_path / "m" / "ae.safetensors")}  # fmt: skip
     imported = import_settings(gui, "gui.json")
     assert imported.answers["model"]["family"] == "chroma"
-    assert imported.overrides["t5xxl"].endswith("t5xxl_fp16.safetensors")
+    assert "t5xxl" not in imported.overrides  # a machine path: the trust boundary leaves it to --set
     assert import_settings({"_script": "lumina_train_network.py", "network_dim": 8}, "c.toml").answers["model"]["family"] == "lumina"
     plan = dit_plan(tmp_path / "p", "chroma")
     out = gui_config(plan)

@@ -5,6 +5,8 @@ base model is not found from there)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -66,15 +68,18 @@ def test_a_relative_path_is_looked_for_where_sd_scripts_runs(workdir):
     """The plan as kohyawiz used to write it: preflight refuses it, and sd-scripts (the double)
     would not find the model from its checkout either."""
     folder = _relative_plan()
+    plan = PlanFolder.load(folder)  # loading refuses a hand-edited path that leads out (kohyawiz/trust.py)
     config = folder / "config.toml"
     config.write_text(config.read_text().replace(str(workdir / "models"), "models"))
+    plan.config = tomllib.loads(config.read_text())
     sd = find_sd_scripts(str(FAKE), sys.executable)
-    plan = PlanFolder.load(folder)
     errors = preflight(plan, sd).errors
     assert any("the base model models/base.safetensors is relative: sd-scripts runs in" in e for e in errors)
     assert any(str(workdir / "models" / "base.safetensors") in e for e in errors)  # what to write instead
-    outcome, _ = train(plan, sd, env_extra={"KOHYAWIZ_FAKE_LOG": str(LOGS / "lora-console-log-simple.log")})
-    assert outcome.status == "failed" and outcome.fatal[0]["kind"] == "missing_model"
+    double = subprocess.run([sys.executable, str(FAKE / "train_network.py"), "--config_file", str(config)], cwd=FAKE,
+                            env={**os.environ, "KOHYAWIZ_FAKE_LOG": str(LOGS / "lora-console-log-simple.log")},
+                            capture_output=True, text=True)  # fmt: skip
+    assert double.returncode == 1 and "is neither a valid local path" in double.stdout
 
 
 def test_every_path_a_dit_plan_writes_is_absolute(workdir):
