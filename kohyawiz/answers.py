@@ -128,6 +128,9 @@ class Answers(_Strict):
     """Generate sample images during training, with prompts from the tag-style template."""
     save_state: bool = False
     """Save the training state with each checkpoint so a run can be resumed."""
+    validation: bool | None = None
+    """Set some images aside to measure a validation loss with (sd-scripts main). Empty: only when
+    the dataset is large enough to spare them (K-VALIDATE)."""
     name: str | None = None
     """Output file name; defaults to the first concept's trigger."""
     save_as: Literal["safetensors", "ckpt"] = "safetensors"

@@ -27,7 +27,7 @@ from kohyawiz.rules.cautions import apply_cautions
 from kohyawiz.rules.processes import RULE as PROCESSES_RULE
 from kohyawiz.rules.processes import bucket_findings, fixed_steps_finding, memory_finding, spread
 from kohyawiz.rules.schedule import bucket_settings as settings_from
-from kohyawiz.rules.schedule import count_steps, counted_in_steps
+from kohyawiz.rules.schedule import count_steps, counted_in_steps, training_images
 from kohyawiz.sdpaths import absolute, absolute_arg
 from kohyawiz.values import parse_resolution
 
@@ -465,7 +465,8 @@ def compute_figures(plan: Plan) -> Figures:
         raise UserError(str(exc)) from exc
     counted, exact, steps_per_epoch = count.counted, count.exact, count.steps_per_epoch
     epochs, total, set_epochs = count.epochs, count.total, None if count.by_steps else count.epochs
-    with_repeats = sum(c.images * c.repeats for c in plan.concepts)
+    split = float(plan.value("validation_split", 0.0) or 0.0)
+    with_repeats = sum(training_images(c.images, split) * c.repeats for c in plan.concepts)
     concepts = [
         ConceptFigures(c.name, c.images, c.repeats, c.repeats * epochs, c.images * c.repeats) for c in plan.concepts
     ]
@@ -474,6 +475,9 @@ def compute_figures(plan: Plan) -> Figures:
         f"x {epochs} epochs = {c.passes_per_image} passes per image"
         for c in concepts
     ]
+    if split:
+        kept = ", ".join(f"{c.name} {training_images(c.images, split)} of {c.images}" for c in plan.concepts)
+        lines.append(f"validation_split {split:g}: images kept for training: {kept} (K-VALIDATE)")
     lines.append(f"images x repeats per epoch: {with_repeats}")
     if exact and settings.enable_bucket:
         per_bucket = ", ".join(f"{w}x{h}: ceil({n}/{settings.batch_size})" for (w, h), n in counted.buckets.items())

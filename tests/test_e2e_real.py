@@ -80,3 +80,38 @@ def test_a_plan_trains_on_the_real_sd_scripts(tmp_path, monkeypatch, case):
     log = (record.folder / "train.log").read_text()
     losses = re.findall(r"avr_loss=([0-9.e+-]+|nan|inf)", log)
     assert losses and float(losses[-1]) == outcome.final_loss  # the last loss the log printed
+
+
+def _resume_bench():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "resume_cpu", Path(__file__).resolve().parent.parent / "bench" / "resume_cpu.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_killed_twice_and_resumed_ends_with_the_plans_steps(tmp_path, monkeypatch):
+    """Issue 22: stopped after its first saved state, resumed, stopped, resumed again."""
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    env = {"SD_SCRIPTS": os.environ["KOHYAWIZ_SD_SCRIPTS"], "SD_PYTHON": os.environ["KOHYAWIZ_SD_PYTHON"],
+           "MODEL_DIR": os.environ["KOHYAWIZ_E2E_MODEL"], "TOKENIZER_CACHE_DIR": os.environ["KOHYAWIZ_E2E_TOKENIZERS"],
+           "DATASET_DIR": os.environ.get("KOHYAWIZ_E2E_DATASET", "/work/sd/dataset")}  # fmt: skip
+    result = _resume_bench().kill_twice(tmp_path, env)
+    total = result.plan.plan["figures"]["total_steps"]
+    statuses = [launch.outcome.status for launch in result.launches]
+    assert statuses == ["interrupted", "interrupted", "completed"], statuses
+    assert [launch.resumed_at for launch in result.launches] == [None, 4, 8]
+    final = result.launches[-1].outcome
+    assert final.final_step == final.total_steps == total == 12
+    assert final.outputs[-1]["metadata"]["ss_epoch"] == "3"  # the final LoRA names the last epoch
+    output = Path(str(result.plan.arg("output_dir")))
+    assert {"tinyconcept-000001.safetensors", "tinyconcept-000002.safetensors", "tinyconcept.safetensors"} <= {
+        p.name for p in output.iterdir()
+    }
+    history = result.history
+    assert history is not None and len(history.segments) == 3
+    assert [(c.epoch, c.step) for c in history.checkpoints] == [(1, 4), (2, 8), (3, 12)]

@@ -210,3 +210,28 @@ def test_an_interrupted_queue_entry_resumes(tmp_path, home):
     assert "resuming from" in again.stdout and "step 4 of 12" in again.stdout
     last = sorted((home / "runs").iterdir())[-1]
     assert read_segment(last).resumed_from["step"] == 4 and read_history(last).final_step == 12
+
+
+def test_step_named_files_continue_the_runs_count_after_an_epoch(tmp_path, home):
+    """Resumed past its first epoch, sd-scripts counts from the step within the epoch and would
+    write `-step00000002` again for the run's step 6: kohyawiz sets the earlier files aside and
+    renames what the launch wrote to the run's step."""
+    plan = make_plan(tmp_path, 4, 1, max_train_steps="12")
+    assert "save_every_n_steps = 2" in (plan.folder / "config.toml").read_text()
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    first, _ = train(plan, sd, env_extra=simulate(tmp_path, 2))  # states at steps 2 and 4, killed at 5
+    point = resume_point(plan)
+    assert point.step == 4 and first.status == "failed"
+    outcome, record = train(plan, sd, resume=point, env_extra=simulate(tmp_path))
+    assert outcome.status == "completed" and outcome.final_step == 12
+    output = Path(plan.arg("output_dir"))
+    names = sorted(p.name for p in output.glob("*-step*.safetensors"))
+    assert names == [f"tinyconcept-step{s:08d}.safetensors" for s in (2, 4, 6, 8, 10, 12)]
+    assert not (output / ".kohyawiz-earlier").exists()
+    assert [(Path(c.path).name, c.step) for c in read_history(record.folder).checkpoints][-3:] == [
+        ("tinyconcept-step00000010.safetensors", 10), ("tinyconcept-step00000012.safetensors", 12),
+        ("tinyconcept.safetensors", 12),
+    ]  # fmt: skip
+    states = [(Path(s.path).name, s.step) for s in read_segment(record.folder).states]
+    assert states[0] == ("tinyconcept-step00000006-state", 6) and Path(read_segment(record.folder).states[0].path).is_dir()
+    assert len(lineage_steps(tmp_path, [0, 4])) == 12

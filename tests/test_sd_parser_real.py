@@ -56,6 +56,9 @@ def test_plans_pass_the_real_parser_and_validator(tmp_path):
         {"overrides": {"shuffle_caption": True}, "model": {"family": "sdxl"}, "vram_gb": 8},
         {"concepts": [{"name": "x", "images": 30, "folder_repeats": 150}]},
         {"overrides": {"optimizer_type": "AdamW", "max_train_steps": 300}},
+        # K-VALIDATE: validation_split and validation_seed in dataset.toml, validate_every_n_epochs in config.toml
+        {"concepts": [{"name": "x", "images": 40, "repeats": 2}]},
+        {"validation": True, "concepts": [{"name": "x", "images": 4, "repeats": 25}]},
     ]
     for j, changes in enumerate(changed):
         folder = tmp_path / f"changed-{j}"

@@ -132,6 +132,10 @@ def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--asymmetric", action="store_true", default=None, help="subject has asymmetric details")
     plan.add_argument("--samples", action="store_true", default=None, help="sample images during training")
     plan.add_argument("--save-state", action="store_true", default=None, help="save state to allow --resume")
+    plan.add_argument(
+        "--validate", action=argparse.BooleanOptionalAction, default=None,
+        help="set images aside for a validation loss that picks the checkpoint (default: when the dataset can spare them)",
+    )  # fmt: skip
     plan.add_argument("--name", help="output file name")
     plan.add_argument(
         "--log-with", choices=("tensorboard", "wandb", "all"),

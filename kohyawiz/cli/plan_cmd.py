@@ -23,6 +23,7 @@ _ANSWER_FLAGS = {
     "asymmetric": ("asymmetric",),
     "samples": ("samples",),
     "save_state": ("save_state",),
+    "validate": ("validation",),
     "name": ("name",),
     "model": ("model", "path"),
     "family": ("model", "family"),

@@ -58,13 +58,20 @@ def show_lines(history: RunHistory, plot: Path | None, sheet: Path | None) -> li
     if history.advice:
         lines.append(f"  what to do: {history.advice}")
     if history.checkpoints:
-        lines.append("  Checkpoints (epoch, step, loss around it, samples):")
+        validated = any(c.validation_loss is not None for c in history.checkpoints)
+        lines.append(
+            "  Checkpoints (epoch, step, training loss around it, "
+            + ("validation loss, " if validated else "")
+            + "samples):"
+        )
         for checkpoint in history.checkpoints:
             mark = "  <- try this one first" if history.pick is checkpoint else ""
+            measured = f"val {_loss(checkpoint.validation_loss):<8} " if validated else ""
             lines.append(
                 f"    epoch {'-' if checkpoint.epoch is None else checkpoint.epoch:<4} "
                 f"step {'-' if checkpoint.step is None else checkpoint.step:<7} "
-                f"loss {_loss(checkpoint.loss_around):<8} samples {len(checkpoint.samples):<3} {checkpoint.path}{mark}"
+                f"loss {_loss(checkpoint.loss_around):<8} {measured}samples {len(checkpoint.samples):<3} "
+                f"{checkpoint.path}{mark}"
             )
     lines.append(f"  Pick: {history.pick_reason}")
     if history.loss_shift:

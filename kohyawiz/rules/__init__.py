@@ -16,7 +16,7 @@ ORDER = (
     "T-OPT", "F-OPT", "F-LR", "T-PRECISION", "F-FLOW", "T-CACHE", "F-TECACHE", "T-GRADCKPT", "F-GRADCKPT", "F-FP8", "F-SWAP",
     "T-LOADER", "T-XATTN", "F-ATTN", "T-SNR", "F-LOSS", "F-VAE",
     "D-CAPTION", "T-FLIP", "D-ASYM",
-    "T-SAVE",  # counts steps: after everything that changes them (batch, accumulation, buckets, repeats)
+    "K-VALIDATE", "T-SAVE",  # count steps: after everything that changes them (batch, accumulation, buckets)
     "K-OUTPUT", "K-LOGS", "K-SAMPLES", "F-PROMPTS", "K-RESUME",
 )  # fmt: skip
 

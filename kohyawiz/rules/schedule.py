@@ -253,18 +253,94 @@ def step_cadence(total_steps: int) -> int:
     return max(1, math.ceil(total_steps / CHECKPOINTS))
 
 
+def _count(ctx: Context) -> StepCount | None:
+    d = ctx.decider
+    by_steps = counted_in_steps(d.get, "max_train_epochs" in d.overrides)
+    try:
+        return count_steps(d.get, ctx.concepts, ctx.answers.processes, by_steps=by_steps)
+    except ValueError:
+        return None  # an image no bucket holds: the figures refuse the plan and say which
+
+
+def _epochs(ctx: Context, count: StepCount | None) -> int:
+    return count.epochs if count is not None else max(1, int(ctx.decider.get("max_train_epochs", 1) or 1))
+
+
+VALIDATION_SPLIT = 0.1
+VALIDATION_SEED = 42
+"""Fixed, so the images set aside are the same in every launch (sd-scripts shuffles the training
+and the validation set apart with it: library/train_util.py split_train_val)."""
+SPARE_IMAGES = 40
+"""Every concept this large keeps 36 or more images for training when a tenth is set aside (the
+guide's working set for a character is 15-50; below this the images are worth more trained on)."""
+
+
+def validation_split_for(smallest: int, asked: bool) -> float | None:
+    """The share of images set aside, from the smallest concept's count: a tenth when every concept
+    can spare it, or (asked for) enough that each concept gives one image and keeps one."""
+    if smallest >= SPARE_IMAGES:
+        return VALIDATION_SPLIT
+    if not asked or smallest < 2:
+        return None
+    return max(VALIDATION_SPLIT, math.ceil(100 / smallest) / 100)
+
+
+@rule("K-VALIDATE")
+def validation(ctx: Context) -> None:
+    """sd-scripts' own validation (train_network.py, main only) on images set aside with a fixed
+    seed; epoch by epoch, since a validation by steps in the first epoch reports the running mean
+    of every pass so far (library/train_util.py LossRecorder) and cannot rank checkpoints."""
+    d, asked = ctx.decider, ctx.answers.validation
+    with_images = [c.images for c in ctx.concepts if c.images]
+    smallest = min(with_images) if with_images else 0
+    epochs = _epochs(ctx, _count(ctx))
+    why_not = None
+    if ctx.interface.arg(ctx.script, "validation_split") is None:
+        why_not = f"sd-scripts {ctx.interface.version} has no validation (it came with sd-scripts main)"
+    elif asked is False:
+        why_not = "no validation asked for (--no-validate)"
+    elif epochs < 2:
+        why_not = "a single epoch: one validation at its end cannot rank checkpoints"
+    split = None if why_not else validation_split_for(smallest, bool(asked))
+    if why_not is None and split is None:
+        why_not = (
+            f"the smallest concept has {smallest} images: fewer than {SPARE_IMAGES} are worth more trained on "
+            "(--validate sets some aside anyway)"
+            if smallest >= 2
+            else "a concept needs 2 images or more to set one aside"
+        )
+    if why_not is not None:
+        if asked:
+            d.warn("K-VALIDATE", f"--validate: {why_not}")
+        d.omit("validation_split", "K-VALIDATE", why_not)
+        return
+    kept = {c.name: training_images(c.images, split or 0.0) for c in ctx.concepts}
+    d.set("validation_split", split, "K-VALIDATE",
+          f"{split:g} of each concept's images set aside for validation (smallest {smallest} keeps "
+          f"{min(kept.values())} for training)" + ("; asked for with --validate" if asked else ""))  # fmt: skip
+    d.set("validation_seed", VALIDATION_SEED, "K-VALIDATE", "a fixed seed: the same images set aside in every launch")
+
+
+def validation_cadence(ctx: Context) -> None:
+    """Validate at every checkpoint saved by epochs, so each has a validation loss beside it."""
+    d = ctx.decider
+    if not d.get("validation_split"):
+        return
+    every = d.get("save_every_n_epochs")
+    if every:
+        d.set("validate_every_n_epochs", every, "K-VALIDATE", "a validation loss with every saved checkpoint")
+    else:
+        d.omit("validate_every_n_epochs", "K-VALIDATE", "checkpoints are saved by steps: validated at each epoch's end")
+
+
 @rule("T-SAVE")
 def save_every(ctx: Context) -> None:
     """About 10 checkpoints to choose from (guide part 4): every n epochs, or every n steps when the
     run is counted in steps (a max_train_steps override) or has too few epochs for 10 saves."""
     d = ctx.decider
     by_hand = {key for key in ("save_every_n_epochs", "save_every_n_steps") if key in d.overrides}
-    by_steps = counted_in_steps(d.get, "max_train_epochs" in d.overrides)
-    try:
-        count: StepCount | None = count_steps(d.get, ctx.concepts, ctx.answers.processes, by_steps=by_steps)
-    except ValueError:
-        count = None  # an image no bucket holds: the figures refuse the plan and say which
-    epochs = count.epochs if count is not None else max(1, int(d.get("max_train_epochs", 1) or 1))
+    count = _count(ctx)
+    epochs = _epochs(ctx, count)
     total = count.total if count is not None else 0
     steps_known = ctx.interface.arg(ctx.script, "save_every_n_steps") is not None
     few = checkpoints(epochs, save_cadence(epochs)) < FEWEST_CHECKPOINTS
@@ -278,6 +354,7 @@ def save_every(ctx: Context) -> None:
         )
         d.omit("save_every_n_epochs", "T-SAVE", "checkpoints are counted in steps instead")
         d.set("save_every_n_steps", every, "T-SAVE", f"{why}: every {every} of {total} steps saves {saved}")
+        validation_cadence(ctx)
         return
     if epochs <= 1:
         d.omit("save_every_n_epochs", "T-SAVE", "a single epoch: only the final model is saved")
@@ -293,6 +370,7 @@ def save_every(ctx: Context) -> None:
     if isinstance(saved, int) and saved > 0 and checkpoints(epochs, saved) < FEWEST_CHECKPOINTS:
         d.warn("T-SAVE", f"saving every {saved} epochs keeps only {checkpoints(epochs, saved)} checkpoints; "
                          f"the guide wants about {CHECKPOINTS} to choose from")  # fmt: skip
+    validation_cadence(ctx)
 
 
 @rule("T-BATCH")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.loss import detect_loss_shift, moving_average
-from kohyawiz.run.ledger import Segment, chain
+from kohyawiz.run.ledger import Segment, chain, renames
 from kohyawiz.run.records import read_events, read_json
 
 SMOOTHING = 20
@@ -32,6 +32,8 @@ class Checkpoint:
     loss_around: float | None = None
     samples: list[str] = field(default_factory=list)
     final: bool = False
+    validation_loss: float | None = None
+    """sd-scripts' validation loss measured at this checkpoint's step (K-VALIDATE)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -62,6 +64,10 @@ class RunHistory:
     outputs: list[dict[str, Any]]
     segments: list[Segment] = field(default_factory=list)
     """The records of this run across its resumes, oldest first."""
+    validation: list[tuple[int | None, int, float]] = field(default_factory=list)
+    """(epoch, step, validation loss) of each validation pass."""
+    pick_loss: str = "training"
+    """Which loss chose the pick: "validation" or "training"."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +79,8 @@ class RunHistory:
             "pick": self.pick.as_dict() if self.pick else None, "pick_reason": self.pick_reason,
             "tensorboard": str(self.tensorboard) if self.tensorboard else None, "outputs": self.outputs,
             "losses": [list(p) for p in self.losses], "epoch_starts": [list(p) for p in self.epoch_starts],
-            "segments": [s.as_dict() for s in self.segments],
+            "segments": [s.as_dict() for s in self.segments], "pick_loss": self.pick_loss,
+            "validation": [list(v) for v in self.validation],
         }  # fmt: skip
 
 
@@ -101,10 +108,13 @@ def read_history(folder: Path) -> RunHistory:
     losses: dict[int, float] = {}
     epoch_starts: list[tuple[int, int]] = []
     checkpoints: list[Checkpoint] = []
-    sample_steps: list[int] = []
+    validation: list[tuple[int | None, int, float]] = []
     for index, segment in enumerate(segments):
         until = segments[index + 1].start_step if index + 1 < len(segments) else None
-        _read_segment(segment, until, losses, epoch_starts, checkpoints, sample_steps)
+        _read_segment(segment, until, losses, epoch_starts, checkpoints, validation)
+    for checkpoint in checkpoints:
+        measured = [loss for _, at, loss in validation if at == checkpoint.step]
+        checkpoint.validation_loss = measured[-1] if measured else None
     points = sorted(losses.items())
     seconds = [_number(_dict(read_json(seg.folder / "outcome.json", {})).get("seconds")) for seg in segments]
     if checkpoints and outcome.get("status") == "completed":
@@ -116,7 +126,7 @@ def read_history(folder: Path) -> RunHistory:
     _attach_samples(checkpoints, _sample_files(plan))
     saves = [(c.epoch, c.step) for c in checkpoints if c.epoch is not None and c.step is not None]
     shift = detect_loss_shift(points, saves, _int(outcome.get("total_steps")))
-    pick, why = _pick(checkpoints, shift)
+    pick, why, pick_loss = _pick(checkpoints, shift)
     raw_fatal = outcome.get("fatal")
     fatal: list[Any] = raw_fatal if isinstance(raw_fatal, list) else []
     reason, advice = _reason(outcome, fatal)
@@ -136,17 +146,20 @@ def read_history(folder: Path) -> RunHistory:
                                                "saved_epoch": shift.saved_epoch, "message": shift.message()},
         pick=pick, pick_reason=why, tensorboard=board if board.is_dir() else None,
         outputs=[o for o in outcome.get("outputs", []) if isinstance(o, dict)], segments=segments,
+        validation=validation, pick_loss=pick_loss,
     )  # fmt: skip
 
 
 def _read_segment(
     segment: Segment, until: int | None, losses: dict[int, float], epoch_starts: list[tuple[int, int]],
-    checkpoints: list[Checkpoint], sample_steps: list[int],
+    checkpoints: list[Checkpoint], validation: list[tuple[int | None, int, float]],
 ) -> None:  # fmt: skip
     """One record's events at the run's steps (`run_step`; the log's own step in older records),
     up to `until`, the step the next launch resumed from."""
     epoch, step = None, segment.start_step
-    for event in read_events(segment.folder):
+    events = read_events(segment.folder)
+    renamed = renames(events)
+    for event in events:
         kind = event.get("event")
         at = _int(event.get("run_step"))
         if kind == "Progress" and _int(event.get("step")) is not None:
@@ -162,10 +175,11 @@ def _read_segment(
                 epoch_starts.append((epoch, step))
         elif kind == "CheckpointSaved" and isinstance(event.get("path"), str):
             saved_at = at if at is not None else step
-            checkpoints[:] = [c for c in checkpoints if c.path != event["path"]]  # saved again after a resume
-            checkpoints.append(Checkpoint(event["path"], epoch, saved_at))
-        elif kind == "SamplesGenerated":
-            sample_steps.append(_int(event.get("step")) or step)
+            path = renamed.get(event["path"], event["path"])
+            checkpoints[:] = [c for c in checkpoints if c.path != path]  # saved again after a resume
+            checkpoints.append(Checkpoint(path, epoch, saved_at))
+        elif kind == "Validation" and _number(event.get("loss")) is not None and at is not None:
+            validation.append((_int(event.get("epoch")), at, float(event["loss"])))
 
 
 def _plan_arg(plan: dict[str, Any], key: str) -> Any:
@@ -224,14 +238,28 @@ def _attach_samples(checkpoints: list[Checkpoint], files: list[Path]) -> None:
             checkpoints[-1].samples.append(str(path))
 
 
-def _pick(checkpoints: list[Checkpoint], shift: Any) -> tuple[Checkpoint | None, str]:
-    """Guide part 5: keep checkpoints and choose; after a late loss shift (A-LOSS), the one saved
-    before it; otherwise the last, and compare its samples with the few before it."""
+def _pick(checkpoints: list[Checkpoint], shift: Any) -> tuple[Checkpoint | None, str, str]:
+    """Guide part 5: keep checkpoints and choose. With validation losses (K-VALIDATE), the one with
+    the lowest; otherwise the last. After a late loss shift (A-LOSS) only those saved before it."""
     if not checkpoints:
-        return None, "no checkpoint was saved"
+        return None, "no checkpoint was saved", "training"
+    candidates, before_shift = checkpoints, ""
     if shift is not None:
-        before = [c for c in checkpoints if c.step is not None and c.step < shift.step]
-        if before:
-            return before[-1], f"the last one saved before the loss shift at step {shift.step} (A-LOSS)"
-        return None, f"the loss shifted at step {shift.step}, before any checkpoint was saved (A-LOSS)"
-    return checkpoints[-1], "no late loss shift: the last one; compare its samples with the two or three before it"
+        candidates = [c for c in checkpoints if c.step is not None and c.step < shift.step]
+        before_shift = f" saved before the loss shift at step {shift.step} (A-LOSS)"
+        if not candidates:
+            return None, f"the loss shifted at step {shift.step}, before any checkpoint was saved (A-LOSS)", "training"
+    measured = [c for c in candidates if c.validation_loss is not None]
+    if len(measured) >= 2:
+        best = min(measured, key=lambda c: (c.validation_loss, -(c.step or 0)))
+        where = f"epoch {best.epoch}" if best.epoch is not None else f"step {best.step}"
+        return best, (
+            f"by validation loss: the lowest ({best.validation_loss:.4g}, {where}) of the {len(measured)} "
+            f"checkpoints measured{before_shift}"
+        ), "validation"
+    if shift is not None:
+        return candidates[-1], f"by training loss: the last one{before_shift}", "training"
+    return checkpoints[-1], (
+        "by training loss (no validation loss): no late loss shift, so the last one; compare its samples with "
+        "the two or three before it"
+    ), "training"

@@ -100,6 +100,7 @@ def read_segment(folder: Path) -> Segment:
     status = str(outcome.get("status") or "running or stopped without a word")
     start = _int(ledger.get("start_step")) or 0
     events = read_events(folder)
+    renamed = renames(events)
     states: list[SavedState] = []
     reached, epoch, finished_epochs = None, None, 0
     for index, event in enumerate(events):
@@ -112,7 +113,8 @@ def read_segment(folder: Path) -> Segment:
             finished_epochs = epoch - 1
         elif kind == "StateSaved" and isinstance(event.get("path"), str) and step is not None:
             later = index + 1 < len(events) or status == "completed"
-            states.append(SavedState(event["path"], step, _int(event.get("epoch")), later))
+            path = renamed.get(event["path"], event["path"])
+            states.append(SavedState(path, step, _int(event.get("epoch")), later))
     if status == "completed" and epoch is not None:
         finished_epochs = epoch
     resumed = ledger.get("resumed_from")
@@ -120,6 +122,12 @@ def read_segment(folder: Path) -> Segment:
         folder, ledger.get("plan_dir") if isinstance(ledger.get("plan_dir"), str) else None, start,
         resumed if isinstance(resumed, dict) else None, status, reached, finished_epochs if epoch else None, states,
     )  # fmt: skip
+
+
+def renames(events: list[dict[str, Any]]) -> dict[str, str]:
+    """Files kohyawiz renamed after a launch (kohyawiz.run.renumber): old path -> new path."""
+    pairs = [(e.get("from"), e.get("to")) for e in events if e.get("event") == "Renamed"]
+    return {old: new for old, new in pairs if isinstance(old, str) and isinstance(new, str)}
 
 
 def segments_for(plan_dir: Path) -> list[Segment]:

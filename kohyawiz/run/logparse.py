@@ -49,6 +49,18 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """sd-scripts' validation bar (train_network.py, main): drawn as a pass starts (done 0) and
+    as it ends (done == total, with the pass's mean loss)."""
+
+    per: str
+    """"epoch" (the validation at an epoch's end) or "step" (every validate_every_n_steps)."""
+    done: int
+    total: int
+    loss: float | None
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     path: str
 
@@ -80,6 +92,7 @@ Event = (
     | StepsOverride
     | EpochStarted
     | Progress
+    | Validation
     | CheckpointSaved
     | StateSaved
     | ModelSaved
@@ -127,6 +140,7 @@ _BAR = re.compile(
     r"\[(?P<elapsed>[\d:]+)<(?P<remaining>[\d:?]+),\s*(?P<rate>[\d.]+|\?)(?P<unit>s/it|it/s)?(?:,\s*(?P<postfix>.*))?\]"
 )
 _LOSS = re.compile(r"avr_loss=([-+\w.]+)")
+_VALIDATION_BARS = {"epoch validation steps": ("epoch", "val_epoch_avg_loss"), "validation steps": ("step", "val_avg_loss")}
 _SAVE = re.compile(r"^saving checkpoint: (.+)$")
 _STATE = re.compile(r"^(saving state at (?:epoch|step) \d+|saving last state\.?)")
 _SAMPLES = re.compile(r"generating sample images at step[^:]*:?\s*(\d+)?")
@@ -164,7 +178,18 @@ def _fatal(kind: str, message: str) -> Fatal:
     return Fatal(kind, message.strip()[:500], ADVICE[kind])
 
 
-def _progress(match: re.Match[str]) -> Progress | None:
+def _validation(match: re.Match[str]) -> Validation | None:
+    per, key = _VALIDATION_BARS[match.group("desc").strip()]
+    done, total = int(match.group("n")), int(match.group("total"))
+    if 0 < done < total:
+        return None  # only where a pass starts and ends
+    found = re.search(re.escape(key) + r"=([-+\w.]+)", match.group("postfix") or "")
+    return Validation(per, done, total, _number(found.group(1)) if found and done == total else None)
+
+
+def _progress(match: re.Match[str]) -> Progress | Validation | None:
+    if match.group("desc").strip() in _VALIDATION_BARS:
+        return _validation(match)
     if match.group("desc").strip() != "steps":
         return None  # caching, captions and other bars
     rate = _number(match.group("rate") or "")
@@ -192,6 +217,7 @@ class LogParser:
     errors: int = 0
     """Lines the parser failed on (kept out of the events, counted into the run record)."""
     first_error: str | None = None
+    _last_validation: Validation | None = None
 
     def feed(self, text: str) -> list[Event]:
         events: list[Event] = []
@@ -245,6 +271,11 @@ class LogParser:
             progress = _progress(match)
             if progress is None:
                 return []
+            if isinstance(progress, Validation):
+                if progress == self._last_validation:
+                    return []  # tqdm draws the last state again when the bar is closed
+                self._last_validation = progress
+                return [progress]
             key = (progress.step, progress.loss)
             if key == self._last_progress:
                 return []  # tqdm draws each step twice: before and after the postfix update

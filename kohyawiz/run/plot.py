@@ -43,10 +43,13 @@ def loss_plot(history: RunHistory, path: Path) -> Path:
             chosen = history.pick is checkpoint
             ax.axvline(checkpoint.step, color="#d62728" if chosen else "#2ca02c", linewidth=1.6 if chosen else 0.9,
                        alpha=0.9 if chosen else 0.6)  # fmt: skip
+        if history.validation:
+            ax.plot([at for _, at, _ in history.validation], [loss for _, _, loss in history.validation],
+                    color="#ff7f0e", marker="o", linewidth=1.4, label="validation loss (K-VALIDATE)")  # fmt: skip
         if history.checkpoints:
             ax.plot([], [], color="#2ca02c", label="checkpoint saved")
         if history.pick is not None:
-            ax.plot([], [], color="#d62728", linewidth=1.6, label="the checkpoint to try first")
+            ax.plot([], [], color="#d62728", linewidth=1.6, label=f"the checkpoint to try first (by {history.pick_loss} loss)")
         shift = history.loss_shift
         if shift:
             ax.axvspan(shift["step"], steps[-1] if steps else shift["step"], color="#ff9896", alpha=0.25,

@@ -25,6 +25,7 @@ from kohyawiz.run.ledger import ResumePoint, newest_state, state_path, write_sta
 from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.process import StopRequest, capture, run_streaming
 from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
+from kohyawiz.run.renumber import Renumbering, counter_lag
 from kohyawiz.sdpaths import CREATED_ARGS, PATH_ARGS, absolute, is_local, looks_local
 
 MIN_FREE_BYTES = 2 * 1024**3
@@ -464,6 +465,8 @@ class Outcome:
     parse_errors: int = 0
     """Log lines kohyawiz's parser failed on; the first one is in parse_error."""
     parse_error: str | None = None
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    """Validation losses (K-VALIDATE), each with the epoch and the run's step it was measured at."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -489,6 +492,8 @@ class Watcher:
         self.start_step = start_step
         self.states_in = states_in
         self.planned_total: int | None = None
+        self.validating: tuple[int | None, int] | None = None
+        """(epoch, the run's step) where the open validation pass started."""
         self.losses: list[tuple[int, float]] = []
         self.saves: list[tuple[int, int]] = []
         self.checkpoints: list[str] = []
@@ -496,6 +501,18 @@ class Watcher:
     def text(self, text: str) -> None:
         for event in self.parser.feed(text):
             self.event(event)
+
+    def written(self) -> list[str]:
+        """The checkpoints and states this launch announced."""
+        return self.checkpoints + [str(state["path"]) for state in self.outcome.states]
+
+    def renamed(self, renamed: dict[str, str]) -> None:
+        """Files renamed after the launch (kohyawiz.run.renumber), in the record and the outcome."""
+        for old, new in renamed.items():
+            self.record.add_event({"event": "Renamed", "from": old, "to": new})
+        self.checkpoints = [renamed.get(path, path) for path in self.checkpoints]
+        for state in self.outcome.states:
+            state["path"] = renamed.get(str(state["path"]), state["path"])
 
     def close(self) -> None:
         for event in self.parser.close():
@@ -526,6 +543,14 @@ class Watcher:
                         self.losses[-1] = (reached, loss)  # tqdm redraws a step once its loss is known
                     else:
                         self.losses.append((reached, loss))
+            case logparse.Validation(per=per, done=done, total=total, loss=loss):
+                if done < total or self.validating is None:
+                    self.validating = (out.epoch, reached)
+                started_in, at = self.validating
+                extra.update(run_step=at, epoch=started_in)
+                if done == total and loss is not None:
+                    out.validation.append({"per": per, "epoch": started_in, "step": at, "loss": loss})
+                    self.validating = None
             case logparse.CheckpointSaved(path=path):
                 extra.update(run_step=reached, epoch=out.epoch)
                 self.checkpoints.append(path)
@@ -574,13 +599,34 @@ def train(
         if on_text is not None:
             on_text(text)
 
+    renumbering = _renumbering(plan, resume, name)
     try:
-        with record.log_path.open("w", encoding="utf-8") as log:
-            finished = run_streaming(argv, on_chunk, cwd=sd.root, env=env, log=log, stop=stop)
+        if renumbering is not None:
+            renumbering.stash()
+        try:
+            with record.log_path.open("w", encoding="utf-8") as log:
+                finished = run_streaming(argv, on_chunk, cwd=sd.root, env=env, log=log, stop=stop)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if renumbering is not None:
+            watcher.close()
+            watcher.renamed(renumbering.renumber(watcher.written()))
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        if renumbering is not None:
+            renumbering.restore()
     return conclude(watcher, finished.returncode, finished.seconds, finished.interrupted, launched), record
+
+
+def _renumbering(plan: PlanFolder, resume: ResumePoint | None, name: str) -> Renumbering | None:
+    """For a resume whose launch will count steps from less than the run's step (past the first
+    epoch) in a plan that names files by step."""
+    if resume is None or not plan.arg("save_every_n_steps"):
+        return None
+    per_epoch = plan.plan.get("figures", {}).get("steps_per_epoch")
+    accumulation = int(plan.arg("gradient_accumulation_steps", 1) or 1)
+    lag = counter_lag(resume.step, per_epoch if isinstance(per_epoch, int) else 0, accumulation)
+    return Renumbering(output_dir(plan), name, lag, resume.state) if lag else None
 
 
 def conclude(
