@@ -27,8 +27,14 @@ CASES = {
         "subject": "style", "family": "sdxl", "tags": "natural", "concepts": ["brushy=120"], "vram": 24, "network": "glora", "samples": True,
         "cli": ["--subject", "style", "--family", "sdxl", "--tags", "natural", "--concept", "brushy=120", "--vram", "24", "--network", "glora", "--samples"],
     },
+    "cluster": {
+        "subject": "character", "family": "sdxl", "tags": "natural", "concepts": ["hero=40"], "vram": 80,
+        "gpus": 8, "nodes": 2,
+        "cli": ["--subject", "character", "--family", "sdxl", "--tags", "natural", "--concept", "hero=40", "--vram", "80",
+                "--gpus", "8", "--nodes", "2"],
+    },
 }  # fmt: skip
-COMMON_CLI = ["--gpus", "1"]
+COMMON_CLI: list[str] = []
 
 
 def read_all(folder: Path) -> dict[str, str]:

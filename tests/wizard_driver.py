@@ -36,6 +36,9 @@ async def fill(pilot: Any, answers: dict[str, Any]) -> None:
     await pilot.press("ctrl+n")
     await settle(pilot)
     app.query_one("#vram", Input).value = str(answers["vram"])
+    for field in ("gpus", "nodes"):
+        if field in answers:
+            app.query_one(f"#{field}", Input).value = str(answers[field])
     await pilot.press("ctrl+n")
     await settle(pilot)
     if answers.get("network"):

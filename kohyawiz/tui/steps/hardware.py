@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static
 
 from kohyawiz.tui.state import number_problem
@@ -13,6 +14,7 @@ from kohyawiz.tui.text import plain
 
 VRAM_RANGE = (1.0, 1024.0)
 GPU_RANGE = (1, 64)
+NODE_RANGE = (1, 256)
 
 
 def vram_problem(text: str) -> str | None:
@@ -21,6 +23,10 @@ def vram_problem(text: str) -> str | None:
 
 def gpus_problem(text: str) -> str | None:
     return number_problem(text, what="the number of GPUs", low=GPU_RANGE[0], high=GPU_RANGE[1], whole=True)
+
+
+def nodes_problem(text: str) -> str | None:
+    return number_problem(text, what="the number of machines", low=NODE_RANGE[0], high=NODE_RANGE[1], whole=True)
 
 
 class HardwareStep(Step):
@@ -33,29 +39,38 @@ class HardwareStep(Step):
         "8-bit optimizer, a lower rank, fp8 base weights, a lower resolution. Settings you choose "
         "yourself are never changed by it.\n\n"
         "The memory also picks T-CACHE, T-GRADCKPT, T-LOADER and T-RES's resolution for weak cards. "
-        "Several GPUs train together through accelerate (--multi_gpu); steps per epoch divide by them."
+        "Several GPUs train together through accelerate (--multi_gpu); steps per epoch divide by every GPU "
+        "of every machine, and each card needs the whole memory (K-PROCESSES). Several machines are a "
+        "cluster or rented GPUs: `kohyawiz export PLAN --slurm` or `--skypilot` launches them."
     )
 
     def compose(self) -> ComposeResult:
         yield Label("GPU memory in GB (required)")
         yield Input(placeholder="e.g. 12", id="vram")
         yield problem_line("vram")
-        yield Label("GPUs training together")
-        yield Input("1", id="gpus")
-        yield problem_line("gpus")
+        yield Label("GPUs per machine, and machines, training together (several machines: F1)")
+        with Horizontal(id="gpus-and-nodes"):
+            with Vertical():
+                yield Input("1", id="gpus", tooltip="GPUs per machine")
+                yield problem_line("gpus")
+            with Vertical():
+                yield Input("1", id="nodes", tooltip="machines: more than 1 is a cluster or rented GPUs")
+                yield problem_line("nodes")
         yield Static("", id="gpu-found", classes="note")
 
     def load(self) -> None:
         s = self.state
         self.set_value("vram", "" if s.vram_gb is None else f"{s.vram_gb:g}")
         self.set_value("gpus", str(s.gpus))
+        self.set_value("nodes", str(s.nodes))
 
     def store(self, check: bool) -> str | None:
         s = self.state
-        vram, gpus = self.value("vram"), self.value("gpus")
-        problems = [p for p in (vram_problem(vram), gpus_problem(gpus)) if p]
+        vram, gpus, nodes = self.value("vram"), self.value("gpus"), self.value("nodes")
+        problems = [p for p in (vram_problem(vram), gpus_problem(gpus), nodes_problem(nodes)) if p]
         self.field_problem("vram", vram_problem(vram) if vram.strip() or check else None)
         self.field_problem("gpus", gpus_problem(gpus))
+        self.field_problem("nodes", nodes_problem(nodes))
         if vram_problem(vram) is None:
             typed = float(vram)
             if s.vram_gb != typed:
@@ -65,6 +80,8 @@ class HardwareStep(Step):
             s.vram_gb = None
         if gpus_problem(gpus) is None:
             s.gpus = int(gpus)
+        if nodes_problem(nodes) is None:
+            s.nodes = int(nodes)
         return problems[0] if check and problems else None
 
     def shown(self) -> None:
@@ -89,3 +106,7 @@ class HardwareStep(Step):
     @on(Input.Changed, "#gpus")
     def _gpus_typed(self, event: Input.Changed) -> None:
         self.field_problem("gpus", gpus_problem(event.value))
+
+    @on(Input.Changed, "#nodes")
+    def _nodes_typed(self, event: Input.Changed) -> None:
+        self.field_problem("nodes", nodes_problem(event.value))
