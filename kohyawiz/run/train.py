@@ -402,10 +402,12 @@ def resume_point(plan: PlanFolder) -> ResumePoint:
         elif match and match.group(2):
             found.append(ResumePoint(folder, int(match.group(2)), None, None, "its name"))
     if not found:
-        raise UserError(
-            "no saved state to resume from that kohyawiz knows the step of: plan with --save-state and train first",
-            where=str(output),
+        advice = (
+            "train it first (`kohyawiz train DIR`): a state is saved with each checkpoint"
+            if plan.arg("save_state")
+            else "this plan saves no state: re-plan with --save-state"
         )
+        raise UserError(f"no saved state to resume from whose step kohyawiz knows; {advice}", where=str(output))
     return max(found, key=lambda point: point.step)
 
 
