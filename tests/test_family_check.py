@@ -101,6 +101,11 @@ def test_the_wizard_shows_the_same_line(tmp_path, models):
             app.query_one("#family", Select).value = "sd1"  # the person picks another family
             await settle(pilot)
             on_the_step = str(app.query_one("#model-found", Static).render())
+            app.query_one("#family", Select).value = "sdxl"  # back to the header's: the line goes
+            await settle(pilot)
+            assert "Read from its header" in str(app.query_one("#model-found", Static).render())
+            app.query_one("#family", Select).value = "sd1"
+            await settle(pilot)
             app.go_to(STEPS.index("write"))
             await settle(pilot)
             assert STEPS[app.step] == "review"  # the plan cannot be made: the wizard stays to say why

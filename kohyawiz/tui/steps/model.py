@@ -172,6 +172,14 @@ class ModelStep(Step):
         conflict = family_conflict(self.state.family, self._info, "the family you gave is")
         if conflict is not None:
             self.query_one("#model-found", Static).update(error(f"{conflict}: planning refuses it"))
+        else:
+            self._show_header(self._info)
+
+    def _show_header(self, info: ModelInfo) -> None:
+        notes = "; ".join(info.notes)
+        self.query_one("#model-found", Static).update(
+            join(strong(f"Read from its header: {info.kind}"), plain(f" ({notes})" if notes else ""), self._header_line())
+        )
 
     def store(self, check: bool) -> str | None:
         s = self.state
@@ -243,10 +251,7 @@ class ModelStep(Step):
                 setattr(s, name, found[name])
                 s.from_header.append(name)
         self.load()
-        notes = "; ".join(info.notes)
-        self.query_one("#model-found", Static).update(
-            join(strong(f"Read from its header: {info.kind}"), plain(f" ({notes})" if notes else ""), self._header_line())
-        )
+        self._show_header(info)
 
     def _header_line(self) -> str:
         s = self.state

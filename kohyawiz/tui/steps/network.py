@@ -34,7 +34,7 @@ class NetworkStep(Step):
         yield Label("LoKr file size (LoKr only)", id="lokr-label")
         yield Select([("small (factor -1)", "small"), ("large (factor 8)", "large")], prompt="small", id="lokr-size")
         yield Label("Optimizer")
-        yield Select([(OPTIMIZER_NAMES[o], o) for o in OPTIMIZERS], prompt="guide's pick (Prodigy; a DiT's doc: AdamW8bit)", id="optimizer")
+        yield Select([(OPTIMIZER_NAMES[o], o) for o in OPTIMIZERS], prompt="guide's pick (Prodigy; a DiT: its doc's)", id="optimizer")
         yield Label("Precision")
         yield Select([("fp16", "fp16"), ("bf16", "bf16")], prompt="guide's pick (fp16; bf16 where a DiT's doc asks)", id="precision")
         yield Checkbox("used together with other LoRAs", id="others")
