@@ -300,3 +300,26 @@ def test_the_real_sd_scripts_trains_through_slurm(tmp_path):
                               os.environ["KOHYAWIZ_SD_PYTHON"], offline)  # fmt: skip
     assert outcome["status"] == "completed" and outcome["final_step"] == outcome["total_steps"] == 4
     assert Path(outcome["outputs"][-1]["path"]).is_file() and outcome["outputs"][-1]["mismatches"] == []
+
+
+def test_the_setup_script_installs_like_sd_scripts_install_and_again_changes_nothing(tmp_path):
+    """SkyPilot's setup, run here on a stand-in sd-scripts repository (no network: torch is
+    replaced by a requirement already in the venv)."""
+    from kohyawiz.run.install import install_script
+
+    source = tmp_path / "upstream"
+    source.mkdir()
+    (source / "train_network.py").write_text("def setup_parser():\n    return None\n")
+    (source / "requirements.txt").write_text("")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(source)]
+    for step in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "stand-in"]):
+        subprocess.run([*git, *step], check=True, capture_output=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    script = install_script(str(tmp_path / "sd scripts"), ref=commit, source=str(source), torch="--no-index pip")
+    for attempt in (1, 2):
+        run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, (attempt, run.stdout[-1500:], run.stderr[-1500:])
+    into = tmp_path / "sd scripts"
+    assert (into / "venv" / "bin" / "python").is_file() and (into / "venv" / ".kohyawiz-installed").is_file()
+    head = subprocess.run(["git", "-C", str(into), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert head.strip() == commit

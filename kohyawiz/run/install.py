@@ -176,10 +176,10 @@ def install(options: InstallOptions, say: Say = print) -> Path:
 
 
 def install_script(into: str, ref: str = PINNED, source: str = UPSTREAM, torch: str | None = None) -> str:
-    """The same five steps as `install`, as a shell script for a machine kohyawiz is not on (a
-    SkyPilot task's setup): checkout, venv, torch for the driver and the requirements, accelerate's
-    default config, the parser check. Each step skips what is already done. `into` may start with
-    `$HOME/`; every other value is quoted."""
+    """The same four steps as `install`, as a shell script for a machine kohyawiz is not on (a
+    SkyPilot task's setup): checkout, venv, torch for the driver and the requirements, the parser
+    check. Each step skips what is already done. `into` may start with `$HOME/`; every other value
+    is quoted."""
     q = shlex.quote
     root = f'"$HOME"/{q(into[6:])}' if into.startswith("$HOME/") else q(into)
     pairs = " ".join(f"{version}:{tag}" for version, tag in TORCH_BY_CUDA)
@@ -198,22 +198,19 @@ def install_script(into: str, ref: str = PINNED, source: str = UPSTREAM, torch: 
     return "\n".join([
         "set -euo pipefail",
         f"SD={root}",
-        "# [1/5] sd-scripts source",
+        "# [1/4] sd-scripts source",
         f'[ -d "$SD/.git" ] || git clone --quiet {q(source)} "$SD"',
         f'git -C "$SD" rev-parse --verify --quiet {q(ref + "^{commit}")} >/dev/null || git -C "$SD" fetch --quiet --tags origin',
         f'git -C "$SD" checkout --quiet --detach {q(ref)}',
-        "# [2/5] its own venv",
+        "# [2/4] its own venv",
         '[ -x "$SD/venv/bin/python" ] || python3 -m venv "$SD/venv"',
-        "# [3/5] torch and the requirements",
+        "# [3/4] torch and the requirements",
         torch_line,
         'if [ ! -f "$SD/venv/.kohyawiz-installed" ]; then',
         '  "$SD/venv/bin/python" -m pip install $torch_spec',
         '  (cd "$SD" && "$SD/venv/bin/python" -m pip install -r requirements.txt)',
         '  echo "$torch_spec" > "$SD/venv/.kohyawiz-installed"',
         "fi",
-        "# [4/5] accelerate",
-        '[ -f "$SD/accelerate_default.yaml" ] || "$SD/venv/bin/python" -m accelerate.commands.accelerate_cli config '
-        'default --config_file "$SD/accelerate_default.yaml"',
-        "# [5/5] check",
+        "# [4/4] check",
         '(cd "$SD" && CUDA_VISIBLE_DEVICES= "$SD/venv/bin/python" -c "import train_network; train_network.setup_parser()")',
     ])  # fmt: skip
