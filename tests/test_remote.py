@@ -323,3 +323,23 @@ def test_the_setup_script_installs_like_sd_scripts_install_and_again_changes_not
     assert (into / "venv" / "bin" / "python").is_file() and (into / "venv" / ".kohyawiz-installed").is_file()
     head = subprocess.run(["git", "-C", str(into), "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     assert head.strip() == commit
+
+
+def test_sky_logs_keep_the_head_node_without_its_prefix():
+    from kohyawiz.run import logparse
+    from kohyawiz.run.watch import NodePrefixes
+
+    text = LOG.read_text()
+    pieces = [p for p in __import__("re").split(r"(\r|\n)", text) if p]
+    mixed = "".join(
+        p if p in "\r\n" else f"\x1b[36m(head, rank=0, pid=42)\x1b[0m {p}" + ("" if i % 3 else f"\n(worker1, rank=1, pid=7, ip=10.0.0.2) {p}")
+        for i, p in enumerate(pieces)
+    )  # fmt: skip
+    nodes = NodePrefixes()
+    kept = "".join(nodes.feed(mixed[i : i + 1000]) for i in range(0, len(mixed), 1000)) + nodes.close()
+    plain = logparse.LogParser()
+    expected = [logparse.event_record(e) for e in plain.feed(text) + plain.close()]
+    parser = logparse.LogParser()
+    assert [logparse.event_record(e) for e in parser.feed(kept) + parser.close()] == expected
+    assert "rank=1" not in kept and "(head" not in kept
+    assert NodePrefixes().feed("(not a prefix) steps: 1\n") == "(not a prefix) steps: 1\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,33 @@ from kohyawiz.run.slurm import EXIT_STATUS
 from kohyawiz.run.train import Outcome, Watcher, conclude
 
 CHUNK = 64 * 1024
+# `sky logs` puts `(head, rank=0, pid=123) ` (or `(task, pid=123) `, maybe coloured) before each
+# line of each node; every node's local main process draws its own progress bar.
+_SKY_PREFIX = re.compile(r"^(?:\x1b\[[0-9;]*m)*\([\w.-]+, (?:rank=(\d+), )?pid=\d+(?:, ip=[^)]*)?\)(?:\x1b\[[0-9;]*m)* ?")
+
+
+class NodePrefixes:
+    """Keeps the head node's lines of a multi-node log, without the prefix SkyPilot adds."""
+
+    def __init__(self) -> None:
+        self.partial = ""
+
+    def feed(self, text: str) -> str:
+        pieces = re.split(r"(\r|\n)", self.partial + text)
+        self.partial = pieces.pop()  # a line is judged once it is whole
+        kept = [(self._line(pieces[i]), pieces[i + 1]) for i in range(0, len(pieces), 2)]
+        return "".join(line + end for line, end in kept if line is not None)  # a dropped line takes its end along
+
+    def close(self) -> str:
+        rest, self.partial = self.partial, ""
+        return self._line(rest) or ""
+
+    @staticmethod
+    def _line(piece: str) -> str | None:
+        match = _SKY_PREFIX.match(piece)
+        if match is None:
+            return piece
+        return None if match.group(1) not in (None, "0") else piece[match.end() :]
 
 
 def find_record(run: str, wait_s: float, poll_s: float = 1.0) -> Path:
@@ -94,18 +122,21 @@ def _read_some(stream: IO[bytes]) -> bytes:
 def follow_stream(
     stream: IO[bytes], name: str, on_event: Callable[[logparse.Event], None] | None = None
 ) -> tuple[Outcome, RunRecord]:
-    """A log piped in: a new record with its text, events and outcome; the end of input ends it
-    (exit status 0 unless the log says otherwise)."""
+    """A log piped in (`sky logs CLUSTER`): a new record with its text (the head node's, when
+    SkyPilot prefixes each node's lines), events and outcome; the end of input ends it."""
     record = RunRecord.create(name, {}, [])
     watcher = Watcher(record, on_event)
     started = time.monotonic()
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    nodes = NodePrefixes()
     with record.log_path.open("w", encoding="utf-8") as log:
         while data := _read_some(stream):
-            text = decoder.decode(data)
+            text = nodes.feed(decoder.decode(data))
             log.write(text)
             log.flush()
             watcher.text(text)
+        log.write(rest := nodes.close())
+        watcher.text(rest)
     outcome = conclude(watcher, 0, time.monotonic() - started, False, {})
     (record.folder / EXIT_STATUS).write_text(json.dumps(outcome.returncode) + "\n", encoding="utf-8")
     return outcome, record
