@@ -235,3 +235,21 @@ def test_step_named_files_continue_the_runs_count_after_an_epoch(tmp_path, home)
     states = [(Path(s.path).name, s.step) for s in read_segment(record.folder).states]
     assert states[0] == ("tinyconcept-step00000006-state", 6) and Path(read_segment(record.folder).states[0].path).is_dir()
     assert len(lineage_steps(tmp_path, [0, 4])) == 12
+
+
+def test_a_run_counted_in_steps_resumed_past_its_first_epoch_is_warned_of_its_overrun(tmp_path, home):
+    """sd-scripts stops a run counted in steps when its own counter reaches max_train_steps; after a
+    resume past the first epoch that counter trails the run's, so the launch ends with its last
+    epoch: the double trains 12 steps for a plan of 10, and kohyawiz says so before it starts."""
+    from kohyawiz.cli.train_cmd import resume_line
+    from kohyawiz.run.train import resume_overrun
+
+    plan = make_plan(tmp_path, 4, 1, max_train_steps="10")
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    train(plan, sd, env_extra=simulate(tmp_path, 5))  # a state every step; killed after the fifth
+    point = resume_point(plan)
+    assert point.step == 5 and resume_overrun(plan, point) == 2
+    assert "train 2 steps past the plan's 10" in resume_line(plan, point)
+    outcome, _ = train(plan, sd, resume=point, env_extra=simulate(tmp_path))
+    assert outcome.final_step == 12 and len(lineage_steps(tmp_path, [0, 5])) == 12
+    assert resume_overrun(plan, ResumePoint(Path("/x"), 2)) == 0  # still in the first epoch: no lag

@@ -11,7 +11,7 @@ from kohyawiz.loss import sparkline
 from kohyawiz.run import logparse
 from kohyawiz.run.ledger import ResumePoint
 from kohyawiz.run.locate import find_sd_scripts
-from kohyawiz.run.train import PlanFolder, build_argv, preflight, resume_point, train
+from kohyawiz.run.train import PlanFolder, build_argv, preflight, resume_overrun, resume_point, train
 
 
 class ConsoleView:
@@ -71,7 +71,13 @@ def resume_line(plan: PlanFolder, point: ResumePoint) -> str:
     total = plan.plan.get("figures", {}).get("total_steps")
     of = f" of {total}" if isinstance(total, int) else ""
     epoch = f", epoch {point.epoch}" if point.epoch is not None else ""
-    return f"resuming from {point.state} (step {point.step}{of}{epoch}; its step from {point.found_by})"
+    line = f"resuming from {point.state} (step {point.step}{of}{epoch}; its step from {point.found_by})"
+    if extra := resume_overrun(plan, point):
+        line += (
+            f"\nwarning: sd-scripts will train {extra} steps past the plan's {total}: a run counted in steps that is "
+            "resumed past its first epoch ends with its last epoch (set max_train_epochs to count in epochs)"
+        )
+    return line
 
 
 def run_train(args: argparse.Namespace) -> int:

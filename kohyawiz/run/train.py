@@ -411,6 +411,20 @@ def resume_point(plan: PlanFolder) -> ResumePoint:
     return max(found, key=lambda point: point.step)
 
 
+def resume_overrun(plan: PlanFolder, point: ResumePoint) -> int:
+    """Steps sd-scripts will train past the plan after this resume: a run counted in steps stops
+    when sd-scripts' counter reaches max_train_steps, and past the first epoch that counter trails
+    the run's (kohyawiz.run.renumber), so it ends with its last epoch instead."""
+    figures = plan.plan.get("figures", {})
+    per_epoch, total, epochs = figures.get("steps_per_epoch"), figures.get("total_steps"), figures.get("epochs")
+    if plan.arg("max_train_epochs") or not all(isinstance(v, int) and v > 0 for v in (per_epoch, total, epochs)):
+        return 0
+    accumulation = int(plan.arg("gradient_accumulation_steps", 1) or 1)
+    if not counter_lag(point.step, per_epoch, accumulation):
+        return 0
+    return max(0, epochs * per_epoch - total)
+
+
 def resume_args(point: ResumePoint, sd: SdScripts, accumulation: int) -> list[str]:
     """What makes the checkout continue the run's count (train_network.py): --initial_step is
     preferred over train_state.json (which holds the resumed process's own count, not the run's);
