@@ -233,7 +233,9 @@ def test_step_named_files_continue_the_runs_count_after_an_epoch(tmp_path, home)
         ("tinyconcept.safetensors", 12),
     ]  # fmt: skip
     states = [(Path(s.path).name, s.step) for s in read_segment(record.folder).states]
-    assert states[0] == ("tinyconcept-step00000006-state", 6) and Path(read_segment(record.folder).states[0].path).is_dir()
+    assert (
+        states[0] == ("tinyconcept-step00000006-state", 6) and Path(read_segment(record.folder).states[0].path).is_dir()
+    )
     assert len(lineage_steps(tmp_path, [0, 4])) == 12
 
 
@@ -253,3 +255,12 @@ def test_a_run_counted_in_steps_resumed_past_its_first_epoch_is_warned_of_its_ov
     outcome, _ = train(plan, sd, resume=point, env_extra=simulate(tmp_path))
     assert outcome.final_step == 12 and len(lineage_steps(tmp_path, [0, 5])) == 12
     assert resume_overrun(plan, ResumePoint(Path("/x"), 2)) == 0  # still in the first epoch: no lag
+
+
+def test_a_fresh_start_makes_the_older_runs_states_stale(tmp_path, home):
+    plan = make_plan(tmp_path, 4, 1, max_train_epochs="3", save_every_n_epochs="1")
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    train(plan, sd, env_extra=simulate(tmp_path, 2))  # states at 4 and 8
+    assert resume_point(plan).step == 8
+    train(plan, sd, env_extra=simulate(tmp_path, 1))  # trained again from the start: a state at 4
+    assert resume_point(plan).step == 4

@@ -142,37 +142,37 @@ def segments_for(plan_dir: Path) -> list[Segment]:
 
 
 def newest_state(plan_dir: Path) -> ResumePoint | None:
-    """The complete saved state at the highest step of any record of this plan that still exists."""
+    """The complete saved state at the highest step that still exists, among the records of this
+    plan since it was last trained from the start (a fresh start saves over the older run's files)."""
+    segments = segments_for(plan_dir)
+    fresh = [index for index, segment in enumerate(segments) if not segment.resumed_from]
     best: ResumePoint | None = None
-    for segment in segments_for(plan_dir):
+    for segment in segments[fresh[-1] if fresh else 0 :]:
         for state in segment.states:
             if state.complete and Path(state.path).is_dir() and (best is None or state.step >= best.step):
                 best = ResumePoint(Path(state.path), state.step, state.epoch, segment.id)
     return best
 
 
+def _resumed_from(folder: Path) -> str | None:
+    ledger = read_json(folder / LEDGER, {})
+    resumed = ledger.get("resumed_from") if isinstance(ledger, dict) else None
+    run = resumed.get("run") if isinstance(resumed, dict) else None
+    return run if isinstance(run, str) else None
+
+
 def chain(folder: Path) -> list[Segment]:
     """The run `folder` belongs to, across its resumes: each record and the one resumed from it,
     oldest first. A record resumed more than once (a resume that was itself abandoned) continues
-    with its newest resume."""
-    segments = {p.name: read_segment(p) for p in list_runs()}
-    if folder.name not in segments:
-        segments[folder.name] = read_segment(folder)
-    current = segments[folder.name]
-    before: list[Segment] = []
-    seen = {current.id}
-    while current.resumed_from and isinstance(current.resumed_from.get("run"), str):
-        previous = segments.get(current.resumed_from["run"])
-        if previous is None or previous.id in seen:
-            break
-        seen.add(previous.id)
-        before.insert(0, previous)
-        current = previous
-    run = [*before, segments[folder.name]]
-    while True:
-        later = [s for s in segments.values() if s.resumed_from and s.resumed_from.get("run") == run[-1].id]
-        later = [s for s in later if s.id not in seen]
-        if not later:
-            return run
-        run.append(max(later, key=lambda s: s.id))
-        seen.add(run[-1].id)
+    with its newest resume. Only ledgers are read to follow the links."""
+    folders = {p.name: p for p in list_runs()}
+    folders.setdefault(folder.name, folder)
+    parent = {name: _resumed_from(path) for name, path in folders.items()}
+    run, seen = [folder.name], {folder.name}
+    while (previous := parent.get(run[0])) in folders and previous not in seen:
+        seen.add(previous)
+        run.insert(0, previous)
+    while later := sorted(n for n, p in parent.items() if p == run[-1] and n not in seen):
+        seen.add(later[-1])
+        run.append(later[-1])
+    return [read_segment(folders[name]) for name in run]
