@@ -23,6 +23,10 @@ def png_bytes(width: int, height: int, shade: int = 128) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
+TRAIN_SIZES = [(64, 64), (64, 64)]
+"""The images `demo --train` trains on: the smallest bucket, so a few CPU steps take minutes."""
+
+
 def make_demo_dataset(root: Path) -> Path:
     """Write `root/dataset/1_kwdemo` with captioned images; return the dataset folder."""
     folder = root / "dataset" / "1_kwdemo"
@@ -33,3 +37,14 @@ def make_demo_dataset(root: Path) -> Path:
         stem.with_suffix(".txt").write_text(", ".join(DEMO_TAGS) + "\n", encoding="utf-8")
     (root / "dataset" / "raw").mkdir(exist_ok=True)
     return root / "dataset"
+
+
+def make_train_dataset(root: Path) -> Path:
+    """Write `root/train-dataset/1_kwdemo`: two small captioned images for `demo --train`."""
+    folder = root / "train-dataset" / "1_kwdemo"
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, (width, height) in enumerate(TRAIN_SIZES):
+        stem = folder / f"img{index:03d}"
+        stem.with_suffix(".png").write_bytes(png_bytes(width, height, 90 + 40 * index))
+        stem.with_suffix(".txt").write_text(", ".join(DEMO_TAGS) + "\n", encoding="utf-8")
+    return root / "train-dataset"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import toml
@@ -102,6 +104,25 @@ def test_demo_runs_without_gpu_or_model(tmp_path):
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "demo" / "plan" / "dataset.toml").is_file()
     assert "total steps" in run.stdout
+
+
+def test_demo_train_without_sd_scripts_names_the_install_command(tmp_path):
+    """Item 7's refusal: with no sd-scripts anywhere, or one without the demo's trainer, the demo
+    plans as before and then says the one command that installs sd-scripts."""
+    from kohyawiz.resources import package_dir
+
+    if (package_dir().parent / "vendor" / "sd-scripts" / "train_network.py").is_file():
+        pytest.skip("vendor/sd-scripts is checked out here: sd-scripts would be found")
+    env = {k: v for k, v in os.environ.items() if k not in ("KOHYAWIZ_SD_SCRIPTS", "KOHYA_SS")}
+    env |= {"HOME": str(tmp_path / "home"), "KOHYAWIZ_HOME": str(tmp_path / "kwhome")}
+    demo = [sys.executable, "-m", "kohyawiz", "demo", "--train", "--out", str(tmp_path / "demo")]
+    none = subprocess.run(demo, capture_output=True, text=True, env=env)
+    assert none.returncode == 2 and "total steps" in none.stdout
+    assert "install it with `kohyawiz sd-scripts install`" in none.stderr and "Traceback" not in none.stderr
+    fake = Path(__file__).resolve().parent / "fake_sd"
+    old = subprocess.run([*demo, "--sd-scripts", str(fake), "--python", sys.executable], capture_output=True, text=True, env=env)
+    assert old.returncode == 2 and "has no anima_train_network.py: run `kohyawiz sd-scripts install`" in old.stderr
+    assert not (tmp_path / "kwhome" / "random-models").exists()
 
 
 def test_no_arguments_prints_help():

@@ -38,3 +38,23 @@ def test_a_dit_lora_trains_on_the_real_sd_scripts(tmp_path, monkeypatch, family)
     assert summary["ss_network_module"] == spec.network_module and summary["metadata_matches"] is True
     assert summary["tensors"] > 0 and Path(summary["lora"]).is_file()
     assert trial.outcome.final_loss is not None and trial.outcome.fatal == []
+
+
+def test_demo_train_runs_the_whole_pipeline(tmp_path):
+    """`kohyawiz demo --train`: a random model built in sd-scripts' venv, a few steps, `runs show`."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    if os.environ.get("KOHYAWIZ_E2E_BUILD_DIR"):  # reuse a model built before
+        (home / "random-models").mkdir(parents=True)
+        (home / "random-models" / "anima").symlink_to(Path(os.environ["KOHYAWIZ_E2E_BUILD_DIR"]) / "anima")
+    env = {**os.environ, "KOHYAWIZ_HOME": str(home)}
+    run = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "demo", "--train", "--plain", "--out", str(tmp_path / "demo"),
+         "--sd-scripts", os.environ["KOHYAWIZ_SD_SCRIPTS"], "--python", os.environ["KOHYAWIZ_SD_PYTHON"]],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "$ kohyawiz runs show" in run.stdout and ": completed," in run.stdout
+    assert "steps 2/2" in run.stdout and "Random model: DiT" in run.stdout

@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="make a small demo dataset and plan it (no GPU, no model)")
     demo.add_argument("--out", default="kohyawiz-demo", help="folder for the demo (default: ./kohyawiz-demo)")
+    demo.add_argument("--train", action="store_true",
+                      help="also build a random model in sd-scripts' environment and train a few CPU steps on it")  # fmt: skip
+    demo.add_argument("--sd-scripts", metavar="DIR", help="with --train: the sd-scripts checkout")
+    demo.add_argument("--python", metavar="PATH", help="with --train: the Python that runs it")
+    demo.add_argument("--steps", type=int, default=2, help="with --train: training steps (default 2)")
+    demo.add_argument("--plain", action="store_true", help="with --train: plain progress lines")
     return parser
 
 

@@ -27,6 +27,8 @@ class RandomModel:
     model: Path
     companions: dict[str, Path]
     """Companion files by the sd-scripts argument that takes them (qwen3, vae, ...)."""
+    args: dict[str, str]
+    """Further arguments the model needs (the tokenizer cache the builder wrote)."""
     parameters: dict[str, int]
     random: list[str]
     real: list[str]
@@ -34,7 +36,7 @@ class RandomModel:
 
     def overrides(self) -> dict[str, str]:
         """The companions as `--set ARG=PATH` overrides for a plan."""
-        return {arg: str(path) for arg, path in self.companions.items()}
+        return {**{arg: str(path) for arg, path in self.companions.items()}, **self.args}
 
 
 def build_random_model(sd: SdScripts, family: str, folder: Path) -> RandomModel:
@@ -57,7 +59,7 @@ def build_random_model(sd: SdScripts, family: str, folder: Path) -> RandomModel:
                         where=str(folder))  # fmt: skip
     return RandomModel(
         family=family, model=Path(facts["model"]),
-        companions={arg: Path(path) for arg, path in facts["companions"].items()},
+        companions={arg: Path(path) for arg, path in facts["companions"].items()}, args=dict(facts.get("args", {})),
         parameters=dict(facts["parameters"]), random=list(facts["random"]), real=list(facts["real"]),
         reused=bool(facts.get("reused")),
     )  # fmt: skip
@@ -69,6 +71,11 @@ CPU_DIT_OVERRIDES = {
 }  # fmt: skip
 """A few CPU steps on a random DiT: the smallest bucket, bf16 (half the frozen DiT's memory, and
 CPUs run it), no loader workers. Given as overrides, so the plan says where each came from."""
+CPU_FAMILY_OVERRIDES = {
+    "flux": {"fp8_base": "false", "t5xxl_max_token_length": "32", "save_precision": "bf16"},
+}
+"""fp8 weights do not run on a CPU; a short T5 context keeps the full-size T5-XXL's caching pass to
+seconds."""
 
 
 @dataclass
@@ -126,7 +133,10 @@ def train_on_random_model(
         out_dir=plan_dir,
         answers={"subject": "concept", "vram_gb": 24, "model": {"family": family, "path": str(model.model)}},
         dataset=dataset,
-        overrides={**CPU_DIT_OVERRIDES, "max_train_steps": str(steps), **model.overrides()},
+        overrides={
+            **CPU_DIT_OVERRIDES, **CPU_FAMILY_OVERRIDES.get(family, {}), "max_train_steps": str(steps),
+            **model.overrides(),
+        },
         force=True,  # the doctor's small-dataset warnings do not matter for a few steps
     )
     plan, _ = plan_from_request(request)

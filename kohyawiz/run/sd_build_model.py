@@ -38,14 +38,17 @@ class Recorded(Exception):
         self.args, self.kwargs = args, kwargs
 
 
-def loader_arguments(module: Any, name: str, call_loader: Callable[[], Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The arguments sd-scripts' loader passes to `module.name`, without loading any weights."""
+def loader_arguments(
+    module: Any, name: str, call_loader: Callable[[], Any], replacement: Any = None
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments sd-scripts' loader passes to `module.name` (or, with `replacement`, to what the
+    loader calls on it), without loading any weights."""
     original = getattr(module, name)
 
     def record(*args: Any, **kwargs: Any) -> Any:
         raise Recorded(args, kwargs)
 
-    setattr(module, name, record)
+    setattr(module, name, replacement or record)
     try:
         call_loader()
     except Recorded as recorded:
@@ -107,9 +110,135 @@ def build_anima(out: Path) -> dict[str, Any]:
     return {
         "model": str(model),
         "companions": {"qwen3": str(qwen3), "vae": str(vae_file)},
+        "args": {},
         "parameters": {"dit": dit_parameters, "vae": parameters(vae), "qwen3": qwen3_facts["parameters"]},
         "random": ["DiT (full size, 28 blocks)", "Qwen-Image VAE (full size)", "Qwen3 (1 layer, hidden 1024)"],
         "real": ["Qwen3 tokenizer (configs/qwen3_06b)", "T5 tokenizer (configs/t5_old)"],
+    }
+
+
+def write_streamed(path: Path, model: Any, parts: list[tuple[str, Any]], init: Callable[[Any], None]) -> int:
+    """Write a model too big to hold twice (T5-XXL: 4.7 B parameters) as bf16 safetensors, one part
+    at a time: each part of the meta-device `model` is made real, initialised by `init`, written and
+    dropped. The header comes first, so every tensor's shape and offset is known before any data."""
+    import torch
+
+    names: list[tuple[str, str, Any]] = []  # (key, part prefix, tensor name inside the part)
+    header: dict[str, Any] = {}
+    offset = 0
+    for prefix, part in parts:
+        for name, tensor in part.state_dict().items():
+            key = f"{prefix}.{name}" if prefix else name
+            size = tensor.numel() * 2
+            header[key] = {"dtype": "BF16", "shape": list(tensor.shape), "data_offsets": [offset, offset + size]}
+            names.append((key, prefix, name))
+            offset += size
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    with path.open("wb") as out:
+        out.write(len(raw).to_bytes(8, "little") + raw)
+        for prefix, part in parts:
+            part.to_empty(device="cpu")
+            init(part)
+            tensors = part.state_dict()
+            for _key, _prefix, name in (n for n in names if n[1] == prefix):
+                out.write(tensors[name].detach().to(torch.bfloat16).contiguous().view(torch.int16).numpy().tobytes())
+            part.to("meta")
+    del model
+    return offset // 2
+
+
+def t5_tokenizer(cache: Path, checkout: Path, model_id: str) -> None:
+    """The T5 tokenizer where sd-scripts' --tokenizer_cache_dir looks for `model_id`, made offline
+    from the checkout's configs/t5_old."""
+    from transformers import T5TokenizerFast
+
+    source = checkout / "configs" / "t5_old"
+    tokenizer = T5TokenizerFast(vocab_file=str(source / "spiece.model"), tokenizer_file=str(source / "tokenizer.json"))
+    tokenizer.save_pretrained(str(cache / model_id.replace("/", "_")))
+
+
+def clip_tokenizer(cache: Path, model_id: str) -> bool:
+    """The CLIP tokenizer for --tokenizer_cache_dir, copied from $TOKENIZER_CACHE_DIR when it holds
+    one (the checkout ships none, and CLIP's vocabulary cannot be made from what it has)."""
+    import shutil
+
+    name = model_id.replace("/", "_")
+    given = os.environ.get("TOKENIZER_CACHE_DIR")
+    if not given or not (Path(given) / name).is_dir():
+        return False
+    shutil.copytree(Path(given) / name, cache / name, dirs_exist_ok=True)
+    return True
+
+
+def build_flux(out: Path) -> dict[str, Any]:
+    """Flux.1 dev with one double and one single block (flux_utils.load_flow_model counts the blocks
+    in the checkpoint), its autoencoder at flux_models' size, CLIP-L and T5-XXL at the sizes
+    flux_utils.load_clip_l and load_t5xxl build (both fixed there, so full size)."""
+    import dataclasses
+
+    import torch
+    from library import flux_models, flux_utils, strategy_flux
+    from safetensors.torch import save_file
+
+    torch.manual_seed(SEED)
+    spec = flux_models.configs[flux_utils.MODEL_NAME_DEV]
+    params = dataclasses.replace(spec.params, depth=1, depth_single_blocks=1)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        dit = flux_models.Flux(params)
+        ae = flux_models.AutoEncoder(spec.ae_params)
+    finally:
+        torch.set_default_dtype(previous)
+    model = out / "flux1-dev-random.safetensors"
+    save_file({k: v.contiguous() for k, v in dit.state_dict().items()}, str(model))
+    ae_file = out / "ae-random.safetensors"
+    save_file({k: v.contiguous() for k, v in ae.state_dict().items()}, str(ae_file))
+    counts = {"dit": parameters(dit), "ae": parameters(ae)}
+    del dit, ae
+
+    class Recorder:
+        @staticmethod
+        def _from_config(config: Any) -> Any:
+            raise Recorded((config,), {})
+
+    clip_config = loader_arguments(flux_utils, "CLIPTextModel", lambda: flux_utils.load_clip_l(None, torch.bfloat16, "cpu", state_dict={}),
+                                   replacement=Recorder)[0][0]  # fmt: skip
+    t5_config = loader_arguments(flux_utils, "T5EncoderModel", lambda: flux_utils.load_t5xxl(None, torch.bfloat16, "cpu", state_dict={}),
+                                 replacement=Recorder)[0][0]  # fmt: skip
+    import transformers
+
+    clip = transformers.CLIPTextModel(clip_config).to(torch.bfloat16)
+    clip_file = out / "clip_l-random.safetensors"
+    save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(clip_file))
+    counts["clip_l"] = parameters(clip)
+    del clip
+    with torch.device("meta"):
+        t5 = transformers.T5EncoderModel(t5_config)
+
+    def init_t5(part: Any) -> None:
+        for tensor in part.parameters():
+            torch.nn.init.normal_(tensor, std=0.02)  # what T5's own init leaves to the embedding's caller
+        part.apply(t5._init_weights)
+
+    parts = [("shared", t5.shared), *[(f"encoder.block.{i}", b) for i, b in enumerate(t5.encoder.block)],
+             ("encoder.final_layer_norm", t5.encoder.final_layer_norm)]  # fmt: skip
+    t5_file = out / "t5xxl-random.safetensors"
+    counts["t5xxl"] = write_streamed(t5_file, t5, parts, init_t5)
+    tokenizers = out / "tokenizers"
+    t5_tokenizer(tokenizers, Path.cwd(), strategy_flux.T5_XXL_TOKENIZER_ID)
+    if not clip_tokenizer(tokenizers, strategy_flux.CLIP_L_TOKENIZER_ID):
+        raise SystemExit(json.dumps({"error": "Flux needs a CLIP-L tokenizer: set TOKENIZER_CACHE_DIR to a folder "
+                                              f"holding {strategy_flux.CLIP_L_TOKENIZER_ID.replace('/', '_')}"}))  # fmt: skip
+    return {
+        "model": str(model),
+        "companions": {"clip_l": str(clip_file), "t5xxl": str(t5_file), "ae": str(ae_file)},
+        "args": {"tokenizer_cache_dir": str(tokenizers)},
+        "parameters": counts,
+        "random": ["Flux.1 dev DiT (1 double + 1 single block)", "Flux autoencoder (full size)",
+                   "CLIP-L (full size)", "T5-XXL encoder (full size, 24 layers)"],
+        "real": ["T5 tokenizer (configs/t5_old)", "CLIP-L tokenizer (from $TOKENIZER_CACHE_DIR)"],
     }
 
 
