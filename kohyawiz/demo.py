@@ -27,24 +27,22 @@ TRAIN_SIZES = [(64, 64), (64, 64)]
 """The images `demo --train` trains on: the smallest bucket, so a few CPU steps take minutes."""
 
 
-def make_demo_dataset(root: Path) -> Path:
-    """Write `root/dataset/1_kwdemo` with captioned images; return the dataset folder."""
-    folder = root / "dataset" / "1_kwdemo"
+def _captioned_images(folder: Path, sizes: list[tuple[int, int]]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for index, (width, height) in enumerate(DEMO_SIZES):
+    for index, (width, height) in enumerate(sizes):
         stem = folder / f"img{index:03d}"
         stem.with_suffix(".png").write_bytes(png_bytes(width, height, 60 + 7 * index))
         stem.with_suffix(".txt").write_text(", ".join(DEMO_TAGS) + "\n", encoding="utf-8")
+
+
+def make_demo_dataset(root: Path) -> Path:
+    """Write `root/dataset/1_kwdemo` with captioned images; return the dataset folder."""
+    _captioned_images(root / "dataset" / "1_kwdemo", DEMO_SIZES)
     (root / "dataset" / "raw").mkdir(exist_ok=True)
     return root / "dataset"
 
 
 def make_train_dataset(root: Path) -> Path:
     """Write `root/train-dataset/1_kwdemo`: two small captioned images for `demo --train`."""
-    folder = root / "train-dataset" / "1_kwdemo"
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, (width, height) in enumerate(TRAIN_SIZES):
-        stem = folder / f"img{index:03d}"
-        stem.with_suffix(".png").write_bytes(png_bytes(width, height, 90 + 40 * index))
-        stem.with_suffix(".txt").write_text(", ".join(DEMO_TAGS) + "\n", encoding="utf-8")
+    _captioned_images(root / "train-dataset" / "1_kwdemo", TRAIN_SIZES)
     return root / "train-dataset"
