@@ -257,7 +257,7 @@ def _train_on_slurm(tmp_path: Path, plan_dir: Path, sd_scripts: str, python: str
         watched = _cli("runs", "watch", f"slurm-{job}", "--plain", "--wait", "120", "--timeout", "900",
                        env=env, timeout=1200)  # fmt: skip
         state = job_state(env, job)
-    record = next((tmp_path / "home" / "runs").glob(f"*-slurm-{job}"))
+    record = next(Path(os.environ["KOHYAWIZ_HOME"], "runs").glob(f"*-slurm-{job}"))
     log = (record / "train.log").read_text(errors="replace")[-3000:]
     assert watched.returncode == 0, watched.stdout + watched.stderr + log
     assert state == "COMPLETED"
@@ -267,7 +267,9 @@ def _train_on_slurm(tmp_path: Path, plan_dir: Path, sd_scripts: str, python: str
 
 @SLURM_OPT_IN
 def test_a_real_slurm_runs_the_exported_script_and_its_log_comes_back(tmp_path):
-    outcome = _train_on_slurm(tmp_path, _plan(tmp_path), str(FAKE), sys.executable,
+    odd = tmp_path / "a plan's folder"  # a space and a quote in every path the script names
+    odd.mkdir()
+    outcome = _train_on_slurm(tmp_path, _plan(odd), str(FAKE), sys.executable,
                               {"KOHYAWIZ_FAKE_LOG": str(LOG), "KOHYAWIZ_FAKE_DELAY": "0.01"})  # fmt: skip
     assert outcome["status"] == "completed" and outcome["final_step"] == outcome["total_steps"] == 8
     assert outcome["outputs"] and all(not o.get("mismatches") for o in outcome["outputs"])
@@ -343,3 +345,13 @@ def test_sky_logs_keep_the_head_node_without_its_prefix():
     assert [logparse.event_record(e) for e in parser.feed(kept) + parser.close()] == expected
     assert "rank=1" not in kept and "(head" not in kept
     assert NodePrefixes().feed("(not a prefix) steps: 1\n") == "(not a prefix) steps: 1\n"
+
+
+def test_export_slurm_asks_the_checkout_first(tmp_path):
+    """The nodes run this checkout in this environment, so its preflight (and sd-scripts' own parser) runs now."""
+    plan_dir = _plan(tmp_path)
+    for image in (tmp_path / "train" / "10_hero").glob("*"):
+        image.unlink()
+    run = _cli("export", str(plan_dir), "--slurm", "--sd-scripts", str(FAKE), "--python", sys.executable)
+    assert run.returncode != 0 and run.stderr.count("\n") == 1 and "preflight" in run.stderr, run.stderr
+    assert not (plan_dir / "train.sbatch").exists()

@@ -22,10 +22,17 @@ def _slurm(folder: PlanFolder, args: argparse.Namespace) -> int:
     from kohyawiz.run.locate import find_sd_scripts
     from kohyawiz.run.records import runs_home
     from kohyawiz.run.slurm import SlurmOptions, node_local_paths, sbatch_script
+    from kohyawiz.run.train import preflight
 
     sd = find_sd_scripts(args.sd_scripts, args.python)
     options = SlurmOptions(args.partition, args.gpus_per_node, args.nodes, args.time)
     text = sbatch_script(folder, sd, options)
+    checked = preflight(folder, sd, here=False)  # the nodes run this checkout in this environment: ask it now
+    for warning in checked.warnings:
+        print(f"warning: {warning}")
+    if checked.errors:
+        more = f" (and {len(checked.errors) - 1} more)" if len(checked.errors) > 1 else ""
+        raise UserError(f"preflight: {checked.errors[0]}{more}")
     out = Path(args.slurm).expanduser() if args.slurm else folder.folder / "train.sbatch"
     runs_home().mkdir(parents=True, exist_ok=True)  # sbatch writes its own output there and never makes folders
     write_atomic(out, text)

@@ -71,6 +71,9 @@ def sbatch_script(folder: PlanFolder, sd: SdScripts, options: SlurmOptions) -> s
     q = shlex.quote
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(folder.arg("output_name", folder.folder.name)))[:60] or "run"
     runs = (options.runs or runs_home()).expanduser().resolve()
+    if any(c.isspace() or c in "'\"\\%" for c in str(runs)):
+        raise UserError(f"the run records' folder {runs} has a space, quote or % that an #SBATCH line cannot "
+                        "hold: set KOHYAWIZ_HOME to a folder without them")  # fmt: skip
     accelerate = [str(a) for a in folder.plan["accelerate_args"]]
     script_args = ["--config_file", str(folder.folder / "config.toml"),
                    "--dataset_config", str(folder.folder / "dataset.toml"), "--console_log_simple"]  # fmt: skip
@@ -105,6 +108,7 @@ def sbatch_script(folder: PlanFolder, sd: SdScripts, options: SlurmOptions) -> s
         f"# Written by kohyawiz {__version__} for the plan in {folder.folder}.",
         "# Submit: sbatch THIS_FILE; follow: kohyawiz runs watch slurm-JOBID",
         "set -euo pipefail",
+        ': "${SLURM_JOB_ID:?submit this script with sbatch}"',
         f"RUNS=${{KOHYAWIZ_RUNS:-{q(str(runs))}}}",
         f'RUN_DIR="$RUNS/$(date +%Y%m%d-%H%M%S)-{name}-slurm-$SLURM_JOB_ID"',
         f'mkdir -p "$RUN_DIR/{TENSORBOARD_DIR}"',

@@ -274,7 +274,9 @@ def path_problems(plan: PlanFolder, root: Path) -> list[str]:
     return problems
 
 
-def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> Preflight:
+def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True, here: bool = True) -> Preflight:
+    """What would stop the run, checked before it starts. `here` is False for a launch on other
+    machines (an sbatch script): their GPUs and their number are theirs."""
     result = Preflight()
     if plan.moved_from is not None:
         result.warnings.append(
@@ -286,12 +288,12 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True) -> 
         result.errors.append(f"this plan moved from {plan.written_in}; these no longer exist: {', '.join(gone)}")
     if (warning := sd.warning()) is not None:
         result.warnings.append(warning)
-    if (machines := plan.machines) > 1:
+    if (machines := plan.machines) > 1 and here:
         result.errors.append(
             f"this plan trains on {machines} machines together, which one launch here cannot start: "
             f"`kohyawiz export {plan.folder} --slurm` or `--skypilot` launches it on each machine"
         )
-    if not detect_gpus() and plan.arg("mixed_precision", "no") != "no":
+    if here and not detect_gpus() and plan.arg("mixed_precision", "no") != "no":
         result.warnings.append(
             "no NVIDIA GPU found: training would run on the CPU, very slowly; on a CPU re-plan with "
             "--set mixed_precision=no --set save_precision=float"
