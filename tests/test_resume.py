@@ -264,3 +264,15 @@ def test_a_fresh_start_makes_the_older_runs_states_stale(tmp_path, home):
     assert resume_point(plan).step == 8
     train(plan, sd, env_extra=simulate(tmp_path, 1))  # trained again from the start: a state at 4
     assert resume_point(plan).step == 4
+
+
+def test_files_set_aside_by_a_stopped_kohyawiz_come_back(tmp_path):
+    from kohyawiz.run.renumber import STASH, SUPERSEDED, recover
+
+    output = tmp_path / "out"
+    (output / STASH).mkdir(parents=True)
+    (output / STASH / "x-step00000004.safetensors").write_text("the run's step 4")
+    (output / "x-step00000004.safetensors").write_text("sd-scripts' step 4 of a resumed launch")
+    recover(output)
+    assert (output / "x-step00000004.safetensors").read_text() == "the run's step 4"
+    assert (output / SUPERSEDED / "x-step00000004.safetensors").is_file() and not (output / STASH).exists()

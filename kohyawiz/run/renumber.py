@@ -47,13 +47,12 @@ class Renumbering:
         return self.output_dir / STASH
 
     def stash(self) -> None:
+        recover(self.output_dir)
         pattern = _step_name(self.output_name)
         for path in sorted(self.output_dir.iterdir()) if self.output_dir.is_dir() else []:
             if pattern.match(path.name) and path.resolve() != self.keep.resolve():
                 self.stash_dir.mkdir(exist_ok=True)
                 target = self.stash_dir / path.name
-                if target.exists():
-                    _remove(target)  # left by a kohyawiz that was itself stopped mid-launch
                 path.rename(target)
                 self.stashed.append(target)
 
@@ -89,12 +88,30 @@ class Renumbering:
             self.stash_dir.rmdir()
 
     def _supersede(self, path: Path) -> None:
-        folder = self.output_dir / SUPERSEDED
-        folder.mkdir(exist_ok=True)
-        target = folder / path.name
+        supersede(self.output_dir, path)
+
+
+def supersede(output_dir: Path, path: Path) -> None:
+    folder = output_dir / SUPERSEDED
+    folder.mkdir(exist_ok=True)
+    target = folder / path.name
+    if target.exists():
+        _remove(target)
+    path.rename(target)
+
+
+def recover(output_dir: Path) -> None:
+    """Files set aside by a kohyawiz that was itself stopped mid-launch go back; a file of that
+    launch under the same name still has sd-scripts' lagging step in it, so it is superseded."""
+    stash = output_dir / STASH
+    if not stash.is_dir():
+        return
+    for path in sorted(stash.iterdir()):
+        target = output_dir / path.name
         if target.exists():
-            _remove(target)
+            supersede(output_dir, target)
         path.rename(target)
+    stash.rmdir()
 
 
 def _remove(path: Path) -> None:

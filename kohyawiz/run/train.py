@@ -25,7 +25,7 @@ from kohyawiz.run.ledger import ResumePoint, newest_state, state_path, write_sta
 from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.process import StopRequest, capture, run_streaming
 from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
-from kohyawiz.run.renumber import Renumbering, counter_lag
+from kohyawiz.run.renumber import Renumbering, counter_lag, recover
 from kohyawiz.sdpaths import CREATED_ARGS, PATH_ARGS, absolute, is_local, looks_local
 
 MIN_FREE_BYTES = 2 * 1024**3
@@ -618,6 +618,7 @@ def train(
             on_text(text)
 
     renumbering = _renumbering(plan, resume, name)
+    recover(output_dir(plan))
     try:
         if renumbering is not None:
             renumbering.stash()
