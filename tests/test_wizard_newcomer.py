@@ -351,10 +351,10 @@ def test_parity_every_cli_answer_can_be_given():
 
     state = WizardState()
     names = {"subject", "vram", "gpus", "nodes", "network", "optimizer", "precision", "with_other_loras", "asymmetric",
-             "samples", "save_state", "name", "model", "family", "tags", "vpred", "zsnr", "merge", "clip_skip",
+             "samples", "save_state", "validate", "name", "model", "family", "tags", "vpred", "zsnr", "merge", "clip_skip",
              "native_resolution", "knows_subject"}  # fmt: skip
     assert set(_ANSWER_FLAGS) == names
-    fields = {"vram": "vram_gb", "model": "model_path"}
+    fields = {"vram": "vram_gb", "model": "model_path", "validate": "validation"}
     for flag in names:
         assert hasattr(state, fields.get(flag, flag)), flag
     for other in ("dataset", "concept_counts", "overrides", "sd_scripts_version", "force", "out_dir"):
@@ -510,3 +510,12 @@ def test_network_step_offers_only_what_the_family_trains_and_opens_at_its_note(t
             assert "locon" in [value for _, value in select._options]
 
     run(drive)
+
+
+def test_validation_answer_reaches_the_core_as_the_cli_gives_it():
+    """K-VALIDATE: the wizard's validation choice is the answer `--validate` / `--no-validate` gives."""
+    assert "validation" not in WizardState().answers()
+    for choice in (True, False):
+        answers = WizardState(validation=choice).answers()
+        assert answers["validation"] is choice
+        assert WizardState.from_answers(answers).validation is choice

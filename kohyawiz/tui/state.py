@@ -66,6 +66,8 @@ class WizardState:
     asymmetric: bool = False
     samples: bool = False
     save_state: bool = False
+    validation: bool | None = None
+    """Set images aside for a validation loss; None leaves it to K-VALIDATE (the CLI's --validate/--no-validate)."""
     name: str = ""
     sd_scripts_version: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
@@ -101,6 +103,8 @@ class WizardState:
         for name in ("with_other_loras", "asymmetric", "samples", "save_state"):
             if getattr(self, name):
                 answers[name] = True
+        if self.validation is not None:
+            answers["validation"] = self.validation
         if self.name.strip():
             answers["name"] = self.name.strip()
         return answers
@@ -176,6 +180,8 @@ class WizardState:
                 setattr(state, name, answers[name])
         for name in ("with_other_loras", "asymmetric", "samples", "save_state"):
             state.__setattr__(name, bool(answers.get(name, False)))
+        if isinstance(answers.get("validation"), bool):
+            state.validation = answers["validation"]
         if "gpus" in answers:
             state.gpus = int(answers["gpus"])
         if "nodes" in answers:

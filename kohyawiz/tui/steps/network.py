@@ -23,7 +23,8 @@ class NetworkStep(Step):
         "settings (L-LOCON, L-LOHA, L-LOKR, L-DYLORA, L-IA3, L-STYLE).\n\n"
         "Precision (T-PRECISION): fp16 keeps detail, bf16 trains faster. 'With other LoRAs' scales "
         "weight norms (T-NORMS); 'asymmetric' turns mirroring off (D-ASYM, T-FLIP); samples draw images "
-        "while training (K-SAMPLES); saved state lets a run resume (K-RESUME). The output name defaults "
+        "while training (K-SAMPLES); saved state lets a run resume (K-RESUME); a validation loss, on sets "
+        "large enough to spare images, picks the checkpoint (K-VALIDATE). The output name defaults "
         "to the first trigger (K-OUTPUT)."
     )
 
@@ -41,6 +42,8 @@ class NetworkStep(Step):
         yield Checkbox("asymmetric details (no mirroring)", id="asym")
         yield Checkbox("sample images during training", id="samples")
         yield Checkbox("save state to allow resuming", id="state")
+        yield Select([("on: set images aside", "on"), ("off", "off")],
+                     prompt="validation loss: guide's pick (when the dataset can spare images)", id="validation")
         yield Label("Output name (empty: the first trigger tag)")
         yield Input(placeholder="mychar", id="output-name")
 
@@ -52,6 +55,8 @@ class NetworkStep(Step):
         for box, on in (("others", s.with_other_loras), ("asym", s.asymmetric), ("samples", s.samples),
                         ("state", s.save_state)):  # fmt: skip
             self.query_one(f"#{box}", Checkbox).value = on
+        choice = {True: "on", False: "off"}.get(s.validation) if s.validation is not None else None
+        self.query_one("#validation", Select).value = choice or Select.NULL
         self.set_value("output-name", s.name)
 
     def store(self, check: bool) -> str | None:
@@ -67,6 +72,8 @@ class NetworkStep(Step):
         s.asymmetric = self.query_one("#asym", Checkbox).value
         s.samples = self.query_one("#samples", Checkbox).value
         s.save_state = self.query_one("#state", Checkbox).value
+        picked = chosen("validation")
+        s.validation = None if picked is None else picked == "on"
         name = self.value("output-name").strip()
         if check and any(c in name for c in "/\\\x00"):
             return "the output name is a file name: no / or \\"
