@@ -388,3 +388,16 @@ def test_a_plan_refused_lists_every_problem_and_an_override_is_checked_on_its_ow
     with pytest.raises(PlanRefused) as both:  # every bad override is named, not only the first
         plan_for(tmp_path, model={"family": "sd1"}, overrides={"network_dimm": "8", "max_train_steps": "lots"})
     assert len(both.value.problems) == 2
+
+
+def test_where_the_doc_is_silent_the_guides_rank_rule_applies_and_alpha_follows(tmp_path):
+    """F-RANK with the guide's T-RANK: a subject the model already knows trains at rank 8; the docs say
+    nothing of it, so their alpha / rank (and lr) are kept."""
+    def known(root: Path, family: str) -> Any:
+        model = model_with_companions(root, family)
+        return plan_for(root, model={"family": family, "path": str(model), "knows_subject": True})
+
+    plan = known(tmp_path / "f", "flux")
+    assert _triple(plan) == (8, 0.5, 1e-4) and "the guide's T-RANK" in plan.decision("network_dim").reason
+    anima = known(tmp_path / "a", "anima")
+    assert _triple(anima) == (8, 1.0, 1e-4)  # the doc's own rank is 8 already

@@ -9,7 +9,7 @@ from typing import Any
 
 from kohyawiz.families import DocRecipe, FamilySpec, Setting, swap_max, trainable_networks
 from kohyawiz.rules.context import Context, rule
-from kohyawiz.rules.network import warn_rank
+from kohyawiz.rules.network import KNOWN_SUBJECT_RANK, warn_rank
 from kohyawiz.rules.training import OPTIMIZER_NAMES
 
 # Arguments only Stable Diffusion's UNet training reads; the DiT trainers ignore them.
@@ -251,7 +251,11 @@ def rank(ctx: Context) -> None:
     if not ctx.dit or recipe is None or ctx.algo != "lora":
         return
     d = ctx.decider
-    chosen = d.set("network_dim", recipe.dim, "F-RANK", f"rank {recipe.dim}, as sd-scripts {recipe.where}")
+    dim, why = recipe.dim, f"rank {recipe.dim}, as sd-scripts {recipe.where}"
+    if ctx.answers.model.knows_subject and not ctx.answers.multi_concept and recipe.dim > KNOWN_SUBJECT_RANK:
+        dim, why = KNOWN_SUBJECT_RANK, (f"{KNOWN_SUBJECT_RANK}: the model already knows something close (the guide's "
+                                        f"T-RANK, where the doc is silent; its example trains rank {recipe.dim})")  # fmt: skip
+    chosen = d.set("network_dim", dim, "F-RANK", why)
     dim = int(chosen) if _number(chosen) else recipe.dim
     if ctx.adaptive:
         d.set("network_alpha", 1.0, "F-RANK", f"alpha 1 with an adaptive optimizer (the guide's T-RANK; the doc "

@@ -22,6 +22,7 @@ LYCORIS_ALGOS = frozenset({"locon", "loha", "lokr", "glora", "ia3", "diag-oft", 
 OWN_PRESET = "kohyawiz-full"
 """A LyCORIS preset file kohyawiz writes: the `full` targets without the duplicate time-embedding
 selection that breaks lycoris-lora 4.x on SD1/SD2 UNets."""
+KNOWN_SUBJECT_RANK = 8  # guide part 4: a subject the model already knows needs little capacity
 LOKR_FULL_DIM = 100000  # large enough that LoKr uses full matrices and `factor` sets the size
 
 
@@ -116,7 +117,7 @@ def lora_rank(ctx: Context) -> None:
         return  # F-RANK: a DiT's rank and alpha come with its doc's learning rate
     d = ctx.decider
     if ctx.answers.model.knows_subject and not ctx.answers.multi_concept:
-        dim, why = 8, "8: the model already knows something close"
+        dim, why = KNOWN_SUBJECT_RANK, f"{KNOWN_SUBJECT_RANK}: the model already knows something close"
     else:
         dim, why = (
             32,
