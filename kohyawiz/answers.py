@@ -100,6 +100,10 @@ class Answers(_Strict):
     model: ModelAnswers
     vram_gb: Annotated[float, Field(gt=0, le=1024)]
     """Memory of the GPU that trains, in GB."""
+    ram_gb: Annotated[float, Field(gt=0, le=65536)] | None = None
+    """System memory of the machine that trains, in GB. Empty: read from the planning machine."""
+    gpu_name: Annotated[str, Field(max_length=200)] | None = None
+    """The GPU model (as nvidia-smi names it): earlier runs' measured peaks on it correct the estimate."""
     gpus: Annotated[int, Field(ge=1, le=64)] = 1
     """GPUs per machine that train together (one accelerate process each)."""
     nodes: Annotated[int, Field(ge=1, le=256)] = 1

@@ -113,4 +113,7 @@ class Decider:
         for key, (value, source) in self.overrides.items():
             if key not in self.decisions:
                 self.decisions[key] = Decision(key, value, "K-OVERRIDE", f"set by the {source}", source)
+        for key, (value, why) in self.fitted.items():  # the ladder's own keys no rule proposes
+            if key not in self.decisions:
+                self.decisions[key] = Decision(key, value, "K-VRAM", why)
         return list(self.decisions.values())

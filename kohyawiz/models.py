@@ -142,6 +142,28 @@ def param_count(header: dict[str, Any]) -> int | None:
     return total or None
 
 
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I8": 1, "U8": 1}
+
+
+def tensor_summary(header: dict[str, Any]) -> tuple[int, int] | None:
+    """(parameters, bytes per parameter of the dtype that holds most of them), from a header."""
+    counts: dict[int, int] = {}
+    for name, spec in header.items():
+        if name == "__metadata__" or not isinstance(spec, dict):
+            continue
+        shape = spec.get("shape")
+        if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
+            return None
+        count = 1
+        for n in shape:
+            count *= n
+        size = DTYPE_BYTES.get(str(spec.get("dtype")), 2)
+        counts[size] = counts.get(size, 0) + count
+    if not counts:
+        return None
+    return sum(counts.values()), max(counts, key=lambda k: counts[k])
+
+
 def _dit_family(keys: list[str]) -> str | None:
     stripped = [k.removeprefix("model.diffusion_model.").removeprefix("net.") for k in keys]
     for family, needed, absent in DIT_FAMILIES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ from kohyawiz.facts import Interface, load_interface
 from kohyawiz.families import family_spec, swap_max
 from kohyawiz.families.companions import resolve_companions
 from kohyawiz.memory import Fit, FitContext, VramEstimate, estimate_vram, fit_to_budget, smallest_budget
-from kohyawiz.memory.estimate import COMPANION_KEYS, Lookup
+from kohyawiz.memory.estimate import COMPANION_KEYS, VAE_KEYS, Lookup
+from kohyawiz.memory.facts import CompanionFile
+from kohyawiz.memory.machine import machine_for
 from kohyawiz.networks import check_network_args
 from kohyawiz.rules import ConceptPlan, Context, Decider, Decision, Finding, apply_rules
 from kohyawiz.rules.cautions import apply_cautions
@@ -243,7 +245,7 @@ def build_plan(
     sizes = sizes or {}
     given = {key: str(value) for key, (value, _) in overrides.items()}
     companions = resolve_companions(spec, answers.model.path, given)
-    header_params: dict[str, int] = {}
+    header_params: dict[str, CompanionFile | None] = {}
 
     def decide(fit: Fit) -> tuple[Context, Checker]:
         concepts = _concept_plans(answers, sizes, out_dir)
@@ -266,25 +268,29 @@ def build_plan(
         ctx, checker = decide(fit)
         return None if checker.refusals else ctx.decider.get
 
+    machine = machine_for(answers, spec.dit)
+
     def estimate(value: Lookup) -> VramEstimate:
         return estimate_vram(value, answers.model.family, str(value("network") or "lora"), answers.vram_gb,
                              lokr_size=answers.lokr_size, dit_params=_plausible_params(answers),
-                             companion_params=_companion_params(value, header_params))  # fmt: skip
+                             companions=_companion_files(value, answers.model.family, header_params),
+                             machine=machine)  # fmt: skip
 
     fp8_arg = spec.fp8_arg if spec.dit else "fp8_base"
     room = FitContext(
         answers.model.family, answers.vram_gb, answers.optimizer is None,
         fp8_arg is not None and interface.arg(script, fp8_arg) is not None, fp8_arg or "fp8_base",
         swap_max(spec, answers.model.blocks),
+        # The trainer's own remedies for the text-encoder caching pass (HunyuanImage's doc).
+        "fp8_vl" if spec.dit and interface.arg(script, "fp8_vl") is not None else None,
+        "text_encoder_cpu" if spec.dit and interface.arg(script, "text_encoder_cpu") is not None else None,
     )  # fmt: skip
     fit, vram = fit_to_budget(effective, estimate, room)
     ctx, checker = decide(fit)
     concepts = ctx.concepts
-    vram = estimate(ctx.decider.get)
-    vram = VramEstimate(vram.estimate_gb, vram.budget_gb, vram.parts, vram.calibrated, vram.trainable_params,
-                        list(fit.steps))  # fmt: skip
+    vram = replace(estimate(ctx.decider.get), steps=list(fit.steps))
     decisions = list(ctx.decider.decisions.values())
-    findings = list(ctx.decider.findings) + checker.refusals + _vram_findings(vram)
+    findings = list(ctx.decider.findings) + checker.refusals + _vram_findings(vram, answers.model.family, ctx.decider.get)
     if not any(c.folder for c in answers.concepts):
         findings.append(Finding("D-FOLDER", "info", f"no image folders yet: image_dir points to {out_dir / 'images'}"))
     plan = Plan(answers, interface, out_dir, decisions, findings, concepts, _no_figures(), dict(ctx.notes), vram)
@@ -345,29 +351,52 @@ def _plausible_params(answers: Answers) -> int | None:
     """The header's parameter count when it describes a whole model (SD3 medium is a third of
     large); a header-only or partial file falls back to the family's own count."""
     from kohyawiz.memory.facts import dit_facts
+    from kohyawiz.safetensors_header import holds_tensor_data
 
     facts, params = dit_facts(answers.model.family), answers.model.params
-    return params if facts and params and params >= 0.2 * int(facts["dit"]) else None
+    if not (facts and params):
+        return None
+    if params >= 0.2 * int(facts["dit"]):
+        return params
+    path = answers.model.path
+    # a small file that holds its weights is the model that will be loaded (a random test model)
+    return params if path and Path(path).expanduser().is_file() and holds_tensor_data(Path(path).expanduser()) else None
 
 
-def _companion_params(value: Lookup, known: dict[str, int]) -> int:
-    """Parameters of the text encoders a DiT plan names, from their headers (0 when unreadable);
-    `known` keeps each file's count for the rest of the plan's memory ladder."""
-    from kohyawiz.models import param_count
+def _companion_files(value: Lookup, family: str, known: dict[str, CompanionFile | None]) -> dict[str, CompanionFile]:
+    """The companion files a DiT plan names, from their headers: parameters and stored dtype (a
+    header that is missing or too small to be the real model counts as the usual file, at the
+    header's dtype); `known` keeps each file's reading for the rest of the plan's memory ladder."""
+    from kohyawiz.memory.facts import companion_default
+    from kohyawiz.models import tensor_summary
     from kohyawiz.safetensors_header import read_safetensors_header
 
-    total = 0
-    for key in COMPANION_KEYS:
+    files: dict[str, CompanionFile] = {}
+    for key in (*COMPANION_KEYS, *VAE_KEYS):
         path = value(key)
         if not isinstance(path, str):
             continue
         if path not in known:
             try:
-                known[path] = param_count(read_safetensors_header(Path(path).expanduser())) or 0
+                summary = tensor_summary(read_safetensors_header(Path(path).expanduser()))
             except (UserError, OSError):
-                known[path] = 0
-        total += known[path]
-    return total
+                summary = None
+            known[path] = CompanionFile(*summary) if summary else None
+        usual = companion_default(key, family)
+        found = known[path]
+        if found is None:
+            files[key] = usual
+        elif found.params < 0.2 * usual.params and not _holds_data(path):
+            files[key] = CompanionFile(usual.params, found.dtype_bytes)
+        else:
+            files[key] = found
+    return files
+
+
+def _holds_data(path: str) -> bool:
+    from kohyawiz.safetensors_header import holds_tensor_data
+
+    return Path(path).expanduser().is_file() and holds_tensor_data(Path(path).expanduser())
 
 
 def _drop_what_the_version_lacks(ctx: Context, script: str) -> None:
@@ -398,22 +427,51 @@ def _concept_plans(answers: Answers, sizes: dict[str, list[tuple[int, int]]], ou
     return concepts
 
 
-def _vram_findings(vram: VramEstimate) -> list[Finding]:
+# What to use instead when an encoder's own file is what does not fit the caching pass.
+SMALLER_FILES = {"t5xxl": "an fp8 T5-XXL (t5xxl_fp8_e4m3fn.safetensors from comfyanonymous/flux_text_encoders)"}
+
+
+def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Finding]:
     out = []
     if vram.steps:
         out.append(Finding("K-VRAM", "info", f"to fit {vram.budget_gb:g} GB: {'; '.join(vram.steps)}"))
-    if not vram.fits:
-        need = smallest_budget(vram.estimate_gb)
+    reserve = f"{vram.reserve_gb:g} GB kept free (K-RESERVE)"
+    if vram.correction:
+        out.append(Finding("K-MEASURED", "info", f"estimate x{vram.correction:g} from {vram.correction_from}"))
+    phase = vram.phase.replace("_", " ")
+    if vram.tight:
+        out.append(Finding("K-RESERVE", "warn",
+                           f"tight: the {phase} phase needs about {vram.estimate_gb:.1f} GB of the {vram.budget_gb:g} GB "
+                           f"card, inside the {reserve}; close other programs on the GPU or lower resolution or rank"))  # fmt: skip
+    if not vram.fits and not vram.tight:
+        need = smallest_budget(vram.estimate_gb + vram.reserve_gb)
         tried = f" even with {' + '.join(vram.steps)}" if vram.steps else ""
-        out.append(
-            Finding(
-                "K-VRAM", "error",
-                f"this run needs about {vram.estimate_gb:.1f} GB of VRAM{tried}, more than the {vram.budget_gb:g} GB "
-                f"card: it would run out of memory. The smallest card it fits is about {need} GB (--vram {need}); "
-                "or lower what you set by hand (resolution, network_dim, batch size)",
-            )
-        )  # fmt: skip
+        big = _too_big_encoder(vram, value)
+        if big is not None:
+            message = (f"the text-encoder caching pass needs about {vram.phases[vram.phase]:.1f} GB of VRAM{tried}, more "
+                       f"than the {vram.budget_gb:g} GB card: {big} is stored in 16 bits; pass {SMALLER_FILES[big]} "
+                       f"with --set {big}=PATH, or plan for a card of about {need} GB (--vram {need})")  # fmt: skip
+        else:
+            message = (f"this run needs about {vram.estimate_gb:.1f} GB of VRAM in its {phase} phase{tried}, more than "
+                       f"the {vram.budget_gb:g} GB card: it would run out of memory. The smallest card it fits is about "
+                       f"{need} GB (--vram {need}); or lower what you set by hand (resolution, network_dim, batch size)")  # fmt: skip
+        out.append(Finding("K-VRAM", "error", message))
+    ram = vram.ram
+    if ram is not None and not ram.fits and ram.machine_gb is not None:
+        where = "this machine's" if ram.source == "read" else "the"
+        out.append(Finding("K-RAM", "error",
+                           f"this run needs about {ram.estimate_gb:.0f} GB of system memory in its "
+                           f"{ram.phase.replace('_', ' ')} phase, more than {where} {ram.machine_gb:g} GB of RAM, even with "
+                           "latents and text-encoder outputs on disk and fewer workers: plan for a machine with more RAM "
+                           f"(--ram GB), fewer blocks_to_swap on a larger card, or fp8 model files"))  # fmt: skip
     return out
+
+
+def _too_big_encoder(vram: VramEstimate, value: Lookup) -> str | None:
+    """The 16-bit encoder file that makes the caching pass the deciding phase, when a smaller file exists."""
+    if vram.phase != "text_encoder_caching":
+        return None
+    return next((arg for arg in SMALLER_FILES if isinstance(value(arg), str)), None)
 
 
 def _all_sizes(concepts: list[ConceptPlan]) -> list[tuple[int, int]] | None:

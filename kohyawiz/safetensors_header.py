@@ -33,3 +33,17 @@ def read_safetensors_header(path: Path) -> dict[str, Any]:
     if not isinstance(header, dict):
         raise UserError("not a .safetensors file", where=str(path))
     return header
+
+
+def holds_tensor_data(path: Path) -> bool:
+    """The file carries its tensors' bytes (not a header-only stand-in)."""
+    try:
+        header = read_safetensors_header(path)
+        with path.open("rb") as handle:
+            (size,) = struct.unpack("<Q", handle.read(8))
+        end = max((int(v["data_offsets"][1]) for k, v in header.items()
+                   if k != "__metadata__" and isinstance(v, dict) and isinstance(v.get("data_offsets"), list)),
+                  default=0)  # fmt: skip
+        return end > 0 and path.stat().st_size >= 8 + size + end
+    except (UserError, OSError, ValueError, TypeError, IndexError, struct.error):
+        return False

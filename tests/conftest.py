@@ -26,6 +26,9 @@ def _own_kohyawiz_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     person's real home is read or written, and no test sees another's."""
     monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path_factory.mktemp("kohyawiz-home")))
 SHARED = Path(os.environ.get("KOHYAWIZ_SHARED", REPO.parent / "shared"))
+# Plans are made for a 64 GB training machine whatever machine runs the tests (K-RAM reads
+# /proc/meminfo otherwise); subprocesses inherit it. Tests of K-RAM pass ram_gb themselves.
+os.environ.setdefault("KOHYAWIZ_RAM_GB", "64")
 
 
 def make_answers(**changes: Any) -> Answers:

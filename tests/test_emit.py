@@ -67,7 +67,9 @@ def matrix():
                     family=family,
                     vpred=vpred,
                     tags=TAGS[i % 3],
-                    vram=80 if network == "full" else VRAM[i % 3],  # native fine-tuning needs a big card
+                    # native fine-tuning needs a big card; SDXL sampling needs its text encoders on the card
+                    # too, more than 6 GB (K-VRAM's sampling phase): 8 GB is its doc's smallest tier
+                    vram=80 if network == "full" else max(VRAM[i % 3], 8 if family == "sdxl" else 0),
                     version=version,
                     multi=i % 2 == 1,
                 )

@@ -37,15 +37,15 @@ HEADERS: dict[str, dict[str, list[int]]] = {
                       "img_in.proj.weight": [3584, 64, 1, 1], "byt5_in.fc1.weight": [2048, 1472]},
 }  # fmt: skip
 COMPANION_FILES = {
-    "clip_l": "clip_l.safetensors", "t5xxl": "t5xxl_fp16.safetensors", "ae": "ae.safetensors",
+    "clip_l": "clip_l.safetensors", "t5xxl": "t5xxl_fp8_e4m3fn.safetensors", "ae": "ae.safetensors",
     "clip_g": "clip_g.safetensors", "vae": "vae.safetensors", "gemma2": "gemma_2_2b_fp16.safetensors",
     "qwen3": "qwen_3_06b_base.safetensors", "text_encoder": "qwen_2.5_vl_7b.safetensors",
     "byt5": "byt5_small_glyphxl_fp16.safetensors",
 }  # fmt: skip
 
 
-def header_file(path: Path, tensors: dict[str, list[int]]) -> Path:
-    header = {k: {"dtype": "BF16", "shape": v, "data_offsets": [0, 0]} for k, v in tensors.items()}
+def header_file(path: Path, tensors: dict[str, list[int]], dtype: str = "BF16") -> Path:
+    header = {k: {"dtype": dtype, "shape": v, "data_offsets": [0, 0]} for k, v in tensors.items()}
     raw = json.dumps(header).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(struct.pack("<Q", len(raw)) + raw)
@@ -56,7 +56,9 @@ def model_with_companions(root: Path, family: str, *, leave_out: str | None = No
     model = header_file(root / f"{family}.safetensors", HEADERS[family])
     for companion in family_spec(family).companions:
         if companion.arg != leave_out:
-            header_file(root / COMPANION_FILES[companion.arg], {"w": [4, 4]})
+            # the fp8 T5-XXL the Flux doc asks for on small cards (K-VRAM refuses a 16-bit one there)
+            dtype = "F8_E4M3" if companion.arg == "t5xxl" else "BF16"
+            header_file(root / COMPANION_FILES[companion.arg], {"w": [4, 4]}, dtype)
     return model
 
 

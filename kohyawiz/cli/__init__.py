@@ -129,6 +129,11 @@ def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--knows-subject", action="store_true", default=None, help="the model knows something close")
     plan.add_argument("--subject", choices=("character", "concept", "object", "clothing", "style"))
     plan.add_argument("--vram", type=float, metavar="GB", help="GPU memory in GB")
+    plan.add_argument("--ram", type=float, metavar="GB",
+                      help="system memory of the machine that trains (default: this machine's, from /proc/meminfo)")
+    plan.add_argument("--gpu", metavar="NAME",
+                      help="the GPU model as nvidia-smi names it: earlier runs measured on it correct the estimate "
+                           "(default: this machine's, when nvidia-smi names one)")
     plan.add_argument("--gpus", type=int, metavar="N", help="GPUs per machine that train together (default 1)")
     plan.add_argument("--nodes", type=int, metavar="M", help="machines that train together, --gpus each (default 1)")
     plan.add_argument("--network", choices=NETWORK_CHOICES, help="LoRA or a LyCORIS algorithm")

@@ -16,6 +16,8 @@ _ANSWER_FLAGS = {
     "vram": ("vram_gb",),
     "gpus": ("gpus",),
     "nodes": ("nodes",),
+    "ram": ("ram_gb",),
+    "gpu": ("gpu_name",),
     "network": ("network",),
     "optimizer": ("optimizer",),
     "precision": ("precision",),
@@ -51,10 +53,17 @@ def answers_from_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def request_from_args(args: argparse.Namespace) -> PlanRequest:
+    answers = answers_from_flags(args)
+    if "gpu_name" not in answers and hasattr(args, "gpu"):
+        from kohyawiz.run.gpu import detect_gpus
+
+        gpus = detect_gpus()  # the card this machine has, as the wizard's hardware step reads it
+        if gpus:
+            answers["gpu_name"] = gpus[0].name
     return PlanRequest(
         out_dir=Path(args.out),
         preset=args.preset,
-        answers=answers_from_flags(args),
+        answers=answers,
         dataset=Path(args.dataset) if args.dataset else None,
         concept_counts=[parse_concept(c) for c in args.concept],
         overrides={

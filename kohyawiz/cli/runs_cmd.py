@@ -85,8 +85,18 @@ def show_lines(history: RunHistory, plot: Path | None, sheet: Path | None) -> li
         lines.append(f"  Samples by checkpoint: {sheet}")
     if history.tensorboard is not None:
         lines.append(f"  TensorBoard: tensorboard --logdir {history.tensorboard}  (in sd-scripts' environment)")
+    lines += [f"  {line}" for line in run_memory_lines(history.folder)]
     lines.append(f"  Log: {history.folder / 'train.log'}")
     return lines
+
+
+def run_memory_lines(folder: Path) -> list[str]:
+    """Predicted beside measured memory, from the record's memory.json (none for older runs)."""
+    from kohyawiz.run.peaks import memory_lines
+    from kohyawiz.run.records import read_json
+
+    record = read_json(folder / "memory.json")
+    return memory_lines(record) if isinstance(record, dict) else []
 
 
 def run_runs(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from kohyawiz.memory.words import memory_line
 from kohyawiz.plan import Plan
 from kohyawiz.rules.processes import per_card
 
@@ -49,18 +50,24 @@ def print_summary(plan: Plan, written: Mapping[str, Path]) -> None:
 
 
 def vram_line(vram: Mapping[str, Any]) -> str:
-    """`VRAM about X of Y GB`, with what the ladder changed to get there."""
-    word = "fits" if vram["fits"] else "does NOT fit"
-    line = f"VRAM about {vram['estimate_gb']:.1f} of {vram['budget_gb']:g} GB: {word}"
-    if vram.get("steps"):
-        line += f" (after: {'; '.join(vram['steps'])})"
-    if not vram.get("calibrated", True):
-        line += " [estimate]"
-    return line
+    """`VRAM about X of Y GB` with the phase that decides and the reserve, what the ladder changed
+    to get there, then `RAM about X of Y GB`."""
+    return memory_line(vram)
 
 
 def vram_parts(vram: Mapping[str, Any]) -> str:
-    return ", ".join(f"{name} {gb:.2f}" for name, gb in vram["parts"].items() if gb)
+    parts = ", ".join(f"{name} {gb:.2f}" for name, gb in vram["parts"].items() if gb)
+    phases = vram.get("phases")
+    if isinstance(phases, dict) and phases:
+        parts += "\n  GB by phase: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in phases.items())
+    ram = vram.get("ram")
+    if isinstance(ram, dict) and ram.get("parts"):
+        parts += "\n  RAM GB by part: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" for k, v in ram["parts"].items() if v)
+    if vram.get("measured"):
+        parts += f"\n  activations: {vram['measured']}"
+    return parts
+
+
 
 
 def explain_lines(data: Mapping[str, Any]) -> list[str]:

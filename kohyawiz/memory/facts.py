@@ -44,10 +44,14 @@ def optimizer_state_bytes(optimizer_type: str) -> float:
 
 @dataclass(frozen=True)
 class ActivationFacts:
-    """Activation memory per megapixel of training resolution and image in the batch, in GiB.
+    """Activation memory in GiB: `base` per image plus `per_mp` per megapixel of training pixels
+    per step, kept for the backward pass (with and without gradient checkpointing), and the
+    transient of the largest block (`block_*`: with checkpointing, backward recomputes one block
+    at a time and holds its activations).
 
-    Until bench/vram_gpu.py has run on a GPU these come from figures people commonly report for
-    sd-scripts LoRA runs with sdpa/xformers; `calibrated` says which.
+    `calibrated` is true where tools/activation_facts.py measured them on sd-scripts' own model
+    classes (vendor/memory-activations.toml, `measured` says how); otherwise they are the figures
+    commonly reported for sd-scripts LoRA runs (vendor/memory.toml [activations]).
     """
 
     per_mp: float
@@ -55,6 +59,80 @@ class ActivationFacts:
     text_encoder: float
     vae_encode_per_mp: float
     calibrated: bool
+    base: float = 0.0
+    base_checkpointed: float = 0.0
+    block_base: float = 0.0
+    block_per_mp: float = 0.0
+    allocator: float = 1.0
+    vae_decode_per_mp: float = 6.0
+    measured: str = "hand-kept figures, not measured"
+
+
+# The CUDA caching allocator rounds blocks and keeps freed ones for reuse, so what nvidia-smi
+# reports runs above the bytes autograd keeps: measured activations are scaled by this.
+ALLOCATOR_SLACK = 1.15
+
+# Kept free on the card: the desktop on a card that drives a display (0.3-1 GB for a compositor
+# and a browser), allocator fragmentation the estimate cannot see, and cuDNN/cuBLAS workspaces
+# that grow with the first steps. 0.4 GB or 5% of the card, whichever is more.
+RESERVE_MIN_GB = 0.4
+RESERVE_SHARE = 0.05
+
+
+def vram_reserve_gb(budget_gb: float) -> float:
+    return round(max(RESERVE_MIN_GB, RESERVE_SHARE * budget_gb), 2)
+
+
+# System memory of the training process before any model: Python, torch and the CUDA runtime's
+# host-side libraries (cuBLAS, cuDNN kernels are mapped into the process), about 2.5 GB in a
+# CUDA build of torch 2.x; each data-loader worker is a forked Python with torch imported.
+RAM_PROCESS_BASE_GB = 2.5
+RAM_PER_LOADER_WORKER_GB = 0.5
+
+
+@dataclass(frozen=True)
+class CompanionFile:
+    """A file the trainer loads besides the DiT: its parameters and stored bytes per parameter."""
+
+    params: int
+    dtype_bytes: int = 2
+
+
+# Parameters of the usual companion files (the published checkpoints), for files whose header is
+# missing, unreadable or too small to be the real model.
+COMPANION_PARAMS = {
+    "clip_l": 123_060_480, "clip_g": 694_659_840, "t5xxl": 4_762_310_656, "gemma2": 2_614_341_888,
+    "qwen3": 596_049_920, "text_encoder": 8_292_166_656, "byt5": 218_000_000,
+    "ae": 83_819_683, "vae": 83_653_863,
+}  # fmt: skip
+VAE_PARAMS = {"anima": 126_892_531, "hunyuan-image": 406_000_000}
+
+
+def companion_default(arg: str, family: str = "") -> CompanionFile:
+    if arg == "vae" and family in VAE_PARAMS:
+        return CompanionFile(VAE_PARAMS[family])
+    return CompanionFile(COMPANION_PARAMS.get(arg, 0))
+
+
+# Latent channels and the VAE's downsampling per family (cached latents in memory).
+LATENT_SHAPE = {"sd1": (4, 8), "sd2": (4, 8), "sdxl": (4, 8), "hunyuan-image": (64, 32)}
+
+
+def latent_shape(family: str) -> tuple[int, int]:
+    return LATENT_SHAPE.get(family, (16, 8))
+
+
+# Bytes of one caption's cached text-encoder outputs (bf16 hidden states at the trainer's token
+# length: T5 512 x 4096, Gemma2 256 x 2304, Qwen3 512 x 1024, Qwen2.5-VL 1000 x 3584 + byT5).
+TE_OUTPUT_BYTES = {
+    "sd1": 77 * 768 * 2, "sd2": 77 * 1024 * 2, "sdxl": 77 * 2048 * 2 + 1280 * 2,
+    "flux": 512 * 4096 * 2 + 768 * 2, "chroma": 512 * 4096 * 2, "sd3": (77 + 256) * 4096 * 2 + 2048 * 2,
+    "lumina": 256 * 2304 * 2, "anima": 512 * 1024 * 2, "hunyuan-image": 1000 * 3584 * 2 + 128 * 1472 * 2,
+}  # fmt: skip
+
+
+def te_output_bytes(family: str) -> int:
+    return TE_OUTPUT_BYTES.get(family, 512 * 4096 * 2)
 
 
 @cache
@@ -80,11 +158,28 @@ def family_facts(family: str) -> dict[str, Any]:
     return dict(facts[family])
 
 
+@cache
+def measured_activations() -> dict[str, Any]:
+    path = vendor_dir() / "memory-activations.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def activation_facts(family: str) -> ActivationFacts:
     table = memory_facts()["activations"][family]
-    return ActivationFacts(
+    hand = ActivationFacts(
         float(table["per_mp"]), float(table["per_mp_checkpointed"]), float(table["text_encoder"]),
         float(table["vae_encode_per_mp"]), bool(table["calibrated"]),
+    )  # fmt: skip
+    measured = measured_activations().get(family)
+    if not measured:
+        return hand
+    how = measured_activations().get("measured_with", {})
+    return ActivationFacts(
+        float(measured["per_mp"]), float(measured["per_mp_checkpointed"]), hand.text_encoder,
+        hand.vae_encode_per_mp, True, base=float(measured["base"]),
+        base_checkpointed=float(measured["base_checkpointed"]), block_base=float(measured["block_base"]),
+        block_per_mp=float(measured["block_per_mp"]), allocator=ALLOCATOR_SLACK,
+        measured=str(measured.get("how") or how.get("how", "measured")),
     )  # fmt: skip
 
 

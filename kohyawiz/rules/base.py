@@ -11,6 +11,9 @@ OWN_RULES = {
     "K-RESUME": "saving training state so a run can be resumed",
     "K-OVERRIDE": "a setting no rule decides, set explicitly",
     "K-VRAM": "the memory model's fallback ladder, when a plan does not fit the card",
+    "K-RESERVE": "fits means the peak phase stays under the card less a named reserve; tight between",
+    "K-RAM": "the run's system memory against the machine's, with its own ladder",
+    "K-MEASURED": "earlier runs' measured peaks on the same GPU model correct the estimate",
     "K-CHECK": "a Kohya user's dataset config or --config_file, checked key by key against the target sd-scripts",
     "K-PROCESSES": "many GPUs or machines: steps divide by every process, runs are counted in epochs, every bucket "
     "fills every process, memory is per card",

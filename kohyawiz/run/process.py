@@ -57,8 +57,10 @@ def run_streaming(
     log: IO[str] | None = None,
     stop: StopRequest | None = None,
     grace_s: float = GRACE_S,
+    on_start: Callable[[int], None] | None = None,
 ) -> Finished:
-    """Run argv, passing its merged stdout/stderr text to `on_text` as it arrives."""
+    """Run argv, passing its merged stdout/stderr text to `on_text` as it arrives; `on_start`
+    gets the child's pid (the leader of its process group) once it runs."""
     start = time.monotonic()
     stop = stop or StopRequest()
     child = subprocess.Popen(
@@ -71,6 +73,8 @@ def run_streaming(
         start_new_session=True,
     )
     assert child.stdout is not None
+    if on_start is not None:
+        on_start(child.pid)
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     selector = selectors.DefaultSelector()
     selector.register(child.stdout, selectors.EVENT_READ)

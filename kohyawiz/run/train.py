@@ -23,8 +23,9 @@ from kohyawiz.run.gpu import detect_gpus
 from kohyawiz.run.history import TENSORBOARD_DIR
 from kohyawiz.run.ledger import ResumePoint, newest_state, state_path, write_start
 from kohyawiz.run.locate import SdScripts
+from kohyawiz.run.peaks import Peaks, PeakSampler, learn_ratio, memory_record, write_memory_record
 from kohyawiz.run.process import StopRequest, capture, run_streaming
-from kohyawiz.run.records import RunRecord, metadata_mismatches, safetensors_metadata
+from kohyawiz.run.records import RunRecord, kohyawiz_home, metadata_mismatches, safetensors_metadata
 from kohyawiz.run.renumber import Renumbering, counter_lag, recover
 from kohyawiz.sdpaths import CREATED_ARGS, PATH_ARGS, absolute, is_local, looks_local
 
@@ -619,13 +620,17 @@ def train(
 
     renumbering = _renumbering(plan, resume, name)
     recover(output_dir(plan))
+    sampler = PeakSampler()
     try:
         if renumbering is not None:
             renumbering.stash()
         try:
             with record.log_path.open("w", encoding="utf-8") as log:
-                finished = run_streaming(argv, on_chunk, cwd=sd.root, env=env, log=log, stop=stop)
+                finished = run_streaming(
+                    argv, on_chunk, cwd=sd.root, env=env, log=log, stop=stop, on_start=sampler.start
+                )
         finally:
+            sampler.stop()
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
         if renumbering is not None:
@@ -634,7 +639,9 @@ def train(
     finally:
         if renumbering is not None:
             renumbering.restore()
-    return conclude(watcher, finished.returncode, finished.seconds, finished.interrupted, launched), record
+    outcome = conclude(watcher, finished.returncode, finished.seconds, finished.interrupted, launched)
+    _keep_peaks(record, plan.plan, sampler.peaks, outcome)
+    return outcome, record
 
 
 def _renumbering(plan: PlanFolder, resume: ResumePoint | None, name: str) -> Renumbering | None:
@@ -677,3 +684,15 @@ def conclude(
         outcome.loss_shift = shift.message()
     watcher.record.finish(outcome.as_dict())
     return outcome
+
+
+def _keep_peaks(record: RunRecord, plan: dict[str, Any], peaks: Peaks, outcome: Outcome) -> None:
+    """memory.json beside the outcome; a run that trained at least a step without running out of
+    memory teaches the GPU model's ratio (an OOM's peak is the card, not the run)."""
+    memory = memory_record(plan, peaks)
+    oom = any(f.get("kind") == "oom" for f in outcome.fatal)
+    if not oom and (outcome.final_step or 0) >= 1:
+        learned = learn_ratio(kohyawiz_home(), memory, record.folder.name)
+        if learned is not None:
+            memory["learned"] = learned
+    write_memory_record(record.folder, memory)

@@ -55,6 +55,8 @@ class WizardState:
     """Plan even though the dataset check finds errors (the CLI's --force)."""
     vram_gb: float | None = None
     vram_source: str = ""
+    gpu_name: str | None = None
+    ram_gb: float | None = None
     gpus: int = 1
     nodes: int = 1
     """Machines that train together; only a preset sets it (clusters are planned with `kohyawiz plan --nodes`)."""
@@ -97,6 +99,10 @@ class WizardState:
             answers["subject"] = "character" if self.subject == "several" else self.subject
         if self.vram_gb is not None:
             answers["vram_gb"] = self.vram_gb
+        if self.gpu_name:
+            answers["gpu_name"] = self.gpu_name
+        if self.ram_gb is not None:
+            answers["ram_gb"] = self.ram_gb
         for name in ("network", "optimizer", "precision", "lokr_size"):
             if getattr(self, name):
                 answers[name] = getattr(self, name)
@@ -188,6 +194,10 @@ class WizardState:
             state.nodes = int(answers["nodes"])
         if "vram_gb" in answers:
             state.vram_gb = float(answers["vram_gb"])
+        if isinstance(answers.get("gpu_name"), str):
+            state.gpu_name = answers["gpu_name"]
+        if isinstance(answers.get("ram_gb"), int | float):
+            state.ram_gb = float(answers["ram_gb"])
         for name in ("family", "tags", "clip_skip", "native_resolution", "blocks", "params"):
             if model.get(name) is not None:
                 setattr(state, name, model[name])

@@ -93,6 +93,8 @@ class HardwareStep(Step):
             note.update(plain("No nvidia-smi here: give the memory of the GPU that will train."))
             return
         note.update(plain(f"nvidia-smi: {len(gpus)} x {gpus[0].name}, {gpus[0].memory_gb:g} GB"))
+        if not self.state.gpu_name:
+            self.state.gpu_name = gpus[0].name  # earlier runs measured on this model correct the estimate
         if not self.value("vram").strip():
             self.set_value("vram", f"{gpus[0].memory_gb:g}")
             self.state.vram_source = "nvidia-smi"

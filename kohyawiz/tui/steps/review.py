@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static, TabbedConte
 
 from kohyawiz.errors import UserError
 from kohyawiz.rules.processes import per_card
+from kohyawiz.memory.words import ram_line
 from kohyawiz.tui.steps.base import Step
 from kohyawiz.tui.text import error, join, plain, strong, styled, warning
 
@@ -208,9 +209,15 @@ def summary_text(plan: Any) -> Text:
     out.append_text(plain(f"Checkpoints: {checkpoint_count(plan)}\n"))
     if plan.vram is not None:
         vram = plan.vram
-        line = f"VRAM about {vram.estimate_gb:.1f} of {vram.budget_gb:g} GB: {'fits' if vram.fits else 'does NOT fit'}"
+        line = (f"{vram.verdict()} ({vram.phase.replace('_', ' ')} decides; "
+                f"{vram.reserve_gb:g} GB kept free)")  # fmt: skip
         line += per_card(plan.answers.processes)
-        out.append_text(styled(line + "\n", "green" if vram.fits else "bold red"))
+        out.append_text(styled(line + "\n", "green" if vram.fits else "yellow" if vram.tight else "bold red"))
+        if vram.ram is not None:
+            ram = ram_line(vram.ram.as_dict())
+            out.append_text(styled(f"{ram}\n", "green" if vram.ram.fits else "bold red"))
+        if vram.correction:
+            out.append_text(plain(f"  x{vram.correction:g} from {vram.correction_from}\n", 300))
         if vram.steps:
             out.append_text(plain(f"  to fit: {'; '.join(vram.steps)}\n"))
     errors = sum(1 for f in plan.findings if f.level == "error")

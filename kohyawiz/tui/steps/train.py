@@ -269,6 +269,12 @@ class TrainStep(Step):
             if history.losses:
                 text += f"\nLoss plot: {loss_plot(history, folder / 'loss.png')}"
             text += f"\nTry first: {history.pick.path if history.pick else '-'} ({history.pick_reason})"
+            from kohyawiz.run.peaks import memory_lines
+            from kohyawiz.run.records import read_json
+
+            memory = read_json(folder / "memory.json")
+            if isinstance(memory, dict):
+                text += "\n" + "\n".join(memory_lines(memory))
             lines += [f"kohyawiz runs show {folder.name}"]
         status.update(plain(text) if outcome.status == "completed" else error(text + " (Details shows why)"))
         for fatal in outcome.fatal:
