@@ -451,6 +451,10 @@ def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Findi
             message = (f"the text-encoder caching pass needs about {vram.phases[vram.phase]:.1f} GB of VRAM{tried}, more "
                        f"than the {vram.budget_gb:g} GB card: {big} is stored in 16 bits; pass {SMALLER_FILES[big]} "
                        f"with --set {big}=PATH, or plan for a card of about {need} GB (--vram {need})")  # fmt: skip
+        elif vram.phase == "text_encoder_caching":
+            message = (f"the text-encoder caching pass puts the text encoders on the card: about "
+                       f"{vram.estimate_gb:.1f} GB of VRAM{tried}, more than the {vram.budget_gb:g} GB card, and no "
+                       f"setting lowers it; plan for a card of about {need} GB (--vram {need})")  # fmt: skip
         else:
             message = (f"this run needs about {vram.estimate_gb:.1f} GB of VRAM in its {phase} phase{tried}, more than "
                        f"the {vram.budget_gb:g} GB card: it would run out of memory. The smallest card it fits is about "
@@ -471,7 +475,7 @@ def _too_big_encoder(vram: VramEstimate, value: Lookup) -> str | None:
     """The 16-bit encoder file that makes the caching pass the deciding phase, when a smaller file exists."""
     if vram.phase != "text_encoder_caching":
         return None
-    return next((arg for arg in SMALLER_FILES if isinstance(value(arg), str)), None)
+    return next((arg for arg in SMALLER_FILES if isinstance(value(arg), str) and vram.encoder_bytes.get(arg) == 2), None)
 
 
 def _all_sizes(concepts: list[ConceptPlan]) -> list[tuple[int, int]] | None:

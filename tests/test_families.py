@@ -140,7 +140,7 @@ def test_the_memory_ladder_swaps_blocks_where_the_table_is_silent(tmp_path):
     assert plan.vram is not None and plan.vram.fits
     swap = plan.value("blocks_to_swap")
     assert isinstance(swap, int) and 1 <= swap <= 22  # C-SWAP-MAX: two blocks fewer than the header's 24
-    assert plan.vram.steps[-1] == f"{swap} blocks swapped to the CPU"
+    assert plan.vram.steps[-1].startswith(f"{swap} blocks swapped to the CPU")
     assert plan.decision("blocks_to_swap").rule == "K-VRAM"
 
 
@@ -260,6 +260,12 @@ def _not_hotter(family: str, dim: int, alpha: float, lr: float) -> bool:
 def test_dit_rank_alpha_lr_optimizer_and_scheduler_come_from_the_doc_together(tmp_path, family, vram):
     """F-RANK, F-OPT, F-LR: with no optimizer chosen, a DiT plan trains as its doc's example command
     does, and the memory ladder (K-VRAM) never leaves it stepping hotter than the doc."""
+    if vram == 6 and family == "sd3":
+        # K-VRAM: its text-encoder caching pass holds T5-XXL (4.4 GiB even in fp8), CLIP-G and CLIP-L
+        # on the card, more than 6 GB less the reserve: refused in one line, not planned
+        with pytest.raises(UserError, match="text-encoder caching pass"):
+            dit_plan(tmp_path, family, vram_gb=vram)
+        return
     plan = dit_plan(tmp_path, family, vram_gb=vram)
     doc = family_spec(family).recipe
     assert doc is not None and "4. Running the Training" in doc.where
@@ -288,13 +294,14 @@ def test_flux_at_12_gb_is_the_docs_triple_not_rank_32_alpha_32(tmp_path):
 def test_a_ladder_step_moves_the_values_paired_with_it(tmp_path):
     """K-VRAM with F-RANK and F-LR: a rank the ladder lowers takes alpha down with it, and a resolution
     it lowers is said as its own step, never as a doc's advice (F-RES keeps the native one)."""
-    plan = dit_plan(tmp_path, "flux", vram_gb=4)
+    # batch 4 on 10 GB: the smallest Flux card whose caching pass fits without swapping every block
+    plan = dit_plan(tmp_path, "flux", vram_gb=10, overrides={"train_batch_size": 4})
     assert plan.decision("network_dim").rule == "K-VRAM" and _triple(plan) == (8, 0.5, 1e-4)
     resolution = plan.decision("resolution")
-    assert resolution.rule == "K-VRAM" and "to fit 4 GB" in resolution.reason and resolution.value != "1024,1024"
+    assert resolution.rule == "K-VRAM" and "to fit 10 GB" in resolution.reason and resolution.value != "1024,1024"
     assert "F-RES would give '1024,1024'" in resolution.reason
     for family in DITS:
-        for vram in (6, 8, 10, 12):
+        for vram in (8, 10, 12) if family == "sd3" else (6, 8, 10, 12):  # SD3 at 6 GB: refused (see above)
             planned = dit_plan(tmp_path / f"{family}{vram}", family, vram_gb=vram)
             decision = planned.decision("resolution")
             native = family_spec(family).resolution
@@ -378,7 +385,7 @@ def test_a_plan_refused_lists_every_problem_and_an_override_is_checked_on_its_ow
 
     model = model_with_companions(tmp_path / "models", "flux", leave_out="ae")
     (tmp_path / "models" / "clip_l.safetensors").unlink()
-    (tmp_path / "models" / "t5xxl_fp16.safetensors").unlink()
+    (tmp_path / "models" / COMPANION_FILES["t5xxl"]).unlink()
     with pytest.raises(PlanRefused) as refused:  # F-COMPANION: all three named, not only the first
         plan_for(tmp_path, model={"family": "flux", "path": str(model)})
     assert [p.split(" needs ")[1].split(" ")[0] for p in refused.value.problems] == ["clip_l", "t5xxl", "ae"]

@@ -90,6 +90,8 @@ class VramEstimate:
     correction_from: str = ""
     measured: str = ""
     """How the activation figures were obtained (vendor/memory-activations.toml)."""
+    encoder_bytes: dict[str, int] = field(default_factory=dict)
+    """Bytes per parameter of each companion encoder file, as its header stores it."""
 
     @property
     def phase(self) -> str:
@@ -227,6 +229,8 @@ def estimate_vram(
             if value(arg) is not None and arg not in companions:
                 companions[arg] = companion_default(arg)
         estimate = _estimate_dit(value, family, dit, budget_gb, dit_params, companions, machine)
+        stored = {arg: f.dtype_bytes for arg, f in companions.items() if arg in COMPANION_KEYS}
+        estimate = replace(estimate, encoder_bytes=stored)
     else:
         estimate = _estimate_sd(value, family, network, budget_gb, lokr_size, machine)
     if machine.correction:

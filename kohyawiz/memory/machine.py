@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from kohyawiz.files import kohyawiz_home
 from kohyawiz.memory.estimate import Machine
 
 MEMINFO = Path("/proc/meminfo")
@@ -35,8 +36,6 @@ def machine_ram_gb(meminfo: Path = MEMINFO) -> float | None:
 
 
 def calibration_path() -> Path:
-    from kohyawiz.run.records import kohyawiz_home
-
     return kohyawiz_home() / CALIBRATION_FILE
 
 

@@ -14,8 +14,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Label, Static, TabbedContent, TabPane
 
 from kohyawiz.errors import UserError
-from kohyawiz.rules.processes import per_card
 from kohyawiz.memory.words import ram_line
+from kohyawiz.rules.processes import per_card
 from kohyawiz.tui.steps.base import Step
 from kohyawiz.tui.text import error, join, plain, strong, styled, warning
 
