@@ -297,6 +297,12 @@ def hf_cache_snapshot(model_id: str, *, online: bool = False) -> Path | None:
 
 def inspect_model(name: str, *, online: bool = False) -> ModelInfo:
     path = Path(name).expanduser()
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a name too long, a folder without access
+        raise UserError(f"cannot be read ({exc.strerror})", where=name[:200]) from None
     if path.is_file():
         if path.suffix.lower() != ".safetensors":
             raise UserError(

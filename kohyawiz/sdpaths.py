@@ -35,13 +35,12 @@ MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".sft", ".gguf
 def looks_local(name: str, base: Path | None = None) -> bool:
     """A file or folder rather than a Hugging Face id ("org/name"): it is written as a path, ends
     like a model file, or exists from `base` (the current folder)."""
-    return (
-        name.startswith(("/", ".", "~"))
-        or "\\" in name
-        or name.count("/") >= 2
-        or name.lower().endswith(MODEL_SUFFIXES)
-        or ((base or Path.cwd()) / name).exists()
-    )
+    if name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") >= 2 or name.lower().endswith(MODEL_SUFFIXES):
+        return True
+    try:
+        return ((base or Path.cwd()) / name).exists()
+    except (OSError, ValueError):  # a name too long (or odd) to be a file here
+        return False
 
 
 def absolute(name: str, base: Path | None = None) -> str:

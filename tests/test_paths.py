@@ -116,10 +116,17 @@ def test_the_wizard_gets_the_same_absolute_paths(workdir):
 
 def test_a_hugging_face_id_is_not_a_path(workdir):
     assert not looks_local("runwayml/stable-diffusion-v1-5") and looks_local("models/base.safetensors")
-    assert looks_local("train") and looks_local("~/x") and looks_local("a/b/c")
+    assert looks_local("train") and looks_local("~/x") and looks_local("a/b/c") and not looks_local("x" * 5000)
     assert absolute("./a/../b", Path("/r")) == "/r/b" and absolute("/x/y", Path("/r")) == "/x/y"
     request = PlanRequest(out_dir=Path("hub"), concept_counts=[("c", 20)],
                           answers={"subject": "character", "vram_gb": 12,
                                    "model": {"family": "sd1", "path": "runwayml/stable-diffusion-v1-5"}})  # fmt: skip
     plan, _ = plan_from_request(request)
     assert plan.value("pretrained_model_name_or_path") == "runwayml/stable-diffusion-v1-5"
+
+
+def test_a_name_too_long_to_be_a_file_is_said_not_a_crash(workdir):
+    request = PlanRequest(out_dir=Path("long"), concept_counts=[("c", 20)],
+                          answers={"subject": "character", "vram_gb": 12, "model": {"family": "sd1", "path": "x" * 5000}})  # fmt: skip
+    plan, _ = plan_from_request(request)
+    assert any(f.rule == "T-FAMILY" and "cannot be read" in f.message for f in plan.findings)
