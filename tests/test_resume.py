@@ -191,6 +191,8 @@ def test_cli_resume_and_runs_show_one_run(tmp_path, home):
     assert "steps 12/12" in shown.stdout
     data = json.loads(cli("runs", "show", first, "--json").stdout)
     assert [s["start_step"] for s in data["segments"]] == [0, 4]
+    listed = cli("runs").stdout.strip().splitlines()
+    assert len(listed) == 1 and f"2 launches, from {first}" in listed[0]  # one run, one line
 
 
 def test_an_interrupted_queue_entry_resumes(tmp_path, home):

@@ -35,6 +35,8 @@ def run_line(history: RunHistory) -> str:
         f"epoch {_of(history.epoch, history.epochs)}  loss {_loss(history.final_loss)} "
         f"(avg {_loss(history.smoothed_loss)})  {duration(history.seconds)}"
     )
+    if len(history.segments) > 1:
+        line += f"  ({len(history.segments)} launches, from {history.segments[0].id})"
     if history.reason:
         line += f"  {history.reason}"
     return line
@@ -104,7 +106,9 @@ def run_runs(args: argparse.Namespace) -> int:
 
     ids: list[str] = list(args.ids or [])
     if args.action == "list":
-        histories = [read_history(folder) for folder in list_runs()]
+        # one line per run: a record a later launch resumed from is shown through that launch
+        every = (read_history(folder) for folder in list_runs())
+        histories = [h for h in every if not h.segments or h.folder.name == h.segments[-1].id]
         if args.json:
             print(json.dumps([h.as_dict() for h in histories], indent=2))
         elif not histories:

@@ -41,11 +41,13 @@ def option(argv: list[str], flag: str) -> str | None:
 def batches_per_epoch(argv: list[str], config: dict) -> int:
     dataset = tomllib.loads(Path(option(argv, "--dataset_config") or "").read_text())
     batch = int(dataset.get("general", {}).get("batch_size", config.get("train_batch_size", 1)))
+    split = float(dataset.get("general", {}).get("validation_split", 0.0))
     images = 0
     for group in dataset.get("datasets", []):
         for subset in group.get("subsets", []):
             found = [p for p in Path(subset["image_dir"]).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-            images += len(found) * int(subset.get("num_repeats", 1))
+            kept = math.ceil(len(found) * (1 - split))  # library/train_util.py split_train_val
+            images += kept * int(subset.get("num_repeats", 1))
     return math.ceil(images / batch)
 
 
