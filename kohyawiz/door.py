@@ -100,8 +100,11 @@ def read_text(path: Path | str, what: str, limit: int = CONFIG_LIMIT, *, within:
         if info.st_size > limit:
             raise UserError(f"is {info.st_size:,} bytes, too large for a {what} (at most {limit:,})", where=str(path))
         data = b""
+        # A read sized to the file: a caption is a few hundred bytes, and a 1 MB buffer for each of
+        # ten thousand of them costs more than reading them.
+        size = max(4096, min(1024 * 1024, info.st_size + 1))
         while len(data) <= limit:
-            chunk = os.read(handle, 1024 * 1024)
+            chunk = os.read(handle, size)
             if not chunk:
                 break
             data += chunk

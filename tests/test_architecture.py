@@ -134,3 +134,20 @@ def test_the_readme_layout_lists_every_package_and_top_level_module() -> None:
     names += [f"kohyawiz/{p.name}/" for p in package.iterdir() if (p / "__init__.py").is_file()]
     missing = [name for name in sorted(names) if f"`{name}`" not in layout]
     assert not missing, f"README.md's layout table lacks {missing}"
+
+
+def test_refusing_a_dataset_config_loads_no_check_it_does_not_run(tmp_path) -> None:
+    """`kohyawiz check dataset.toml` with an unknown key stops where sd-scripts stops: before any
+    folder is read, and without loading the dataset doctor or pydantic."""
+    bad = tmp_path / "dataset.toml"
+    bad.write_text(f'[[datasets]]\n[[datasets.subsets]]\nimage_dir = "{tmp_path}"\nfoo = 1\n')
+    run = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom kohyawiz.cli import main\ncode = main(['check', sys.argv[1]])\n"
+         "print('MODULES', ' '.join(sys.modules)); sys.exit(code)", str(bad)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    report, modules = run.stdout.split("MODULES")
+    assert "foo is not allowed there" in report and "the image folders are checked once" in report
+    loaded = set(modules.split())
+    assert not loaded & {"kohyawiz.dataset.doctor", "kohyawiz.dataset.scan", "pydantic", "kohyawiz.plan"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -235,6 +236,21 @@ def test_D_TAGS_captions_longer_than_the_text_encoder_reads(tmp_path, monkeypatc
     tokens._counter.cache_clear()
 
 
+def test_the_hub_cache_is_found_where_huggingface_hub_looks(tmp_path, monkeypatch):
+    from kohyawiz.dataset.tokens import hub_cache_dir
+
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert hub_cache_dir() == tmp_path / ".cache" / "huggingface" / "hub"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert hub_cache_dir() == tmp_path / "xdg" / "huggingface" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert hub_cache_dir() == tmp_path / "hf" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert hub_cache_dir() == tmp_path / "hub"
+
+
 def test_D_TAGS_counts_with_clips_merges_from_the_hub_cache(tmp_path, monkeypatch):
     from kohyawiz.dataset import tokens
 
@@ -253,9 +269,46 @@ def test_D_TAGS_counts_with_clips_merges_from_the_hub_cache(tmp_path, monkeypatc
     tokens._counter.cache_clear()
     try:
         assert tokens.clip_merges_file() == snapshot / "merges.txt"
+        from huggingface_hub import try_to_load_from_cache  # the same file huggingface-hub's own lookup finds
+
+        assert try_to_load_from_cache(tokens.CLIP_REPO, "merges.txt") == str(snapshot / "merges.txt")
         assert tokens.count_tokens("cat, dog") == (3, True)  # cat | , | dog
         assert tokens.count_tokens("cats")[0] == 3  # ca t s</w>: no merge makes 'ts</w>'
     finally:
         monkeypatch.undo()
         importlib.reload(huggingface_hub.constants)
         tokens._counter.cache_clear()
+
+
+def test_duplicates_by_size_then_both_ends_then_the_whole_file(tmp_path, monkeypatch):
+    """D-FORMAT duplicates: equal sizes, then a hash of both ends, and a whole hash only for the
+    files that still agree (one that differs only in its middle is no duplicate)."""
+    from kohyawiz.dataset import doctor
+
+    head, middle, tail = b"\x89PNG" + os.urandom(40_000), os.urandom(40_000), os.urandom(40_000)
+    files = {
+        "a.png": head + middle + tail,
+        "b.png": head + middle + tail,  # a's copy
+        "c.png": head + os.urandom(40_000) + tail,  # a's size and ends, another middle
+        "d.png": os.urandom(120_004),  # a's size, other ends
+        "e.png": os.urandom(1000),  # a size of its own: never read
+        "f.png": b"small" * 100,  # small files are hashed whole at once
+        "g.png": b"small" * 100,
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    read: list[tuple[str, bool]] = []
+    real_digest = doctor._digest
+
+    def spy(path, partial):
+        read.append((path.name, partial))
+        return real_digest(path, partial)
+
+    monkeypatch.setattr(doctor, "_digest", spy)
+    findings = doctor._duplicates([tmp_path / name for name in sorted(files)])
+    assert sorted(f.message for f in findings) == [
+        "the same image appears 2 times: a.png, b.png",
+        "the same image appears 2 times: f.png, g.png",
+    ]
+    assert sorted(name for name, partial in read if partial) == ["a.png", "b.png", "c.png", "d.png"]
+    assert sorted(name for name, partial in read if not partial) == ["a.png", "b.png", "c.png", "f.png", "g.png"]

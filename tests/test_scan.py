@@ -72,3 +72,36 @@ def test_broken_headers_are_errors_not_crashes(tmp_path, data):
     path.write_bytes(data)
     with pytest.raises(ImageHeaderError):
         image_size(path)
+
+
+def test_headers_behind_large_metadata_are_still_read(tmp_path):
+    """The first read is small; a PNG's tRNS behind 20 KB of text chunks and a JPEG's frame header
+    behind a 30 KB EXIF segment are read on to, with Pillow agreeing."""
+    import zlib
+
+    from PIL import Image
+
+    from kohyawiz.dataset.images import read_header
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", 40, 30, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\x00" + b"\x10\x20\x30" * 40 for _ in range(30)))
+    text = chunk(b"tEXt", b"Comment\x00" + b"x" * 20_000)
+    png = tmp_path / "late-trns.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + text + chunk(b"tRNS", b"\x00\x10\x00\x20\x00\x30")
+                    + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))  # fmt: skip
+    assert read_header(png) == ((40, 30), True)
+    with Image.open(png) as image:
+        assert image.size == (40, 30) and "transparency" in image.info
+
+    plain = tmp_path / "plain.jpg"
+    Image.new("RGB", (48, 36)).save(plain, "JPEG")
+    data = plain.read_bytes()
+    app1 = b"\xff\xe1" + struct.pack(">H", 30_002) + b"Exif\x00\x00" + b"\x00" * 29_994
+    late = tmp_path / "late-sof.jpg"
+    late.write_bytes(data[:2] + app1 + data[2:])
+    assert read_header(late) == ((48, 36), False)
+    with Image.open(late) as image:
+        assert image.size == (48, 36)

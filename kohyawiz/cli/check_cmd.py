@@ -8,11 +8,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from kohyawiz.dataset.doctor import CheckOptions, check_dataset
-from kohyawiz.dataset.scan import scan_training_dir
+from kohyawiz.dataset.options import CheckOptions
 from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, load_implications
 from kohyawiz.decisions import Finding
-from kohyawiz.facts import resolve_version
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -27,6 +25,10 @@ def run_check(args: argparse.Namespace) -> int:
     if target.is_file():
         return _report(*toml_findings(target, options, args.sd_scripts_version, getattr(args, "script", None)),
                        args.json)  # fmt: skip
+    from kohyawiz.dataset.doctor import check_dataset
+    from kohyawiz.dataset.scan import scan_training_dir
+    from kohyawiz.facts import resolve_version
+
     scan = scan_training_dir(target, resolve_version(args.sd_scripts_version).image_extensions)
     findings = check_dataset(scan, options)
     return _report(
@@ -54,6 +56,11 @@ def toml_findings(path: Path, options: CheckOptions, version: str | None, script
         return check_config_file(interface, chosen, config), [f"{path}: a --config_file for {chosen}, "
                                                                f"sd-scripts {interface.version}"]  # fmt: skip
     findings = check_dataset_config(interface, config)
+    if any(f.level == "error" for f in findings):
+        # sd-scripts stops on the config before it reads a folder; so does this check, which keeps
+        # the refusal as quick as the mistake is small.
+        findings.append(Finding("K-CHECK", "info", "the image folders are checked once the config has no errors"))
+        return findings, [f"{path}: a dataset config, sd-scripts {interface.version}"]
     try:
         findings += dataset_config_findings(config, path, options)
     except UserError as exc:

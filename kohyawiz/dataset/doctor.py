@@ -6,14 +6,15 @@ Only headers are read, except to hash files for duplicate detection. Nothing is 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from kohyawiz.dataset.counts import count_findings
 from kohyawiz.dataset.images import truncation
+from kohyawiz.dataset.options import CheckOptions as CheckOptions  # re-export: where callers import it from
 from kohyawiz.dataset.scan import DatasetScan, ScannedConcept
-from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, implied_pairs, looks_like_sentences, normalise, split_tags
+from kohyawiz.dataset.tags import implied_pairs, looks_like_sentences, normalise, split_tags
 from kohyawiz.dataset.tokens import count_tokens
 from kohyawiz.decisions import Finding
 from kohyawiz.errors import UserError
@@ -21,20 +22,6 @@ from kohyawiz.errors import UserError
 HUGE_SIDE = 3000
 TAGS_PER_CAPTION = 20
 CAPTION_EXTENSIONS = (".txt", ".caption")
-
-
-@dataclass
-class CheckOptions:
-    subject: str = "character"
-    tags: str = "natural"
-    resolution: int = 512
-    """The training resolution images are compared with (D-SMALL); 512 is the smallest kohyawiz plans."""
-    caption_extension: str = ".txt"
-    multi_concept: bool | None = None
-    asymmetric: bool = False
-    implications: dict[str, set[str]] = field(default_factory=lambda: dict(BUILTIN_IMPLICATIONS))
-    max_tokens: int = 75
-    """Tokens of a caption the text encoder reads (sd-scripts' max_token_length, 75 unless set)."""
 
 
 def check_dataset(scan: DatasetScan, options: CheckOptions) -> list[Finding]:
@@ -62,9 +49,43 @@ def check_dataset(scan: DatasetScan, options: CheckOptions) -> list[Finding]:
     return findings
 
 
+PARTIAL_HASH_BYTES = 4096
+"""How much of each end of a file the partial hash reads: enough to tell real images apart."""
+
+
+def _digest(path: Path, partial: bool) -> str | None:
+    """SHA-1 of the file, or with `partial` of its first and last PARTIAL_HASH_BYTES only."""
+    digest = hashlib.sha1()
+    try:
+        with path.open("rb") as handle:
+            if not partial:
+                while chunk := handle.read(1024 * 1024):
+                    digest.update(chunk)
+                return digest.hexdigest()
+            digest.update(handle.read(PARTIAL_HASH_BYTES))
+            handle.seek(0, 2)
+            end = handle.tell()
+            if end > 2 * PARTIAL_HASH_BYTES:
+                handle.seek(end - PARTIAL_HASH_BYTES)
+                digest.update(handle.read(PARTIAL_HASH_BYTES))
+            return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def _same(paths: list[Path], partial: bool) -> list[list[Path]]:
+    """The groups of two or more among `paths` whose (partial) digests agree."""
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for path in paths:
+        if (digest := _digest(path, partial)) is not None:
+            groups[digest].append(path)
+    return [group for group in groups.values() if len(group) > 1]
+
+
 def _duplicates(images: list[Path]) -> list[Finding]:
-    """The same bytes under two names. Only files of equal size are hashed, so a large dataset
-    is mostly not read at all."""
+    """The same bytes under two names. Files are compared by size first, then by a hash of their
+    two ends, and only files that still agree are hashed whole, so most of a dataset is never
+    read past its first and last few kilobytes."""
     by_size: dict[int, list[Path]] = defaultdict(list)
     for image in images:
         try:
@@ -72,17 +93,13 @@ def _duplicates(images: list[Path]) -> list[Finding]:
         except OSError:
             continue
     findings = []
-    for same_size in by_size.values():
+    for size, same_size in by_size.items():
         if len(same_size) < 2:
             continue
-        digests: dict[str, list[Path]] = defaultdict(list)
-        for image in same_size:
-            try:
-                digests[hashlib.sha1(image.read_bytes()).hexdigest()].append(image)
-            except OSError:
-                continue
-        for paths in digests.values():
-            if len(paths) > 1:
+        # A small file's two ends are the whole file: its partial hash would be a whole one.
+        candidates = [same_size] if size <= 2 * PARTIAL_HASH_BYTES else _same(same_size, partial=True)
+        for candidate in candidates:
+            for paths in _same(candidate, partial=False):
                 names = ", ".join(p.name for p in paths)
                 findings.append(
                     Finding("D-FORMAT", "warn", f"the same image appears {len(paths)} times: {names}", str(paths[0]))
@@ -209,6 +226,22 @@ def _read_caption(path: Path) -> tuple[str | None, Finding | None]:
         return None, Finding("D-CAPTION", "error", f"{exc.message}: sd-scripts cannot use it", str(path))
 
 
+def _file_names(folder: Path) -> list[str]:
+    """The names of the regular files in `folder` (links followed, as is_file() does), sorted."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    names = []
+    for entry in entries:
+        try:
+            if entry.is_file():
+                names.append(entry.name)
+        except OSError:
+            continue
+    return sorted(names)
+
+
 def _check_captions(concept: ScannedConcept, options: CheckOptions, multi: bool) -> list[Finding]:
     out = []
     triggers = [normalise(t) for t in concept.name.split(",") if t.strip()]
@@ -216,25 +249,27 @@ def _check_captions(concept: ScannedConcept, options: CheckOptions, multi: bool)
     counts: list[int] = []
     sentence_like = 0
     image_stems = {p.stem for p in concept.images}
+    files = _file_names(concept.folder)  # one listing of the folder, sorted, for every caption question
     for other in CAPTION_EXTENSIONS:
         if other == options.caption_extension:
             continue
-        strays = sorted(concept.folder.glob(f"*{other}"))
+        strays = [name for name in files if name.endswith(other)]
         if strays:
             out.append(
                 Finding(
                     "D-CAPTION",
                     "warn",
                     f"{len(strays)} {other} captions, but the plan reads {options.caption_extension}",
-                    str(strays[0]),
+                    str(concept.folder / strays[0]),
                 )
             )
-    for caption in sorted(concept.folder.glob(f"*{options.caption_extension}")):
-        if caption.stem not in image_stems:
-            out.append(Finding("D-CAPTION", "info", "caption without an image", str(caption)))
+    captions = {name for name in files if name.endswith(options.caption_extension)}
+    for name in sorted(captions):
+        if name[: -len(options.caption_extension)] not in image_stems:
+            out.append(Finding("D-CAPTION", "info", "caption without an image", str(concept.folder / name)))
     for image in concept.images:
         caption = image.with_suffix(options.caption_extension)
-        if not caption.is_file():
+        if caption.name not in captions:
             out.append(
                 Finding("D-CAPTION", "warn", "no caption: sd-scripts will use the folder's tags alone", str(image))
             )

@@ -10,6 +10,9 @@ import struct
 from pathlib import Path
 
 _HEADER_BYTES = 64 * 1024
+_FIRST_BYTES = 4096
+"""What one header read takes first: a PNG's IHDR, a WebP's or BMP's header are in it; a JPEG
+reads on to its frame header, a PNG to its first IDAT (a tRNS chunk must come before it)."""
 
 
 class ImageHeaderError(ValueError):
@@ -26,9 +29,9 @@ def _jpeg(data: bytes, path: Path) -> tuple[int, int]:
     pos = 2
     with path.open("rb") as handle:
         while True:
-            if pos + 4 > len(data):
-                handle.seek(pos)
-                data = data[:pos] + handle.read(_HEADER_BYTES)
+            if pos + 4 > len(data):  # the next marker lies past what was read: read on to it and beyond
+                handle.seek(len(data))
+                data += handle.read(pos + _HEADER_BYTES - len(data))
                 if pos + 4 > len(data):
                     raise ImageHeaderError("JPEG ends before its frame header")
             if data[pos] != 0xFF:
@@ -100,7 +103,9 @@ def read_header(path: Path) -> tuple[tuple[int, int], bool]:
     """Size and whether transparency is declared, from one read of the header."""
     try:
         with path.open("rb") as handle:
-            data = handle.read(_HEADER_BYTES)
+            data = handle.read(_FIRST_BYTES)
+            if len(data) == _FIRST_BYTES and image_format(data) == "png" and b"IDAT" not in data:
+                data += handle.read(_HEADER_BYTES - _FIRST_BYTES)
     except OSError as exc:
         raise ImageHeaderError(f"cannot read: {exc.strerror or exc}") from exc
     return _size(data, path), _alpha(data)

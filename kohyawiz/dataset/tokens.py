@@ -1,7 +1,8 @@
 """How many tokens a caption takes in CLIP's text encoder, which reads 75 per chunk (sd-scripts'
 max_token_length: 75, 150 or 225) and silently drops the rest.
 
-With CLIP's merges.txt in the Hugging Face cache (found through huggingface-hub, offline) the count
+With CLIP's merges.txt in the Hugging Face cache (found in huggingface-hub's cache layout, offline,
+without importing huggingface-hub: it alone would take longer than the whole check) the count
 is CLIP's own: its pre-tokenising pattern, its byte-to-character table and its BPE merges,
 applied here. Without it, a close estimate from the same pattern.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import html
 import itertools
 import math
+import os
 import re
 from functools import cache
 from pathlib import Path
@@ -83,17 +85,29 @@ class ClipCounter:
         return sum(self._word(piece) for piece in _PIECES.findall(_clean(text)))
 
 
+def hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, found as huggingface-hub finds it (its constants module)."""
+    for name in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if os.environ.get(name):
+            return Path(os.environ[name]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache_home).expanduser() / "huggingface" / "hub"
+
+
 def clip_merges_file() -> Path | None:
-    """CLIP's merges.txt, when it is already in the Hugging Face cache (nothing is downloaded)."""
+    """CLIP's merges.txt, when it is already in the Hugging Face cache (nothing is downloaded):
+    the snapshot that the repository's refs/main names, as huggingface-hub's cache keeps it."""
+    repo = hub_cache_dir() / ("models--" + CLIP_REPO.replace("/", "--"))
     try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
+        revision = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):  # not cached, or a damaged cache: no reason to stop the doctor
         return None
-    try:
-        found = try_to_load_from_cache(CLIP_REPO, "merges.txt")
-    except Exception:  # a damaged cache is no reason to stop the doctor
+    if not revision or "/" in revision or revision.startswith("."):
         return None
-    return Path(found) if isinstance(found, str) else None
+    found = repo / "snapshots" / revision / "merges.txt"
+    return found if found.is_file() else None
 
 
 @cache
