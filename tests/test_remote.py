@@ -355,3 +355,32 @@ def test_export_slurm_asks_the_checkout_first(tmp_path):
     run = _cli("export", str(plan_dir), "--slurm", "--sd-scripts", str(FAKE), "--python", sys.executable)
     assert run.returncode != 0 and run.stderr.count("\n") == 1 and "preflight" in run.stderr, run.stderr
     assert not (plan_dir / "train.sbatch").exists()
+
+
+@SLURM_OPT_IN
+def test_a_cancelled_slurm_job_ends_its_watch(tmp_path):
+    from tests.slurm_cluster import available, single_node_slurm
+
+    if (problem := available()) is not None:
+        pytest.skip(problem)
+    plan_dir = _plan(tmp_path)
+    assert _cli("export", str(plan_dir), "--slurm", "--gpus-per-node", "0", "--sd-scripts", str(FAKE),
+                "--python", sys.executable).returncode == 0  # fmt: skip
+    with single_node_slurm(tmp_path / "slurm") as env:
+        env = {**env, "KOHYAWIZ_FAKE_LOG": str(LOG), "KOHYAWIZ_FAKE_DELAY": "1"}
+        job = subprocess.run(["sbatch", "--parsable", str(plan_dir / "train.sbatch")], env=env, capture_output=True,
+                             text=True, timeout=60).stdout.strip().split(";")[0]  # fmt: skip
+        watch = subprocess.Popen([sys.executable, "-m", "kohyawiz", "runs", "watch", f"slurm-{job}", "--plain",
+                                  "--wait", "60", "--timeout", "300"], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
+        runs = Path(os.environ["KOHYAWIZ_HOME"], "runs")
+        deadline = time.monotonic() + 60
+        while not any((r / "train.log").is_file() for r in runs.glob(f"*-slurm-{job}")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)
+        subprocess.run(["scancel", job], env=env, check=True, timeout=30)
+        out, err = watch.communicate(timeout=120)
+    record = next(runs.glob(f"*-slurm-{job}"))
+    outcome = json.loads((record / "outcome.json").read_text())
+    assert watch.returncode == 1 and outcome["status"] == "interrupted", out + err
+    assert int((record / "exit_status").read_text()) != 0

@@ -129,11 +129,12 @@ def _launch(folder: PlanFolder, layout: Layout, nodes: int, gpus: int) -> str:
 def _setup(layout: Layout, commit: str, torch: str | None) -> str:
     """Folders the run writes, then sd-scripts at the plan's commit, as `kohyawiz sd-scripts install` does."""
     q = shlex.quote
-    own = " ".join(q(p) for p in (f"{REMOTE_ROOT}/sd-scripts", layout.output))
+    sd, out = q(f"{REMOTE_ROOT}/sd-scripts"), q(layout.output)
     return "\n".join([
         'as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }',
-        f"as_root mkdir -p {own}",
-        f'as_root chown "$(id -u):$(id -g)" {own}',
+        f"as_root mkdir -p {sd} {out}",
+        f'as_root chown "$(id -u):$(id -g)" {sd}',
+        f'[ -w {out} ] || as_root chown "$(id -u):$(id -g)" {out}  # a mounted bucket is writable already',
         install_script(f"{REMOTE_ROOT}/sd-scripts", ref=commit, torch=torch),
     ])  # fmt: skip
 

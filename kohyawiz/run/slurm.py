@@ -120,6 +120,7 @@ def sbatch_script(folder: PlanFolder, sd: SdScripts, options: SlurmOptions) -> s
         "MAIN_PORT=$((20000 + SLURM_JOB_ID % 20000))",
         "export RUN_DIR HEAD_NODE MAIN_PORT PYTHONUNBUFFERED=1 COLUMNS=160",
         "status=0",
+        "trap 'echo \"kohyawiz: the job was cancelled\" >&2' TERM  # scancel: let srun end, then say so below",
         f"srun --kill-on-bad-exit=1 --ntasks-per-node=1 bash -c {q(per_node)} || status=$?",
         f'printf "%s\\n" "$status" > "$RUN_DIR/{EXIT_STATUS}.tmp" && mv "$RUN_DIR/{EXIT_STATUS}.tmp" "$RUN_DIR/{EXIT_STATUS}"',
         'exit "$status"',

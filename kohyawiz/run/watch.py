@@ -24,6 +24,7 @@ from kohyawiz.run.slurm import EXIT_STATUS
 from kohyawiz.run.train import Outcome, Watcher, conclude
 
 CHUNK = 64 * 1024
+STOPPED = (130, 137, 143)
 # `sky logs` puts `(head, rank=0, pid=123) ` (or `(task, pid=123) `, maybe coloured) before each
 # line of each node; every node's local main process draws its own progress bar.
 _SKY_PREFIX = re.compile(r"^(?:\x1b\[[0-9;]*m)*\([\w.-]+, (?:rank=(\d+), )?pid=\d+(?:, ip=[^)]*)?\)(?:\x1b\[[0-9;]*m)* ?")
@@ -61,7 +62,9 @@ def find_record(run: str, wait_s: float, poll_s: float = 1.0) -> Path:
         return given.resolve()
     deadline = time.monotonic() + wait_s
     while True:
-        names = [p for p in list_runs() if p.name == run or p.name.endswith(run) or run in p.name]
+        runs = list_runs()
+        names = ([p for p in runs if p.name == run] or [p for p in runs if p.name.endswith(f"-{run}")]
+                 or [p for p in runs if run in p.name])  # fmt: skip
         if len(names) == 1:
             return names[0]
         if len(names) > 1:
@@ -104,8 +107,8 @@ def follow(
                 while data := handle.read(CHUNK):
                     offset += len(data)
                     watcher.text(data.decode("utf-8", "replace"))
-        if status is not None:
-            return conclude(watcher, status, time.monotonic() - started, False, planned_args(plan))
+        if status is not None:  # 130/137/143: stopped by a signal (scancel, a time limit, Ctrl+C)
+            return conclude(watcher, status, time.monotonic() - started, status in STOPPED, planned_args(plan))
         if timeout_s is not None and time.monotonic() - started > timeout_s:
             return conclude(watcher, -1, time.monotonic() - started, True, planned_args(plan))
         time.sleep(poll_s)
