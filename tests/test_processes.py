@@ -128,3 +128,46 @@ def test_kohya_gui_carries_machines_both_ways(tmp_path):
     back = import_settings({**out, "pretrained_model_name_or_path": "/m.safetensors"}, "gui.json")
     assert (back.answers["gpus"], back.answers["nodes"]) == (8, 2)
     assert {r.key: r.status for r in back.report}["num_machines"] == "mapped"
+
+
+def _assigned(source: str, target: str) -> ast.expr:
+    """The last expression train_network.py assigns to `target` (a plain name)."""
+    found = [n.value for n in ast.walk(ast.parse(source))
+             if isinstance(n, ast.Assign) and [ast.unparse(t) for t in n.targets] == [target]]  # fmt: skip
+    assert found, f"train_network.py no longer assigns {target}"
+    return found[-1]
+
+
+@pytest.mark.sdscripts
+@pytest.mark.parametrize(("gpus", "nodes", "accumulation", "images"), [(8, 2, 1, 40), (8, 2, 2, 133), (3, 1, 4, 37)])
+def test_the_epochs_sd_scripts_prints_after_accelerate_shards_the_loader(tmp_path, gpus, nodes, accumulation, images):
+    """After accelerator.prepare each process's loader holds its share of the batches (accelerate's own
+    prepare_data_loader, run in sd-scripts' environment); sd-scripts counts `num epochs` from it."""
+    python = os.environ.get("KOHYAWIZ_SD_PYTHON")
+    if not python:
+        pytest.skip("set KOHYAWIZ_SD_PYTHON to sd-scripts' venv python")
+    source = (_sd_scripts() / "train_network.py").read_text(encoding="utf-8")
+    plan = plan_for(tmp_path, gpus=gpus, nodes=nodes, concepts=[{"name": "hmbrgr", "images": images, "repeats": 2}],
+                    overrides={"gradient_accumulation_steps": accumulation})  # fmt: skip
+    processes, batches = gpus * nodes, plan.figures.batches_per_epoch
+    probe = (
+        "import sys\nfrom torch.utils.data import DataLoader\nfrom accelerate.data_loader import prepare_data_loader\n"
+        "n, p = int(sys.argv[1]), int(sys.argv[2])\n"
+        "loader = DataLoader(list(range(n)), batch_size=1, shuffle=True)\n"
+        "print(max(len(prepare_data_loader(loader, num_processes=p, process_index=i, put_on_device=False)) for i in range(p)))\n"
+    )  # fmt: skip
+    import subprocess
+
+    out = subprocess.run([python, "-c", probe, str(batches), str(processes)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-1500:]
+    shard = int(out.stdout.split()[-1])
+    args = SimpleNamespace(max_train_epochs=plan.value("max_train_epochs"), gradient_accumulation_steps=accumulation)
+    before = {"math": math, "len": len, "train_dataloader": range(batches), "args": args,
+              "accelerator": SimpleNamespace(num_processes=processes)}  # fmt: skip
+    args.max_train_steps = eval(compile(ast.Expression(_epochs_to_steps(source)), "train_network.py", "eval"), before)
+    after = {"math": math, "len": len, "train_dataloader": range(shard), "args": args}
+    after["num_update_steps_per_epoch"] = eval(  # sd-scripts' own lines, parsed above
+        compile(ast.Expression(_assigned(source, "num_update_steps_per_epoch")), "train_network.py", "eval"), after
+    )
+    epochs = eval(compile(ast.Expression(_assigned(source, "num_train_epochs")), "train_network.py", "eval"), after)
+    assert (args.max_train_steps, epochs) == (plan.figures.total_steps, plan.figures.epochs)
