@@ -115,3 +115,22 @@ def test_validation_bar_parses_only_where_a_pass_starts_and_ends():
     )
     events = [e for e in parser.feed(text) + parser.close() if isinstance(e, logparse.Validation)]
     assert events == [logparse.Validation("epoch", 0, 4, None), logparse.Validation("epoch", 4, 4, 0.125)]
+
+
+def test_a_real_validation_pass_from_a_cpu_run(tmp_path, monkeypatch):
+    """tests/data/validation-epoch-cpu.log: epoch 1 of bench/resume_cpu.py --validate on sd-scripts
+    main 48d368fa (CPU): its training bar, the epoch validation bar (4 timesteps of 1 image, drawn
+    with tqdm's cursor-up for a second bar) and the checkpoint saved after it."""
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    text = (DATA / "validation-epoch-cpu.log").read_text(encoding="utf-8")
+    events = [e for e in logparse.LogParser().feed(text) if isinstance(e, logparse.Validation)]
+    assert events[0] == logparse.Validation("epoch", 0, 4, None)
+    assert [e.loss for e in events[1:]] == [1.49, 2.47]  # tqdm drew 4/4 before and after the last postfix
+    record = RunRecord.create("val", {"decisions": []}, [])
+    watcher = Watcher(record, states_in=(tmp_path / "out", "tinyconcept"))
+    watcher.text(text)
+    watcher.close()
+    assert watcher.outcome.validation == [{"per": "epoch", "epoch": 1, "step": 3, "loss": 2.47}]
+    record.finish(watcher.outcome.as_dict())
+    history = read_history(record.folder)
+    assert history.validation == [(1, 3, 2.47)] and history.checkpoints[0].validation_loss == 2.47

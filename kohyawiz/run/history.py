@@ -156,7 +156,7 @@ def _read_segment(
 ) -> None:  # fmt: skip
     """One record's events at the run's steps (`run_step`; the log's own step in older records),
     up to `until`, the step the next launch resumed from."""
-    epoch, step = None, segment.start_step
+    epoch, step, measured = None, segment.start_step, False
     events = read_events(segment.folder)
     renamed = renames(events)
     for event in events:
@@ -178,8 +178,17 @@ def _read_segment(
             path = renamed.get(event["path"], event["path"])
             checkpoints[:] = [c for c in checkpoints if c.path != path]  # saved again after a resume
             checkpoints.append(Checkpoint(path, epoch, saved_at))
-        elif kind == "Validation" and _number(event.get("loss")) is not None and at is not None:
-            validation.append((_int(event.get("epoch")), at, float(event["loss"])))
+        elif kind == "Validation":
+            done, total, loss = _int(event.get("done")), _int(event.get("total")), _number(event.get("loss"))
+            if done is not None and total is not None and done < total:
+                measured = False  # a pass starts
+            elif loss is not None and at is not None:
+                entry = (_int(event.get("epoch")), at, loss)
+                if measured and validation and validation[-1][:2] == entry[:2]:
+                    validation[-1] = entry  # the pass's last draw holds its mean
+                else:
+                    validation.append(entry)
+                measured = True
 
 
 def _plan_arg(plan: dict[str, Any], key: str) -> Any:

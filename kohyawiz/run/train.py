@@ -512,7 +512,9 @@ class Watcher:
         self.states_in = states_in
         self.planned_total: int | None = None
         self.validating: tuple[int | None, int] | None = None
-        """(epoch, the run's step) where the open validation pass started."""
+        """(epoch, the run's step) where the latest validation pass started."""
+        self.measured = False
+        """The latest pass has drawn its end (later draws of it replace that value)."""
         self.losses: list[tuple[int, float]] = []
         self.saves: list[tuple[int, int]] = []
         self.checkpoints: list[str] = []
@@ -564,12 +566,17 @@ class Watcher:
                         self.losses.append((reached, loss))
             case logparse.Validation(per=per, done=done, total=total, loss=loss):
                 if done < total or self.validating is None:
-                    self.validating = (out.epoch, reached)
+                    self.validating, self.measured = (out.epoch, reached), False
                 started_in, at = self.validating
                 extra.update(run_step=at, epoch=started_in)
                 if done == total and loss is not None:
-                    out.validation.append({"per": per, "epoch": started_in, "step": at, "loss": loss})
-                    self.validating = None
+                    # tqdm draws the last step before its postfix is updated: the last draw holds the pass's mean
+                    entry = {"per": per, "epoch": started_in, "step": at, "loss": loss}
+                    if self.measured:
+                        out.validation[-1] = entry
+                    else:
+                        out.validation.append(entry)
+                    self.measured = True
             case logparse.CheckpointSaved(path=path):
                 extra.update(run_step=reached, epoch=out.epoch)
                 self.checkpoints.append(path)
