@@ -30,7 +30,7 @@ from kohyawiz.rules.processes import RULE as PROCESSES_RULE
 from kohyawiz.rules.processes import bucket_findings, fixed_steps_finding, memory_finding, spread
 from kohyawiz.rules.schedule import bucket_settings as settings_from
 from kohyawiz.rules.schedule import count_steps, counted_in_steps, training_images
-from kohyawiz.sdpaths import absolute, absolute_arg
+from kohyawiz.sdpaths import absolute, absolute_arg, network_option_path
 from kohyawiz.values import parse_resolution
 
 PLAN_OWNED = {
@@ -342,9 +342,12 @@ def absolute_answers(answers: Answers) -> Answers:
     model = answers.model
     path = absolute_arg("pretrained_model_name_or_path", model.path) if model.path else model.path
     concepts = [c.model_copy(update={"folder": absolute(c.folder)}) if c.folder else c for c in answers.concepts]
-    if path == model.path and concepts == answers.concepts:
+    options = {k: network_option_path(k, v) for k, v in answers.network_options.items()}
+    if path == model.path and concepts == answers.concepts and options == answers.network_options:
         return answers
-    return answers.model_copy(update={"model": model.model_copy(update={"path": path}), "concepts": concepts})
+    return answers.model_copy(
+        update={"model": model.model_copy(update={"path": path}), "concepts": concepts, "network_options": options}
+    )
 
 
 def _plausible_params(answers: Answers) -> int | None:

@@ -56,8 +56,19 @@ def is_local(key: str, value: Any, base: Path | None = None) -> bool:
     return key in LOCAL_ARGS or (key in LOCAL_OR_HUB_ARGS and looks_local(value, base))
 
 
+def network_option_path(name: str, value: Any, base: Path | None = None) -> Any:
+    """A network option (a network_args `name=value`) with a file path made absolute: LyCORIS reads
+    `preset` as a file when it is one (a bare name such as `full` is built in)."""
+    if name.strip() == "preset" and isinstance(value, str) and (value.lower().endswith((".toml", ".json")) or "/" in value):
+        return absolute(value, base)
+    return value
+
+
 def absolute_arg(key: str, value: Any, base: Path | None = None) -> Any:
     """An sd-scripts argument's value with its paths made absolute; other values unchanged."""
+    if key == "network_args" and isinstance(value, list):
+        pairs = [str(item).partition("=") for item in value]
+        return [f"{k}={network_option_path(k, v, base)}" if sep else k for k, sep, v in pairs]
     if isinstance(value, list) and key in LOCAL_ARGS:
         return [absolute(v, base) if is_local(key, v, base) else v for v in value]
     return absolute(value, base) if is_local(key, value, base) else value

@@ -130,3 +130,20 @@ def test_a_name_too_long_to_be_a_file_is_said_not_a_crash(workdir):
                           answers={"subject": "character", "vram_gb": 12, "model": {"family": "sd1", "path": "x" * 5000}})  # fmt: skip
     plan, _ = plan_from_request(request)
     assert any(f.rule == "T-FAMILY" and "cannot be read" in f.message for f in plan.findings)
+
+
+def test_a_lycoris_preset_file_in_network_args_is_made_absolute(workdir):
+    (workdir / "mine").mkdir()
+    (workdir / "mine" / "targets.toml").write_text("[x]\n")
+    for how in ({"overrides": {"network_args": "algo=locon preset=mine/targets.toml conv_dim=16 conv_alpha=1"}},
+                {"answers_extra": {"network_options": {"preset": "mine/targets.toml"}}}):  # fmt: skip
+        answers = {"subject": "style", "vram_gb": 12, "network": "locon", "model": {"family": "sd1"},
+                   **how.get("answers_extra", {})}  # fmt: skip
+        request = PlanRequest(out_dir=Path("lyco"), concept_counts=[("c", 60)], answers=answers,
+                              overrides=how.get("overrides", {}))  # fmt: skip
+        plan, _ = plan_from_request(request)
+        assert f"preset={workdir / 'mine' / 'targets.toml'}" in plan.value("network_args")
+    builtin, _ = plan_from_request(PlanRequest(out_dir=Path("lyco2"), concept_counts=[("c", 60)], answers={
+        "subject": "style", "vram_gb": 12, "network": "locon", "model": {"family": "sd2"},
+        "network_options": {"preset": "attn-mlp"}}))  # fmt: skip
+    assert "preset=attn-mlp" in builtin.value("network_args")  # a built-in name stays a name
