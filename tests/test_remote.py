@@ -145,11 +145,13 @@ def test_sbatch_script_content(tmp_path):
     folder = PlanFolder.load(_plan(tmp_path, gpus=8, nodes=2))
     sd = find_sd_scripts(str(FAKE), sys.executable)
     text = sbatch_script(folder, sd, SlurmOptions(partition="gpu", time="12:00:00"))
-    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=1", "#SBATCH --gpus-per-node=8",
+    for line in ("#SBATCH --nodes=2", "#SBATCH --ntasks-per-node=1", "#SBATCH --gpus-per-node=8", "#SBATCH --cpus-per-task=16",
                  "#SBATCH --partition=gpu", "#SBATCH --time=12:00:00"):  # fmt: skip
         assert line in text.splitlines()
     assert 'scontrol show hostnames "$SLURM_JOB_NODELIST"' in text and "srun --kill-on-bad-exit=1" in text
-    inner = shlex.split(next(line for line in text.splitlines() if line.startswith("srun ")))[5]
+    srun = shlex.split(next(line for line in text.splitlines() if line.startswith("srun ")))
+    assert srun[3] == "--cpus-per-task=$SLURM_CPUS_PER_TASK"
+    inner = srun[6]
     assert '--machine_rank "$SLURM_NODEID"' in inner and '--main_process_port "$MAIN_PORT"' in inner
     assert shlex.quote(str(sd.python)) in inner and "--num_processes 16 --num_machines 2" in inner
     assert "--console_log_simple" in inner and "exit_status" in text

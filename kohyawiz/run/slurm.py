@@ -59,6 +59,15 @@ def _check(folder: PlanFolder, options: SlurmOptions) -> tuple[int, int]:
     return machines, asked
 
 
+def _cpus(folder: PlanFolder) -> int:
+    """CPUs for the one task of a node: accelerate's threads for each of its processes (Slurm gives
+    one CPU per task otherwise, and the node's GPUs would wait on one core's data loading)."""
+    args = [str(a) for a in folder.plan.get("accelerate_args") or []]
+    threads = args[args.index("--num_cpu_threads_per_process") + 1] if "--num_cpu_threads_per_process" in args[:-1] else "1"
+    gpus = int((folder.plan.get("answers") or {}).get("gpus") or 1)
+    return max(1, gpus * (int(threads) if threads.isdigit() else 1))
+
+
 def node_local_paths(folder: PlanFolder) -> list[str]:
     """Paths other nodes of a cluster do not see (each node has its own /tmp)."""
     paths = [str(n.path) for n in needs(folder)] + [str(folder.folder)]
@@ -94,6 +103,7 @@ def sbatch_script(folder: PlanFolder, sd: SdScripts, options: SlurmOptions) -> s
         f"#SBATCH --job-name=kohyawiz-{name}",
         f"#SBATCH --nodes={machines}",
         "#SBATCH --ntasks-per-node=1",
+        f"#SBATCH --cpus-per-task={_cpus(folder)}",
         f"#SBATCH --output={runs}/slurm-%j.out",
     ]
     if gpus_per_node:
@@ -121,7 +131,9 @@ def sbatch_script(folder: PlanFolder, sd: SdScripts, options: SlurmOptions) -> s
         "export RUN_DIR HEAD_NODE MAIN_PORT PYTHONUNBUFFERED=1 COLUMNS=160",
         "status=0",
         "trap 'echo \"kohyawiz: the job was cancelled\" >&2' TERM  # scancel: let srun end, then say so below",
-        f"srun --kill-on-bad-exit=1 --ntasks-per-node=1 bash -c {q(per_node)} || status=$?",
+        # srun does not take --cpus-per-task from the allocation since Slurm 22.05: say it again
+        f'srun --kill-on-bad-exit=1 --ntasks-per-node=1 --cpus-per-task="$SLURM_CPUS_PER_TASK" bash -c {q(per_node)}'
+        " || status=$?",
         f'printf "%s\\n" "$status" > "$RUN_DIR/{EXIT_STATUS}.tmp" && mv "$RUN_DIR/{EXIT_STATUS}.tmp" "$RUN_DIR/{EXIT_STATUS}"',
         'exit "$status"',
     ]) + "\n"  # fmt: skip
