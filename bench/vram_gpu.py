@@ -1,108 +1,134 @@
-"""Measure what kohyawiz's plans really take on a GPU, beside the memory model's estimate.
+"""Measure what kohyawiz's plans take on a GPU, phase by phase, beside the memory model's estimate.
 
-For each plan of a matrix (SD1 and SDXL, 6-24 GB budgets, LoRA and LoCon, Prodigy and AdamW8bit)
-it trains a few steps on the real sd-scripts with full-size random weights, at the planned
-resolution and at a lower one, and prints one JSON line per run: the estimate and its parts,
-torch.cuda.max_memory_allocated, and the activation GiB per megapixel the two resolutions imply
-(the slope: the static parts cancel). Those slopes are what vendor/memory.toml's [activations]
-should be set to.
+One command on a GPU day (at most about 8 minutes: rows stop being started past --budget-s):
 
+    SD_SCRIPTS=/path/to/sd-scripts SD_PYTHON=/path/to/sd-venv/bin/python python bench/vram_gpu.py > bench/vram_gpu.jsonl
     python bench/vram_gpu.py --list          # the matrix and its estimates; no GPU, no sd-scripts
-    SD_SCRIPTS=... SD_PYTHON=... MODEL_SD1=... MODEL_SDXL=... TOKENIZER_CACHE_DIR=... DATASET_DIR=... \\
-        python bench/vram_gpu.py [--only sd1] [--steps 6] > bench/vram_gpu.jsonl
 
-MODEL_SD1 / MODEL_SDXL: full-size models with random weights (shared/sd-scripts/harness builds the
-SD1.5 one; any SDXL-shaped checkpoint works for SDXL, its weights do not matter).
+Each row plans a family at a card size with header-only stand-ins for the model and its companion
+files (no model files are needed), then runs each of the plan's phases in its own process
+(bench/phase_probe.py, with sd-scripts' Python) on random full-size weights built from
+sd-scripts' own classes. It prints one JSON line per phase: the plan's figure for that phase,
+torch.cuda.max_memory_allocated / max_memory_reserved, and the process's peak as nvidia-smi
+reports it (kohyawiz.run.peaks, as `kohyawiz train` samples its runs). The rows use cards large
+enough that the plan keeps half-precision weights and swaps no blocks, so what is measured is
+what the estimate adds up: weights, LoRA, optimizer state and activations.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
-from kohyawiz.assemble import PlanRequest, plan_from_request
-from kohyawiz.emit import write_plan
-from kohyawiz.memory.estimate import GIB
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
-BUDGETS = {"sd1": (6, 8, 12, 16, 24), "sdxl": (8, 12, 16, 24)}
-NETWORKS = ("lora", "locon")
-OPTIMIZERS = ("prodigy", "adamw8bit")
-LOWER = {1024: 768, 768: 512, 512: 384, 640: 448, 896: 640}
+from kohyawiz.assemble import PlanRequest, plan_from_request  # noqa: E402
+from kohyawiz.families import family_spec  # noqa: E402
 
-
-def matrix(only: str | None) -> list[dict[str, Any]]:
-    rows = []
-    for family, budgets in BUDGETS.items():
-        if only and family != only:
-            continue
-        for vram, network, optimizer in itertools.product(budgets, NETWORKS, OPTIMIZERS):
-            rows.append({"family": family, "vram": vram, "network": network, "optimizer": optimizer})
-    return rows
+# (family, card GB): SD at the cards people train on; the DiTs at 80 GB, where their plans keep
+# bf16 weights (HunyuanImage's 17 B parameters need it); an H200 holds every row.
+ROWS = (
+    ("sd1", 8), ("sd1", 24), ("sdxl", 12), ("sdxl", 24), ("flux", 80), ("chroma", 80), ("sd3", 80),
+    ("lumina", 80), ("anima", 80), ("hunyuan-image", 80),
+)  # fmt: skip
+PHASES = ("training", "latent_caching", "text_encoder_caching")
+T5_FAMILIES = ("flux", "chroma", "sd3")
 
 
-def plan_row(row: dict[str, Any], out: Path, overrides: dict[str, str], model: str | None, dataset: Path | None):
-    answers: dict[str, Any] = {
-        "subject": "character", "vram_gb": row["vram"], "network": row["network"], "optimizer": row["optimizer"],
-        "model": {"family": row["family"], **({"path": model} if model else {})},
-    }  # fmt: skip
-    request = PlanRequest(out_dir=out, answers=answers, overrides=overrides, dataset=dataset, force=True,
-                          concept_counts=[] if dataset else [("bench", 30)])  # fmt: skip
+def _header_file(path: Path, dtype: str = "BF16") -> str:
+    header = json.dumps({"w": {"dtype": dtype, "shape": [4, 4], "data_offsets": [0, 0]}}).encode()
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    return str(path)
+
+
+def plan_row(family: str, vram: int, work: Path) -> Any:
+    """The plan kohyawiz makes for `family` on a `vram` GB card, from header-only stand-ins."""
+    work.mkdir(parents=True, exist_ok=True)
+    overrides = {"train_batch_size": "1", "max_data_loader_n_workers": "0", "network_train_unet_only": "true"}
+    for companion in family_spec(family).companions:
+        overrides[companion.arg] = _header_file(work / f"{companion.arg}.safetensors")
+    answers: dict[str, Any] = {"subject": "character", "vram_gb": vram, "ram_gb": 512, "model": {"family": family}}
+    request = PlanRequest(out_dir=work / "plan", answers=answers, overrides=overrides, force=True,
+                          concept_counts=[("bench", 30)])  # fmt: skip
     plan, _ = plan_from_request(request)
     return plan
 
 
-def measure(plan: Any, sd_scripts: Path, python: str) -> int | None:
-    write_plan(plan)
-    argv = [python, str(Path(__file__).with_name("peak_probe.py")), str(sd_scripts / plan.script),
-            "--config_file", str(plan.out_dir / "config.toml"), "--dataset_config", str(plan.out_dir / "dataset.toml")]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=1200, check=False)
-    for line in run.stdout.splitlines():
-        if line.startswith("KOHYAWIZ_PEAK_BYTES="):
-            return int(line.split("=", 1)[1])
-    sys.stderr.write(run.stdout[-2000:] + run.stderr[-2000:])
-    return None
+def probe_spec(plan: Any, family: str, phase: str) -> dict[str, Any]:
+    size = int(str(plan.value("resolution") or "1024").split(",")[0])
+    keys = ("network_dim", "optimizer_type", "gradient_checkpointing", "mixed_precision", "no_half_vae")
+    return {"family": family, "phase": phase, "size": size, **{k: plan.value(k) for k in keys}}
+
+
+def run_probe(spec: dict[str, Any], python: str) -> dict[str, Any]:
+    from kohyawiz.run.peaks import PeakSampler
+
+    sampler = PeakSampler(every_s=0.2)
+    child = subprocess.Popen([python, str(Path(__file__).with_name("phase_probe.py")), json.dumps(spec)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    sampler.start(child.pid)
+    try:
+        out, err = child.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, err = child.communicate()
+    peaks = sampler.stop()
+    line = next((x for x in out.splitlines() if x.startswith("KOHYAWIZ_PHASE=")), None)
+    result = json.loads(line.split("=", 1)[1]) if line else {"error": (err or out)[-500:]}
+    result["nvidia_smi_gb"] = peaks.vram_gb
+    result["gpu"] = peaks.gpu_name
+    return result
+
+
+def phases_for(plan: Any, family: str) -> list[str]:
+    phases = ["training"]
+    if plan.vram and "latent_caching" in plan.vram.phases and family in ("sd1", "sd2", "sdxl", "flux", "chroma", "sd3"):
+        phases.append("latent_caching")
+    if family in T5_FAMILIES:
+        phases.append("text_encoder_caching")  # the T5-XXL pass (the CLIPs are small beside it)
+    return phases
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--list", action="store_true", help="print the matrix with estimates; train nothing")
-    parser.add_argument("--only", choices=sorted(BUDGETS), help="one family")
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--list", action="store_true", help="print the matrix with estimates; run nothing")
+    parser.add_argument("--only", action="append", help="these families only")
+    parser.add_argument("--budget-s", type=float, default=450, help="start no row after this many seconds")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="kohyawiz-vram-"))
-    env = os.environ
-    for i, row in enumerate(matrix(args.only)):
-        base = {"max_train_steps": str(args.steps), "max_data_loader_n_workers": "1"}
-        if not args.list:
-            base["tokenizer_cache_dir"] = env["TOKENIZER_CACHE_DIR"]
-        model = None if args.list else env["MODEL_SDXL" if row["family"] == "sdxl" else "MODEL_SD1"]
-        dataset = None if args.list else Path(env["DATASET_DIR"])
-        planned = plan_row(row, work / f"{i}-hi", base, model, dataset)
-        resolution = int(str(planned.value("resolution")).split(",")[0])
-        result = {**row, "resolution": resolution, "estimate_gb": planned.vram.estimate_gb,
-                  "parts": planned.vram.parts, "ladder": planned.vram.steps}  # fmt: skip
-        if args.list:
-            print(json.dumps(result))
+    python = os.environ.get("SD_PYTHON", sys.executable)
+    start = time.monotonic()
+    for index, (family, vram) in enumerate(ROWS):
+        if args.only and family not in args.only:
             continue
-        low = LOWER.get(resolution, 384)
-        fixed = {"resolution": f"{low},{low}", "max_bucket_reso": str(low), "min_bucket_reso": str(min(256, low))}
-        lower = plan_row(row, work / f"{i}-lo", {**base, **fixed}, model, dataset)
-        peak_hi = measure(planned, Path(env["SD_SCRIPTS"]), env["SD_PYTHON"])
-        peak_lo = measure(lower, Path(env["SD_SCRIPTS"]), env["SD_PYTHON"])
-        result["peak_gb"] = None if peak_hi is None else round(peak_hi / GIB, 3)
-        result["peak_gb_low_resolution"] = None if peak_lo is None else round(peak_lo / GIB, 3)
-        if peak_hi is not None and peak_lo is not None:
-            megapixels = (resolution**2 - low**2) / 1e6
-            result["activation_gb_per_mp"] = round((peak_hi - peak_lo) / GIB / megapixels, 3)
-            result["gradient_checkpointing"] = bool(planned.value("gradient_checkpointing"))
-        print(json.dumps(result), flush=True)
+        plan = plan_row(family, vram, work / str(index))
+        estimate = plan.vram
+        row = {"family": family, "vram": vram, "resolution": plan.value("resolution"),
+               "network_dim": plan.value("network_dim"), "optimizer": plan.value("optimizer_type"),
+               "estimate_gb": estimate.estimate_gb, "phase": estimate.phase}  # fmt: skip
+        if args.list:
+            print(json.dumps({**row, "phases": estimate.phases, "parts": estimate.parts, "ladder": estimate.steps}))
+            continue
+        for phase in phases_for(plan, family):
+            if time.monotonic() - start > args.budget_s:
+                print(json.dumps({**row, "phase_measured": phase, "skipped": "past --budget-s"}), flush=True)
+                continue
+            measured = run_probe(probe_spec(plan, family, phase), python)
+            predicted = estimate.phases.get(phase)
+            if phase == "training" and predicted is not None:  # the probe loads no text encoder or VAE
+                predicted = round(predicted - estimate.parts["text_encoders"] - estimate.parts["vae"], 2)
+            if phase == "text_encoder_caching":
+                predicted = round(4_762_310_656 * 2 / 1024**3 + 0.2 + estimate.parts["runtime"], 2)  # T5 alone
+            print(json.dumps({**row, "phase_measured": phase, "predicted_gb": predicted, **measured}), flush=True)
     return 0
 
 

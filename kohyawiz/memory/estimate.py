@@ -187,7 +187,9 @@ def _activations(family: str, value: Lookup, megapixels: float, batch: int) -> t
     kept = act.base * batch + act.per_mp * megapixels
     if checkpointed:
         kept = act.base_checkpointed * batch + act.per_mp_checkpointed * megapixels
-    transient = act.block_base * batch + act.block_per_mp * megapixels
+    # With checkpointing, backward recomputes one block at a time and holds that block's activations
+    # besides the checkpoints; without it they are already among what was kept.
+    transient = act.block_base * batch + act.block_per_mp * megapixels if checkpointed else 0.0
     return kept * act.allocator, transient, act.calibrated, act.measured
 
 
