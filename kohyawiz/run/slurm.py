@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from kohyawiz.errors import UserError
 from kohyawiz.run.history import TENSORBOARD_DIR
 from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.portable import needs, refuse_missing
+from kohyawiz.run.process import capture
 from kohyawiz.run.records import runs_home
 from kohyawiz.run.train import PlanFolder
 
@@ -66,6 +68,17 @@ def _cpus(folder: PlanFolder) -> int:
     threads = args[args.index("--num_cpu_threads_per_process") + 1] if "--num_cpu_threads_per_process" in args[:-1] else "1"
     gpus = int((folder.plan.get("answers") or {}).get("gpus") or 1)
     return max(1, gpus * (int(threads) if threads.isdigit() else 1))
+
+
+def cluster_gpus() -> bool | None:
+    """Whether the Slurm this machine reaches lists GPUs as a generic resource (`sinfo`'s GRES):
+    None when no Slurm answers. Without them `--gpus-per-node` makes sbatch refuse the job."""
+    if shutil.which("sinfo") is None:
+        return None
+    code, out = capture(["sinfo", "--noheader", "--format=%G"], timeout_s=20)
+    if code != 0:
+        return None
+    return "gpu" in out
 
 
 def node_local_paths(folder: PlanFolder) -> list[str]:
