@@ -147,3 +147,39 @@ def test_a_lycoris_preset_file_in_network_args_is_made_absolute(workdir):
         "subject": "style", "vram_gb": 12, "network": "locon", "model": {"family": "sd2"},
         "network_options": {"preset": "attn-mlp"}}))  # fmt: skip
     assert "preset=attn-mlp" in builtin.value("network_args")  # a built-in name stays a name
+
+
+REAL = ("KOHYAWIZ_SD_SCRIPTS", "KOHYAWIZ_SD_PYTHON", "KOHYAWIZ_E2E_MODEL", "KOHYAWIZ_E2E_TOKENIZERS")
+
+
+@pytest.mark.sdscripts
+@pytest.mark.skipif(not all(os.environ.get(v) for v in REAL), reason="set " + ", ".join(REAL))
+def test_a_plan_from_relative_paths_trains_on_the_real_sd_scripts(workdir, monkeypatch):
+    """Opt-in, on the harness's random SD1.5: `models/tiny-sd15` (a diffusers folder, written like a
+    Hugging Face id) and `tokenizers` typed relative to the person's folder; sd-scripts runs in its
+    checkout and trains 4 steps on CPU."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.setenv(name, "1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    model = Path(os.environ["KOHYAWIZ_E2E_MODEL"])
+    (workdir / "models" / model.name).symlink_to(model)
+    (workdir / "tokenizers").symlink_to(os.environ["KOHYAWIZ_E2E_TOKENIZERS"])
+    make_folder(workdir / "data", "1_tinyconcept", [(64, 64)] * 4, "tinyconcept, square")
+    request = PlanRequest(
+        out_dir=Path("realplan"), dataset=Path("data"), force=True,
+        answers={"subject": "concept", "vram_gb": 12, "model": {"family": "sd1", "path": f"models/{model.name}"}},
+        overrides={"resolution": "64", "min_bucket_reso": "64", "max_bucket_reso": "128", "max_train_epochs": "1",
+                   "mixed_precision": "no", "save_precision": "float", "max_data_loader_n_workers": "0",
+                   "persistent_data_loader_workers": "false", "tokenizer_cache_dir": "tokenizers"},
+    )  # fmt: skip
+    plan, _ = plan_from_request(request)
+    write_plan(plan)
+    config = _config(workdir / "realplan")
+    assert config["pretrained_model_name_or_path"] == str(workdir / "models" / model.name)
+    assert config["tokenizer_cache_dir"] == str(workdir / "tokenizers")
+    folder = PlanFolder.load(workdir / "realplan")
+    sd = find_sd_scripts(os.environ["KOHYAWIZ_SD_SCRIPTS"], os.environ["KOHYAWIZ_SD_PYTHON"])
+    assert preflight(folder, sd).errors == []
+    outcome, record = train(folder, sd)
+    assert outcome.status == "completed", (record.folder / "train.log").read_text()[-2000:]
+    assert outcome.final_step == 4 and Path(outcome.outputs[-1]["path"]).is_file()
