@@ -3,7 +3,7 @@
 The content tests need neither Slurm nor SkyPilot. Opt-in: KOHYAWIZ_SLURM_TEST=1 starts a
 single-node Slurm from the distribution's packages and trains through the exported script (with
 the test double for sd-scripts); KOHYAWIZ_SKY_PYTHON (a Python with SkyPilot, or SkyPilot in
-this one) loads the exported task with SkyPilot's own loader.
+this one, or behind a `sky` command) loads the exported task with SkyPilot's own loader.
 """
 
 from __future__ import annotations
@@ -213,7 +213,24 @@ def test_export_cli_writes_both(tmp_path):
     assert slurm.returncode == 0 and os.access(plan_dir / "train.sbatch", os.X_OK), slurm.stderr
 
 
-@pytest.mark.skipif(not os.environ.get("KOHYAWIZ_SKY_PYTHON"), reason="set KOHYAWIZ_SKY_PYTHON to a Python with SkyPilot")
+def _sky_python() -> str | None:
+    """A Python with SkyPilot: $KOHYAWIZ_SKY_PYTHON, this one, or the one behind a `sky` command
+    (`pipx install skypilot` keeps it in an environment of its own)."""
+    import importlib.util
+    import shutil
+
+    if os.environ.get("KOHYAWIZ_SKY_PYTHON"):
+        return os.environ["KOHYAWIZ_SKY_PYTHON"]
+    if importlib.util.find_spec("sky") is not None:
+        return sys.executable
+    command = shutil.which("sky")
+    if command is None:
+        return None
+    first = Path(command).read_bytes()[:300].split(b"\n", 1)[0].decode(errors="replace")
+    return first[2:].strip() if first.startswith("#!") and Path(first[2:].strip()).is_file() else None
+
+
+@pytest.mark.skipif(_sky_python() is None, reason="no SkyPilot: pipx install skypilot, or set KOHYAWIZ_SKY_PYTHON")
 def test_skypilot_loads_the_task_with_its_own_parser(tmp_path):
     plan_dir = _plan(tmp_path, gpus=8, nodes=2, model="org/some-model")
     assert _cli("export", str(plan_dir), "--skypilot", "--bucket", "s3://loras/x").returncode == 0
@@ -224,7 +241,7 @@ def test_skypilot_loads_the_task_with_its_own_parser(tmp_path):
         "print(json.dumps({'nodes': t.num_nodes, 'acc': r.accelerators, 'mounts': sorted(t.file_mounts or {}),"
         " 'storage': sorted(t.storage_mounts or {}), 'secrets': {k: str(v) for k, v in (t.secrets or {}).items()}}))\n"
     )
-    run = subprocess.run([os.environ["KOHYAWIZ_SKY_PYTHON"], "-c", probe, str(plan_dir / "skypilot" / "task.yaml")],
+    run = subprocess.run([str(_sky_python()), "-c", probe, str(plan_dir / "skypilot" / "task.yaml")],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)  # fmt: skip
     assert run.returncode == 0, run.stderr[-2000:]
     loaded = json.loads(run.stdout.strip().splitlines()[-1])
