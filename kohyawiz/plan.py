@@ -268,7 +268,7 @@ def build_plan(
         ctx, checker = decide(fit)
         return None if checker.refusals else ctx.decider.get
 
-    machine = machine_for(answers, spec.dit)
+    machine = replace(machine_for(answers, spec.dit), model_bytes=_model_file_bytes(answers))
 
     def estimate(value: Lookup) -> VramEstimate:
         return estimate_vram(value, answers.model.family, str(value("network") or "lora"), answers.vram_gb,
@@ -396,6 +396,21 @@ def _companion_files(value: Lookup, family: str, known: dict[str, CompanionFile 
     return files
 
 
+def _model_file_bytes(answers: Answers) -> int | None:
+    """Bytes per parameter the model file stores (an fp8 Flux file loads as 1), from its header."""
+    from kohyawiz.models import tensor_summary
+    from kohyawiz.safetensors_header import read_safetensors_header
+
+    path = Path(answers.model.path).expanduser() if answers.model.path else None
+    if path is None or path.suffix != ".safetensors" or not path.is_file():
+        return None
+    try:
+        summary = tensor_summary(read_safetensors_header(path))
+    except (UserError, OSError):
+        return None
+    return summary[1] if summary else None
+
+
 def _holds_data(path: str) -> bool:
     from kohyawiz.safetensors_header import holds_tensor_data
 
@@ -465,13 +480,23 @@ def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Findi
         out.append(Finding("K-VRAM", "error", message))
     ram = vram.ram
     if ram is not None and not ram.fits and ram.machine_gb is not None:
-        where = "this machine's" if ram.source == "read" else "the"
-        out.append(Finding("K-RAM", "error",
-                           f"this run needs about {ram.estimate_gb:.0f} GB of system memory in its "
-                           f"{ram.phase.replace('_', ' ')} phase, more than {where} {ram.machine_gb:g} GB of RAM, even with "
-                           "latents and text-encoder outputs on disk and fewer workers: plan for a machine with more RAM "
-                           f"(--ram GB), fewer blocks_to_swap on a larger card, or fp8 model files"))  # fmt: skip
+        out.append(Finding("K-RAM", "error", _ram_refusal(ram, vram.steps)))
     return out
+
+
+def _ram_refusal(ram: Any, steps: list[str]) -> str:
+    """One line: what needs the memory, against which machine, and what to do."""
+    machine = (f"this machine's {ram.machine_gb:g} GB (read from /proc/meminfo; --ram GB plans for the machine "
+               "that trains)" if ram.source == "read" else f"the {ram.machine_gb:g} GB of RAM given")  # fmt: skip
+    tried = [s for s in steps if "RAM" in s]
+    if ram.phase == "loading":
+        why = "loading reads the model files to the CPU at their stored dtype before they move to the GPU"
+        todo = "use fp8 model files (the DiT and T5-XXL) or a machine with more RAM"
+    else:
+        why = f"its {ram.phase.replace('_', ' ')} phase keeps swapped blocks, the text encoders and cached data in RAM"
+        todo = "swap fewer blocks on a larger card, or use a machine with more RAM"
+    done = f" even with {'; '.join(tried)}" if tried else ""
+    return f"this run needs about {ram.estimate_gb:.0f} GB of system memory, more than {machine}: {why}{done}; {todo}"
 
 
 def _too_big_encoder(vram: VramEstimate, value: Lookup) -> str | None:

@@ -123,8 +123,23 @@ def test_K_RAM_line_read_given_and_refused(tmp_path):
     assert line.startswith("VRAM about ") and line.endswith(f"; RAM about {ram['estimate_gb']:.0f} of 32 GB: fits")
     with pytest.raises(UserError) as caught:
         dit_plan(tmp_path / "b", "flux", vram_gb=12, ram_gb=16)
-    assert str(caught.value).startswith("K-RAM:") and "--ram GB" in str(caught.value) and "\n" not in str(caught.value)
+    message = str(caught.value)
+    assert message.startswith("K-RAM:") and "16 GB of RAM given" in message and "\n" not in message
+    assert "loading reads the model files" in message and "fp8 model files" in message
+    # "12 GB card with 32 GB RAM fails while 64 GB works": Flux's bf16 file and a 16-bit T5 load on the CPU
     assert dit_plan(tmp_path / "c", "flux", vram_gb=12, ram_gb=64).vram.ram.fits
+
+
+def test_K_RAM_reads_this_machine_when_not_given(tmp_path, monkeypatch):
+    import kohyawiz.memory.machine as machine
+
+    monkeypatch.delenv("KOHYAWIZ_RAM_GB", raising=False)
+    monkeypatch.setattr(machine, "machine_ram_gb", lambda meminfo=None: 16.0)
+    with pytest.raises(UserError) as caught:
+        dit_plan(tmp_path, "flux", vram_gb=12)
+    assert "this machine's 16 GB (read from /proc/meminfo; --ram GB plans for the machine that trains)" in str(
+        caught.value)  # fmt: skip
+    assert plan_json(plan_for(tmp_path / "sd"))["figures"]["vram"]["ram"]["source"] == "read"
 
 
 def test_K_RAM_ladder_moves_caches_to_disk(tmp_path):
@@ -173,3 +188,14 @@ def test_ram_estimate_words():
     ram = RamEstimate(20.0, 16.0, {"loading": 20.0, "training": 9.0}, {}, "read")
     assert not ram.fits and ram.phase == "loading"
     assert RamEstimate(20.0, None, {"training": 20.0}, {}, "unknown").fits
+
+
+def test_K_RAM_an_fp8_model_file_loads_in_less_memory(tmp_path):
+    from test_families import HEADERS
+
+    wide = dit_plan(tmp_path / "a", "flux", vram_gb=8, ram_gb=64)
+    model = model_with_companions(tmp_path / "b" / "models", "flux")
+    header_file(model, HEADERS["flux"], "F8_E4M3")  # the same Flux, stored in fp8
+    narrow = plan_for(tmp_path / "b", model={"family": "flux", "path": str(model)}, vram_gb=8, ram_gb=24)
+    assert narrow.vram.ram.phases["loading"] < wide.vram.ram.phases["loading"] - 8
+    assert narrow.vram.ram.fits

@@ -149,6 +149,8 @@ class Machine:
     """Images in the dataset (cached latents and text-encoder outputs scale with them)."""
     correction: float | None = None
     correction_from: str = ""
+    model_bytes: int | None = None
+    """Bytes per parameter the model file stores (its header's dtype), when it was read."""
 
 
 def _on(value: Any) -> bool:
@@ -408,8 +410,10 @@ def _ram_dit(
     model; flux_train_network.py load_target_model); swapped blocks live in RAM while training;
     the text encoders go back to the CPU after caching (HunyuanImage drops them to the meta device)."""
     encoders = {k: f for k, f in companions.items() if k in COMPANION_KEYS}
-    file_bytes = 2 if weight_bytes < 2 else weight_bytes
-    loaded_dit = params * file_bytes / GIB + (params * weight_bytes / GIB if weight_bytes != file_bytes else 0.0)
+    # Converting to fp8 replaces one tensor at a time (Module.to), so the peak is the file's dtype
+    # plus one block's converted copy, not both whole models.
+    file_bytes = machine.model_bytes or (2 if weight_bytes < 2 else weight_bytes)
+    loaded_dit = params * file_bytes / GIB + (params / blocks * weight_bytes / GIB if weight_bytes != file_bytes else 0.0)
     encoders_gb = sum(f.params * max(1, min(f.dtype_bytes, 2)) for f in encoders.values()) / GIB
     vae_gb = sum(companions[k].params * 2 for k in VAE_KEYS if k in companions) / GIB
     cache = _cache_ram(value, family, machine, latents_cached, te_cached)

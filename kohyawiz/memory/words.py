@@ -14,13 +14,13 @@ def verdict_word(vram: Mapping[str, Any]) -> str:
 
 
 def memory_line(vram: Mapping[str, Any]) -> str:
-    """`VRAM about X of Y GB: fits (training decides; 0.6 GB kept free) ...; RAM about X of Y GB`."""
+    """`VRAM about X of Y GB: fits (training decides; 0.6 GB reserve kept free) ...; RAM about X of Y GB`."""
     line = f"VRAM about {vram['estimate_gb']:.1f} of {vram['budget_gb']:g} GB: {verdict_word(vram)}"
     notes = []
     if vram.get("phase"):
         notes.append(f"{str(vram['phase']).replace('_', ' ')} decides")
     if vram.get("reserve_gb"):
-        notes.append(f"{vram['reserve_gb']:g} GB kept free")
+        notes.append(f"{vram['reserve_gb']:g} GB reserve kept free")
     if vram.get("correction"):
         notes.append(f"x{vram['correction']:g} measured on this GPU")
     if notes:

@@ -210,7 +210,7 @@ def summary_text(plan: Any) -> Text:
     if plan.vram is not None:
         vram = plan.vram
         line = (f"{vram.verdict()} ({vram.phase.replace('_', ' ')} decides; "
-                f"{vram.reserve_gb:g} GB kept free)")  # fmt: skip
+                f"{vram.reserve_gb:g} GB reserve kept free)")  # fmt: skip
         line += per_card(plan.answers.processes)
         out.append_text(styled(line + "\n", "green" if vram.fits else "yellow" if vram.tight else "bold red"))
         if vram.ram is not None:
