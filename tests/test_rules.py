@@ -362,3 +362,39 @@ def test_L_LOCON_network_options_merge_and_are_checked(tmp_path):
     assert kohya_locon.value("network_args") == ["conv_dim=16", "conv_alpha=8.0"]
     with pytest.raises(UserError, match="factor is not read"):
         plan_for(tmp_path, network="locon", network_options={"factor": 4})
+
+
+def test_K_LYCORIS_sets_what_the_library_fixes_for_oft_boft_and_full(tmp_path):
+    oft = plan_for(tmp_path, network="diag-oft")
+    assert (oft.value("network_dim"), oft.decision("network_dim").rule) == (32, "K-LYCORIS")
+    assert oft.decision("network_args").rule == "K-LYCORIS" and "algo=diag-oft" in oft.value("network_args")
+    full = plan_for(tmp_path, network="full", vram_gb=80)
+    assert (full.value("network_dim"), full.decision("network_dim").rule) == (1, "K-LYCORIS")
+    assert any(f.rule == "K-LYCORIS" and "very large files" in f.message for f in full.findings)
+    locon = plan_for(tmp_path, network="locon")
+    assert locon.decision("network_dim").rule != "K-LYCORIS"  # only the algorithms the guide leaves to the library
+
+
+def test_K_NETARGS_merges_network_options_over_the_rules_list(tmp_path):
+    plan = plan_for(tmp_path, network="locon", network_options={"conv_dim": 8, "dora_wd": True})
+    args = plan.value("network_args")
+    decided = plan.decision("network_args")
+    assert (decided.rule, decided.source) == ("K-NETARGS", "user") and "L-LOCON's" in decided.reason
+    assert "conv_dim=8" in args and "dora_wd=True" in args and "algo=locon" in args
+
+
+def test_every_step_that_decides_is_a_registered_rule_run_in_order():
+    """No hook beside the registry: apply_rules runs REGISTRY in ORDER and nothing else, and every
+    id has a meaning in the one catalog every face reads."""
+    import inspect
+
+    from kohyawiz.catalog import meaning
+    from kohyawiz.rules import ORDER, REGISTRY, apply_rules
+
+    assert sorted(ORDER) == sorted(REGISTRY) and len(set(ORDER)) == len(ORDER)
+    body = inspect.getsource(apply_rules)
+    assert "rule_id ==" not in body and "network." not in body
+    assert [rule_id for rule_id in ORDER if meaning(rule_id) is None] == []
+    assert meaning("K-LYCORIS") == (
+        "K-LYCORIS: diag-oft, boft and full: dim, alpha and network_args as the LyCORIS library fixes them (kohyawiz)"
+    )

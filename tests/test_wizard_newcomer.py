@@ -200,6 +200,11 @@ def test_help_on_every_step_and_palette_commands(tmp_path):
                 await pilot.press("f1")
                 await settle(pilot)
                 assert isinstance(app.screen, HelpScreen), name
+                if name == "network":  # the help says what each rule id it names means, from the catalog
+                    from kohyawiz.catalog import meaning
+
+                    assert "The rules named here:" in app.screen.body
+                    assert f"  {meaning('T-RANK')}\n" in app.screen.body and f"  {meaning('L-IA3')}\n" in app.screen.body
                 await pilot.press("escape")
                 await settle(pilot)
                 assert not isinstance(app.screen, HelpScreen) and app.step == index

@@ -6,24 +6,9 @@ import argparse
 import re
 from pathlib import Path
 
+from kohyawiz.catalog import rule_catalog as rule_catalog  # re-export: its old home
 from kohyawiz.cli.show import explain_lines
 from kohyawiz.errors import UserError
-
-
-def rule_catalog() -> dict[str, tuple[str, str]]:
-    """Every id a plan can cite: the guide's rules, kohyawiz's own, the model families' (F-, from
-    sd-scripts' docs) and sd-scripts' constraints."""
-    from kohyawiz.constraints import ORDER, REGISTRY
-    from kohyawiz.rules.base import OWN_RULES
-    from kohyawiz.rules.catalog import CATALOG
-    from kohyawiz.rules.families import FAMILY_RULES
-
-    out = {rule_id: (f"guide part {part}", text) for rule_id, (part, text) in CATALOG.items()}
-    out.update({rule_id: ("kohyawiz", text) for rule_id, text in OWN_RULES.items()})
-    out.update({rule_id: (f"sd-scripts {doc}", text) for rule_id, (doc, text) in FAMILY_RULES.items()})
-    out.update({cid: (f"sd-scripts {REGISTRY[cid].where}", REGISTRY[cid].summary) for cid in ORDER})
-    return out
-
 
 _REQUIRED = ("script", "sd_scripts_version", "decisions", "figures", "findings", "launch")
 

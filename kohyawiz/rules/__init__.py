@@ -12,7 +12,7 @@ ORDER = (
     "L-PURPOSE", "L-DEFAULT", "F-MODULE",
     "M-BALANCE", "M-OVERBAKE", "M-NAMES", "M-SETTINGS", "D-COUNT",
     "T-PASSES", "T-BATCH",
-    "T-RANK", "F-RANK", "L-LOCON", "L-LOHA", "L-LOKR", "L-DYLORA", "L-IA3", "L-STYLE", "T-CONV", "T-NORMS", "T-DROPOUT",
+    "T-RANK", "F-RANK", "L-LOCON", "L-LOHA", "L-LOKR", "L-DYLORA", "L-IA3", "K-LYCORIS", "L-STYLE", "K-NETARGS", "T-CONV", "T-NORMS", "T-DROPOUT",
     "T-OPT", "F-OPT", "F-LR", "T-PRECISION", "F-FLOW", "T-CACHE", "F-TECACHE", "T-GRADCKPT", "F-GRADCKPT", "F-FP8", "F-SWAP",
     "T-LOADER", "T-XATTN", "F-ATTN", "T-SNR", "F-LOSS", "F-VAE",
     "D-CAPTION", "T-FLIP", "D-ASYM",
@@ -27,10 +27,6 @@ def apply_rules(ctx: Context) -> None:
         raise RuntimeError(f"rules not in ORDER: {sorted(missing)}")
     for rule_id in ORDER:
         REGISTRY[rule_id](ctx)
-        if rule_id == "L-IA3":
-            network.other_lycoris(ctx)
-        if rule_id == "L-STYLE":
-            network.apply_network_options(ctx)
 
 
 __all__ = [

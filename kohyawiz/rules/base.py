@@ -18,6 +18,8 @@ OWN_RULES = {
     "K-PROCESSES": "many GPUs or machines: steps divide by every process, runs are counted in epochs, every bucket "
     "fills every process, memory is per card",
     "K-LOGS": "TensorBoard logs for every run; other trackers only when you ask on the command line",
+    "K-LYCORIS": "diag-oft, boft and full: dim, alpha and network_args as the LyCORIS library fixes them",
+    "K-NETARGS": "your network options merged over the network_args a rule chose",
     "K-VALIDATE": "sd-scripts' own validation on images set aside, with a fixed seed, when the dataset can spare "
     "them (or --validate): the checkpoint with the lowest validation loss is the one to try first",
 }

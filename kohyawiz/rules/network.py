@@ -231,20 +231,21 @@ def ia3(ctx: Context) -> None:
     d.set("network_args", args, "L-IA3", "LyCORIS iA3 over the full preset (the ia3 preset matches nothing)")
 
 
+@rule("K-LYCORIS")
 def other_lycoris(ctx: Context) -> None:
     """diag-oft, boft and full: settings fixed by the library rather than by the guide."""
     d = ctx.decider
     if ctx.algo in ("diag-oft", "boft"):
-        d.set("network_dim", 32, "L-DEFAULT", "OFT block size 32; BOFT needs at least 16")
-        d.set("network_alpha", 1.0, "L-DEFAULT", "OFT ignores alpha")
+        d.set("network_dim", 32, "K-LYCORIS", "OFT block size 32; BOFT needs at least 16")
+        d.set("network_alpha", 1.0, "K-LYCORIS", "OFT ignores alpha")
         args = [f"algo={ctx.algo}", f"preset={_preset_arg(ctx)}", "conv_dim=32", "conv_alpha=1.0"]
-        d.set("network_args", args, "L-DEFAULT", f"LyCORIS {ctx.algo}")
+        d.set("network_args", args, "K-LYCORIS", f"LyCORIS {ctx.algo}")
     elif ctx.algo == "full":
-        d.set("network_dim", 1, "L-DEFAULT", "native fine-tuning ignores dim, but it must be above 0")
-        d.set("network_alpha", 1.0, "L-DEFAULT", "native fine-tuning ignores alpha")
+        d.set("network_dim", 1, "K-LYCORIS", "native fine-tuning ignores dim, but it must be above 0")
+        d.set("network_alpha", 1.0, "K-LYCORIS", "native fine-tuning ignores alpha")
         args = ["algo=full", f"preset={_preset_arg(ctx)}", "conv_dim=1", "conv_alpha=1.0"]
-        d.set("network_args", args, "L-DEFAULT", "LyCORIS native fine-tuning")
-        d.warn("L-DEFAULT", "native fine-tuning writes very large files (hundreds of MB to GB)")
+        d.set("network_args", args, "K-LYCORIS", "LyCORIS native fine-tuning")
+        d.warn("K-LYCORIS", "native fine-tuning writes very large files (hundreds of MB to GB)")
 
 
 @rule("T-CONV")
@@ -287,6 +288,7 @@ def _render_option(kind: str | None, value: object) -> str | None:
     return str(value)
 
 
+@rule("K-NETARGS")
 def apply_network_options(ctx: Context) -> None:
     """Merge the person's network options over the rules' network_args (an override of the whole
     list wins over both)."""
@@ -307,9 +309,6 @@ def apply_network_options(ctx: Context) -> None:
             merged[key] = rendered
     items = [f"{k}={v}" for k, v in merged.items()]
     previous = d.decisions.get("network_args")
-    rule_id = previous.rule if previous else "L-DEFAULT"
-    d.record(
-        Decision(
-            "network_args", items, rule_id, f"your network options {sorted(options)} merged over the rule's", "user"
-        )
-    )
+    over = f"{previous.rule}'s" if previous else "the module's defaults"
+    d.record(Decision("network_args", items, "K-NETARGS", f"your network options {sorted(options)} merged over {over}",
+                      "user"))  # fmt: skip

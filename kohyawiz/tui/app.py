@@ -26,6 +26,18 @@ from kohyawiz.tui.steps import STEP_CLASSES, STEPS, Step
 from kohyawiz.tui.steps.train import TrainStep
 from kohyawiz.tui.text import error, join, plain, strong
 
+
+def rules_said(text: str) -> str:
+    """What each rule id that `text` names means, from the one catalog (kohyawiz explain's)."""
+    import re
+
+    from kohyawiz.catalog import meaning
+
+    ids = dict.fromkeys(re.findall(r"\b[A-Z]-[A-Z0-9]+(?:-[A-Z0-9]+)*\b", text))
+    lines = [line for rule_id in ids if (line := meaning(rule_id))]
+    return "\n\nThe rules named here:\n" + "\n".join(f"  {line}" for line in lines) if lines else ""
+
+
 KEYS_HELP = (
     "\n\nKeys everywhere: Ctrl+N next step, Ctrl+P back, Escape back, F1 (or ? outside a text field) "
     "this help, Ctrl+K the command palette (go to a step, write, save, help), Ctrl+Q quit (asks "
@@ -158,7 +170,8 @@ class Wizard(App[None]):
         if isinstance(self.screen, HelpScreen):
             return
         step = self.current()
-        self.push_screen(HelpScreen(f"{self.step + 1}/{len(STEPS)} {step.title}", step.help + KEYS_HELP))
+        self.push_screen(HelpScreen(f"{self.step + 1}/{len(STEPS)} {step.title}", step.help + rules_said(step.help)
+                                    + KEYS_HELP))  # fmt: skip
 
     def action_stop(self) -> None:
         self.query_one(TrainStep).stop()
