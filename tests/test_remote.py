@@ -117,6 +117,8 @@ def test_skypilot_task_content(tmp_path):
     assert data["num_nodes"] == 2
     estimate = folder.plan["figures"]["vram"]["estimate_gb"]
     assert data["resources"]["accelerators"] == f"{smallest_accelerator(estimate, False)}:8"
+    ram = folder.plan["figures"]["vram"]["ram"]["estimate_gb"]
+    assert data["resources"]["memory"] == f"{-(-ram * 8 // 1):.0f}+"  # the system memory of 8 processes
     assert data["file_mounts"]["/kohyawiz/output"] == {"source": "s3://loras/runs", "mode": "MOUNT"}
     assert data["file_mounts"]["/kohyawiz/plan"] == str(tmp_path / "sky" / "plan")
     assert data["file_mounts"]["/kohyawiz/inputs/10_hero"] == str(tmp_path / "train" / "10_hero")
@@ -238,7 +240,8 @@ def test_skypilot_loads_the_task_with_its_own_parser(tmp_path):
         "import json, sys, sky\n"
         "t = sky.Task.from_yaml(sys.argv[1])\n"
         "r = list(t.resources)[0]\n"
-        "print(json.dumps({'nodes': t.num_nodes, 'acc': r.accelerators, 'mounts': sorted(t.file_mounts or {}),"
+        "print(json.dumps({'nodes': t.num_nodes, 'acc': r.accelerators, 'memory': r.memory,"
+        " 'mounts': sorted(t.file_mounts or {}),"
         " 'storage': sorted(t.storage_mounts or {}), 'secrets': {k: str(v) for k, v in (t.secrets or {}).items()}}))\n"
     )
     run = subprocess.run([str(_sky_python()), "-c", probe, str(plan_dir / "skypilot" / "task.yaml")],
@@ -248,6 +251,7 @@ def test_skypilot_loads_the_task_with_its_own_parser(tmp_path):
     folder = PlanFolder.load(plan_dir)
     estimate = folder.plan["figures"]["vram"]["estimate_gb"]
     assert loaded["nodes"] == 2 and loaded["acc"] == {smallest_accelerator(estimate, False): 8}
+    assert loaded["memory"] == f"{-(-folder.plan['figures']['vram']['ram']['estimate_gb'] * 8 // 1):.0f}+"
     assert "/kohyawiz/plan" in loaded["mounts"] and "/kohyawiz/inputs/10_hero" in loaded["mounts"]
     assert loaded["storage"] == ["/kohyawiz/output"]
     assert SECRET not in run.stdout and all(v in ("None", "") or v.startswith("<") for v in loaded["secrets"].values())

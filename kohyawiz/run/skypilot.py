@@ -11,6 +11,7 @@ SkyPilot gives. Secrets are named, never written: SkyPilot asks for their values
 from __future__ import annotations
 
 import json
+import math
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 
 from kohyawiz import __version__
 from kohyawiz.errors import UserError
+from kohyawiz.memory.facts import vram_reserve_gb
 from kohyawiz.run.install import PINNED, install_script
 from kohyawiz.run.portable import Layout, hub_models, needs, refuse_missing, remote_layout, rewritten
 from kohyawiz.run.train import PlanFolder
@@ -50,9 +52,10 @@ class SkyOptions:
 
 
 def smallest_accelerator(estimate_gb: float, bf16: bool) -> str:
-    """The first accelerator with room for the estimate (and bf16 when the plan trains in it)."""
+    """The first accelerator with room for the estimate and the reserve the plan's own verdict
+    keeps free on a card (and bf16 when the plan trains in it)."""
     for name, memory, has_bf16 in ACCELERATORS:
-        if memory >= estimate_gb and (has_bf16 or not bf16):
+        if estimate_gb <= memory - vram_reserve_gb(memory) and (has_bf16 or not bf16):
             return name
     raise UserError(f"the plan needs about {estimate_gb:.1f} GB per card, more than any accelerator kohyawiz "
                     "knows: lower resolution, rank or batch, or name one with --accelerator")  # fmt: skip
@@ -166,6 +169,9 @@ def task(folder: PlanFolder, options: SkyOptions, plan_copy: Path) -> tuple[dict
     if options.bucket:
         mounts[layout.output] = {"source": options.bucket, "mode": "MOUNT"}
     resources: dict[str, Any] = {"accelerators": f"{name}:{gpus}"}
+    ram = ((folder.plan.get("figures") or {}).get("vram") or {}).get("ram") or {}
+    if isinstance(ram.get("estimate_gb"), int | float) and ram["estimate_gb"] > 0:
+        resources["memory"] = f"{math.ceil(ram['estimate_gb'] * gpus)}+"  # each GPU's process loads the model
     if options.cloud:
         if not _NAME.match(options.cloud):
             raise UserError(f"--cloud {options.cloud!r}: give a cloud's name, e.g. aws, gcp, runpod, kubernetes")
