@@ -351,17 +351,15 @@ def test_dataset_step_lists_findings_by_rule_with_files(tmp_path):
 
 
 def test_parity_every_cli_answer_can_be_given():
-    """Every answer flag of `kohyawiz plan` has a field in the wizard's state."""
+    """Every answer flag of `kohyawiz plan` has a field in the wizard's state (both come from
+    kohyawiz.vocabulary; tests/test_vocabulary.py gives each a value through each face)."""
     from kohyawiz.cli.plan_cmd import _ANSWER_FLAGS
+    from kohyawiz.vocabulary import ANSWERS
 
     state = WizardState()
-    names = {"subject", "vram", "gpus", "nodes", "network", "optimizer", "precision", "with_other_loras", "asymmetric",
-             "samples", "save_state", "validate", "name", "model", "family", "tags", "vpred", "zsnr", "merge", "clip_skip",
-             "native_resolution", "knows_subject"}  # fmt: skip
-    assert set(_ANSWER_FLAGS) == names
-    fields = {"vram": "vram_gb", "model": "model_path", "validate": "validation"}
-    for flag in names:
-        assert hasattr(state, fields.get(flag, flag)), flag
+    assert set(_ANSWER_FLAGS) == {a.dest for a in ANSWERS if a.flag}
+    for answer in ANSWERS:
+        assert not answer.flag or hasattr(state, answer.state), answer.flag
     for other in ("dataset", "concept_counts", "overrides", "sd_scripts_version", "force", "out_dir"):
         assert hasattr(state, other)
     assert Path(sys.executable).exists()

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from kohyawiz import __version__
 from kohyawiz.cli.arguments import (
@@ -16,9 +17,6 @@ from kohyawiz.cli.arguments import (
 )
 from kohyawiz.cli.bugs import EscapingWriter, escape_controls, write_bug_report
 from kohyawiz.errors import UserError
-from kohyawiz.families import SPECS
-
-NETWORK_CHOICES = ("lora", "locon", "loha", "lokr", "dylora", "glora", "ia3", "diag-oft", "boft", "full")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,6 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_answer_arguments(parser: argparse.ArgumentParser) -> None:
+    """A flag for each answer of kohyawiz.vocabulary, the one declaration every face follows."""
+    from kohyawiz.vocabulary import ANSWERS
+
+    for answer in ANSWERS:
+        if not answer.flag:
+            continue
+        options: dict[str, Any] = {"help": answer.help}
+        if answer.kind == "choice":
+            options["choices"] = answer.choices
+        elif answer.kind == "switch":
+            options.update(action="store_true", default=None)
+        elif answer.kind == "toggle":
+            options.update(action=argparse.BooleanOptionalAction, default=None)
+        elif answer.kind in ("int", "float"):
+            options["type"] = int if answer.kind == "int" else float
+        if answer.metavar:
+            options["metavar"] = answer.metavar
+        parser.add_argument(answer.flag, **options)
+
+
 def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
     plan.add_argument("--preset", metavar="NAME|FILE", help="start from a preset (see `kohyawiz presets`)")
     plan.add_argument("--dataset", metavar="DIR", help="the parent of your N_name image folders")
@@ -118,36 +137,7 @@ def add_plan_arguments(plan: argparse.ArgumentParser) -> None:
         "--concept", action="append", default=[], metavar="NAME=COUNT",
         help="plan a concept before its images exist (repeatable)",
     )  # fmt: skip
-    plan.add_argument("--model", metavar="PATH", help="base model: file, diffusers folder or Hugging Face id")
-    plan.add_argument("--family", choices=tuple(SPECS), help="the base model's ancestry (or the DiT sd-scripts trains)")
-    plan.add_argument("--tags", choices=("natural", "booru", "e6"), help="the model's prompt style")
-    plan.add_argument("--vpred", action="store_true", default=None, help="the model predicts v")
-    plan.add_argument("--zsnr", action="store_true", default=None, help="the model supports zero terminal SNR")
-    plan.add_argument("--merge", action="store_true", default=None, help="the model is a merge")
-    plan.add_argument("--clip-skip", type=int, metavar="N", help="the clip skip the model's authors state")
-    plan.add_argument("--native-resolution", type=int, metavar="PX", help="the model's native resolution")
-    plan.add_argument("--knows-subject", action="store_true", default=None, help="the model knows something close")
-    plan.add_argument("--subject", choices=("character", "concept", "object", "clothing", "style"))
-    plan.add_argument("--vram", type=float, metavar="GB", help="GPU memory in GB")
-    plan.add_argument("--ram", type=float, metavar="GB",
-                      help="system memory of the machine that trains (default: this machine's, from /proc/meminfo)")
-    plan.add_argument("--gpu", metavar="NAME",
-                      help="the GPU model as nvidia-smi names it: earlier runs measured on it correct the estimate "
-                           "(default: this machine's, when nvidia-smi names one)")
-    plan.add_argument("--gpus", type=int, metavar="N", help="GPUs per machine that train together (default 1)")
-    plan.add_argument("--nodes", type=int, metavar="M", help="machines that train together, --gpus each (default 1)")
-    plan.add_argument("--network", choices=NETWORK_CHOICES, help="LoRA or a LyCORIS algorithm")
-    plan.add_argument("--optimizer", choices=("prodigy", "dadaptadam", "adamw", "adamw8bit"))
-    plan.add_argument("--precision", choices=("fp16", "bf16"), help="fp16 (detail) or bf16 (speed)")
-    plan.add_argument("--with-other-loras", action="store_true", default=None, help="used with other LoRAs")
-    plan.add_argument("--asymmetric", action="store_true", default=None, help="subject has asymmetric details")
-    plan.add_argument("--samples", action="store_true", default=None, help="sample images during training")
-    plan.add_argument("--save-state", action="store_true", default=None, help="save state to allow --resume")
-    plan.add_argument(
-        "--validate", action=argparse.BooleanOptionalAction, default=None,
-        help="set images aside for a validation loss that picks the checkpoint (default: when the dataset can spare them)",
-    )  # fmt: skip
-    plan.add_argument("--name", help="output file name")
+    add_answer_arguments(plan)
     plan.add_argument(
         "--log-with", choices=("tensorboard", "wandb", "all"),
         help="where sd-scripts logs (default TensorBoard; wandb sends the run to Weights & Biases)",

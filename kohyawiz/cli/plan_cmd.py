@@ -9,34 +9,10 @@ from typing import Any
 from kohyawiz.assemble import PlanRequest, parse_concept, parse_override, plan_from_request
 from kohyawiz.cli.show import print_summary
 from kohyawiz.emit import write_plan
+from kohyawiz.vocabulary import by_dest
 
-# flag dest -> answers field path
-_ANSWER_FLAGS = {
-    "subject": ("subject",),
-    "vram": ("vram_gb",),
-    "gpus": ("gpus",),
-    "nodes": ("nodes",),
-    "ram": ("ram_gb",),
-    "gpu": ("gpu_name",),
-    "network": ("network",),
-    "optimizer": ("optimizer",),
-    "precision": ("precision",),
-    "with_other_loras": ("with_other_loras",),
-    "asymmetric": ("asymmetric",),
-    "samples": ("samples",),
-    "save_state": ("save_state",),
-    "validate": ("validation",),
-    "name": ("name",),
-    "model": ("model", "path"),
-    "family": ("model", "family"),
-    "tags": ("model", "tags"),
-    "vpred": ("model", "vpred"),
-    "zsnr": ("model", "zsnr"),
-    "merge": ("model", "merge"),
-    "clip_skip": ("model", "clip_skip"),
-    "native_resolution": ("model", "native_resolution"),
-    "knows_subject": ("model", "knows_subject"),
-}
+# flag dest -> answers field path, from the one declaration of the answers
+_ANSWER_FLAGS = by_dest()
 
 
 def answers_from_flags(args: argparse.Namespace) -> dict[str, Any]:
