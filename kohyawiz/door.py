@@ -51,6 +51,19 @@ def _nesting(text: str, limit: int) -> bool:
     return False
 
 
+def present(path: Path, kind: str = "any") -> bool:
+    """Whether a path named by a file (any text: too long, a NUL byte, a loop) exists, as a folder
+    (`kind="dir"`), a file (`"file"`) or anything; never an exception."""
+    try:
+        if kind == "dir":
+            return path.is_dir()
+        if kind == "file":
+            return path.is_file()
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
 def link_out(path: Path, folder: Path) -> Path | None:
     """Where `path` leads when it is a link whose target is outside `folder` (a loop counts as
     out), else None. kohyawiz never reads through such a link: a dataset with `a.txt ->

@@ -551,3 +551,40 @@ def test_prepare_on_a_full_disk_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(prepare_module, "write_atomic", full)
     with pytest.raises(UserError, match="No space left"):
         prepare_module.prepare(raw, tmp_path / "into")
+
+
+# Cases the door fuzzer (tests/test_fuzz_doors.py) found.
+def test_explain_on_a_plan_json_it_did_not_write(tmp_path):
+    out = tmp_path / "p"
+    assert kohyawiz(*PLAN_ARGS, "--out", str(out)).returncode == 0
+    plan = json.loads((out / "plan.json").read_text())
+    for damage in ({"decisions": "hf_x"}, {"figures": []}, {"findings": [1]}, {"launch": 3}):
+        (out / "plan.json").write_text(json.dumps(plan | damage))
+        one_line(kohyawiz("explain", str(out)))
+
+
+def test_import_drops_values_no_preset_can_hold(tmp_path):
+    from kohyawiz.interop.kohya import import_settings
+
+    for changes in ({"LyCORIS_preset": {}}, {"learning_rate": float("nan")}, {"optimizer_args": {"a": 1}},
+                    {"network_dim": [1, "a"]}):  # fmt: skip
+        data = json.loads((DATA / "gui_new_sdxl_loha.json").read_text()) | changes
+        source = tmp_path / "gui.json"
+        source.write_text(json.dumps(data))
+        run = kohyawiz("import", str(source), "--out", str(tmp_path / "p.toml"))
+        assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr
+        assert import_settings(data, "gui.json") is not None
+
+
+def test_a_queue_file_with_fields_that_are_not_text(tmp_path):
+    (tmp_path / "queue.json").write_text(json.dumps([{"id": {}, "plan_dir": [], "status": []}]))
+    env = {**os.environ, "KOHYAWIZ_HOME": str(tmp_path)}
+    listed = subprocess.run([sys.executable, "-m", "kohyawiz", "queue", "list"], capture_output=True, text=True, env=env)
+    one_line(listed)
+
+
+def test_a_dataset_config_naming_a_folder_no_system_can_hold(tmp_path):
+    config = tmp_path / "dataset.toml"
+    config.write_text(f'[[datasets]]\n[[datasets.subsets]]\nimage_dir = "{"1" * 5000}"\n')
+    run = kohyawiz("check", str(config))
+    assert run.returncode in (1, 2) and "Traceback" not in run.stderr and "kohyawiz bug" not in run.stderr

@@ -34,5 +34,11 @@ def run_explain(args: argparse.Namespace) -> int:
     missing = [k for k in _REQUIRED if not isinstance(data, dict) or k not in data]
     if missing:
         raise UserError(f"not a kohyawiz plan (no {missing[0]}); re-plan it with `kohyawiz plan`", where=str(path))
-    print("\n".join(explain_lines(data)))
+    try:
+        lines = explain_lines(data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # plan.json may be any file someone handed over: a damaged one is one line, not a traceback.
+        raise UserError(f"is not a plan kohyawiz wrote ({type(exc).__name__} reading {exc}); re-plan it with "
+                        "`kohyawiz plan`", where=str(path)) from None  # fmt: skip
+    print("\n".join(lines))
     return 0

@@ -114,8 +114,10 @@ def check_folders(folders: list[tuple[Path, str]], options: CheckOptions) -> lis
 
     extensions = resolve_version(None).image_extensions
     findings = []
+    from kohyawiz.door import present
+
     for folder, name in folders:
-        if not folder.is_dir():
+        if not present(folder, "dir"):
             findings.append(Finding("D-FOLDER", "error", "image folder does not exist", str(folder)))
             continue
         concept = ScannedConcept(folder, 1, name)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kohyawiz import tomlwrite
 from kohyawiz.answers import OPTIMIZERS
 from kohyawiz.constraints.ranges import range_problem
 from kohyawiz.door import parse_json, parse_toml, read_text, read_toml
@@ -325,10 +326,28 @@ def _keep_out_foreign(result: Imported) -> None:
     if isinstance(options, dict) and not options:
         result.answers.pop("network_options", None)
     for key, value in list(result.overrides.items()):
-        if (problem := range_problem(key, value)) is not None:
+        problem = range_problem(key, value) or _unwritable(value)
+        if problem is not None:
             del result.overrides[key]
             result.report = [r for r in result.report if not (r.status == "mapped" and key in r.note)]
             result.note(key, "not understood", problem)
+    tables = [(result.answers, True), *((v, False) for v in result.answers.values() if isinstance(v, dict))]
+    for table, top in tables:
+        for key, value in list(table.items()):
+            if (top and isinstance(value, dict)) or (top and key == "concepts"):
+                continue  # a table of answers ([answers.model]) or the concepts, written as tables
+            if (problem := _unwritable(value)) is not None:
+                del table[key]
+                result.note(key, "not understood", problem)
+
+
+def _unwritable(value: Any) -> str | None:
+    """Why a value cannot stand in the preset file (a table, NaN, a mixed list...), or None."""
+    try:
+        tomlwrite.value(value)
+    except (ValueError, TypeError) as exc:
+        return f"a value no preset file can hold ({exc})"
+    return None
 
 
 def _check_family(family: str, model_path: str | None, source: str) -> None:

@@ -39,9 +39,15 @@ def load_queue() -> list[QueueEntry]:
 
     data = read_json(path, "queue file")
     try:
-        return [QueueEntry(**item) for item in data]
+        entries = [QueueEntry(**item) for item in data]
     except (ValueError, TypeError) as exc:
         raise UserError(f"the queue file is damaged ({exc}); remove it to start afresh", where=str(path)) from exc
+    for entry in entries:
+        texts = (entry.id, entry.plan_dir, entry.status, entry.added)
+        if not all(isinstance(t, str) for t in texts) or not isinstance(entry.run, str | None):
+            raise UserError("the queue file is damaged (an entry's fields are not text); remove it to start afresh",
+                            where=str(path))  # fmt: skip
+    return entries
 
 
 @contextmanager

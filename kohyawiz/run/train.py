@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.dataset.doctor import CheckOptions, check_folders
-from kohyawiz.door import read_json, read_toml
+from kohyawiz.door import present, read_json, read_toml
 from kohyawiz.errors import UserError
 from kohyawiz.families import SPECS, trainer_scripts
 from kohyawiz.loss import detect_loss_shift
@@ -262,12 +262,12 @@ def path_problems(plan: PlanFolder, root: Path) -> list[str]:
             if not is_local(key, item, root):
                 continue
             typed = Path(str(item)).expanduser()
-            if key in CREATED_ARGS or from_root(typed, root).exists():
+            if key in CREATED_ARGS or present(from_root(typed, root)):
                 continue
             what = f"{_LABELS.get(key, key)} {item}"
             if typed.is_absolute():
                 problems.append(f"{what} does not exist")
-            elif typed.exists():
+            elif present(typed):
                 problems.append(f"{what} is relative: sd-scripts runs in {root}, where it does not exist; "
                                 f"write {absolute(str(item))} in config.toml, or re-plan")  # fmt: skip
             else:
@@ -284,7 +284,7 @@ def preflight(plan: PlanFolder, sd: SdScripts, *, check_python: bool = True, her
             f"the plan was written in {plan.moved_from}: training points its own paths (output, logs, samples, "
             f"presets) at {plan.folder} first"
         )
-    gone = [f"{what} {path}" for what, path in plan.outside_paths() if not path.exists()]
+    gone = [f"{what} {path}" for what, path in plan.outside_paths() if not present(path)]
     if gone and plan.written_in is not None and plan.written_in != plan.folder:
         result.errors.append(f"this plan moved from {plan.written_in}; these no longer exist: {', '.join(gone)}")
     if (warning := sd.warning()) is not None:
