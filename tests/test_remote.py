@@ -203,6 +203,9 @@ def test_runs_watch_reads_a_log_piped_in(tmp_path):
                          capture_output=True, timeout=120)  # fmt: skip
     assert run.returncode == 0 and b"completed" in run.stdout, run.stderr
     assert _cli("runs", "watch", "slurm-999", "--wait", "0").returncode == 2
+    started = time.monotonic()
+    typo = _cli("runs", "watch", "no-such-run")  # only a Slurm job id is waited for
+    assert typo.returncode == 2 and "kohyawiz runs" in typo.stderr and time.monotonic() - started < 60
 
 
 def test_export_cli_writes_both(tmp_path):

@@ -98,7 +98,8 @@ def run_watch(args: argparse.Namespace) -> int:
             outcome, record = follow_stream(sys.stdin.buffer, "watched", view.show)
             folder = record.folder
         else:
-            folder = find_record(ids[0], args.wait)
+            folder = find_record(ids[0], args.wait, on_wait=lambda: print(
+                f"Waiting up to {args.wait:g} s for {ids[0]} to start (its record appears then)", file=sys.stderr))
             print(f"Following {folder / 'train.log'}", file=sys.stderr)
             outcome = follow(folder, view.show, timeout_s=args.timeout)
     print("\n".join(show_lines(read_history(folder), None, None)))

@@ -54,13 +54,15 @@ class NodePrefixes:
         return None if match.group(1) not in (None, "0") else piece[match.end() :]
 
 
-def find_record(run: str, wait_s: float, poll_s: float = 1.0) -> Path:
-    """A record folder by path, or by id (a part of its name, e.g. `slurm-1234`); a queued job's
-    record appears when it starts, so it is waited for up to `wait_s`."""
+def find_record(run: str, wait_s: float, poll_s: float = 1.0, on_wait: Callable[[], None] | None = None) -> Path:
+    """A record folder by path, or by id (a part of its name, e.g. `slurm-1234`); a queued Slurm
+    job's record appears when the job starts, so `slurm-JOBID` is waited for up to `wait_s`
+    (`on_wait` is told once); any other id that matches nothing is refused at once."""
     given = Path(run).expanduser()
     if given.is_dir():
         return given.resolve()
-    deadline = time.monotonic() + wait_s
+    deadline = time.monotonic() + (wait_s if re.fullmatch(r"slurm-\d+", run) else 0)
+    waited = False
     while True:
         runs = list_runs()
         names = ([p for p in runs if p.name == run] or [p for p in runs if p.name.endswith(f"-{run}")]
@@ -70,8 +72,13 @@ def find_record(run: str, wait_s: float, poll_s: float = 1.0) -> Path:
         if len(names) > 1:
             raise UserError(f"{len(names)} runs match {run!r}; give more of the id (`kohyawiz runs` lists them)")
         if time.monotonic() >= deadline:
+            if not run.startswith("slurm-"):
+                raise UserError(f"no run matches {run!r}: `kohyawiz runs` lists them")
             raise UserError(f"no run matches {run!r} yet: a queued job's record appears when it starts "
                             "(`squeue` shows it); wait longer with --wait SECONDS")  # fmt: skip
+        if not waited and on_wait is not None:
+            on_wait()
+        waited = True
         time.sleep(poll_s)
 
 
