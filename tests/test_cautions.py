@@ -55,3 +55,12 @@ def test_T_OPT_adaptive_learning_rate(tmp_path):
 
 def test_T_PASSES_warns_for_epochs_set_by_hand(tmp_path):
     assert warns(plan_for(tmp_path, overrides={"max_train_epochs": 300}), "T-PASSES", "300 passes")
+
+
+def test_every_cap_is_registered_under_the_rule_it_holds():
+    from kohyawiz.catalog import meaning
+    from kohyawiz.rules import REGISTRY
+    from kohyawiz.rules.cautions import CAUTIONS
+
+    assert set(CAUTIONS) == {"T-FORMAT", "T-RANK", "T-PRECISION", "T-SNR", "T-DROPOUT", "T-OPT"}
+    assert set(CAUTIONS) <= set(REGISTRY) and all(meaning(rule_id) for rule_id in CAUTIONS)

@@ -2,7 +2,9 @@
 
 A rule warns about the value it proposes; the person, a preset or an import can set the same key
 to anything. These checks read the effective values after overrides and constraints, so a
-caution holds whatever the source of the value (a value a rule chose never trips them).
+caution holds whatever the source of the value (a value a rule chose never trips them). Each is
+registered under the id of the rule whose cap or caution it holds (CAUTIONS), and runs once the
+plan's values are final (plan.py, after the constraints).
 """
 
 from __future__ import annotations
@@ -18,6 +20,21 @@ RANK_CAPS = {"locon": (64, "L-LOCON", "LoCon dim 64 at most"), "glora": (64, "L-
 _DROPOUTS = ("network_dropout", "rank_dropout", "module_dropout")
 
 
+Caution = Callable[[Decider, str], Any]
+CAUTIONS: dict[str, Caution] = {}
+"""Rule id -> the check of that rule's caps on the values the plan will use."""
+
+
+def caution(rule_id: str) -> Callable[[Caution], Caution]:
+    def register(check: Caution) -> Caution:
+        if rule_id in CAUTIONS:
+            raise RuntimeError(f"two cautions for {rule_id}")
+        CAUTIONS[rule_id] = check
+        return check
+
+    return register
+
+
 def _explicit(d: Decider, key: str) -> bool:
     found = d.decisions.get(key)
     return found is not None and found.source != "rule" and found.value is not None
@@ -28,12 +45,14 @@ def _network_values(d: Decider) -> dict[str, str]:
     return dict(a.split("=", 1) for a in args if "=" in a)
 
 
+@caution("T-FORMAT")
 def format_caution(d: Decider, algo: str) -> None:
     saved_as = d.get("save_model_as")
     if saved_as in ("ckpt", "pt"):
         d.warn("T-FORMAT", f"save_model_as {saved_as}: such files can run code when loaded; prefer safetensors")
 
 
+@caution("T-RANK")
 def rank_caution(d: Decider, algo: str) -> None:
     dim = d.get("network_dim")
     if algo not in RANK_CAPS or not _explicit(d, "network_dim") or not isinstance(dim, int):
@@ -43,6 +62,7 @@ def rank_caution(d: Decider, algo: str) -> None:
         d.warn(rule_id, f"network_dim {dim} for {algo}: {why}")
 
 
+@caution("T-PRECISION")
 def precision_caution(d: Decider, algo: str) -> None:
     for full in ("full_fp16", "full_bf16"):
         if _explicit(d, full) and d.get(full):
@@ -52,6 +72,7 @@ def precision_caution(d: Decider, algo: str) -> None:
         d.warn("T-PRECISION", f"save_precision {saved} differs from mixed_precision {mixed}: keep them alike")
 
 
+@caution("T-SNR")
 def noise_caution(d: Decider, algo: str) -> None:
     offset = d.get("noise_offset")
     if _explicit(d, "noise_offset") and isinstance(offset, int | float) and offset > 0:
@@ -61,6 +82,7 @@ def noise_caution(d: Decider, algo: str) -> None:
         d.warn("T-SNR", f"min_snr_gamma {gamma:g}: 5 is the known good value")
 
 
+@caution("T-DROPOUT")
 def dropout_caution(d: Decider, algo: str) -> None:
     values = _network_values(d)
     set_here = [k for k in _DROPOUTS if (k == "network_dropout" and _explicit(d, k)) or k in values]
@@ -68,6 +90,7 @@ def dropout_caution(d: Decider, algo: str) -> None:
         d.warn("T-DROPOUT", f"{', '.join(set_here)} set: the guide trains without dropout")
 
 
+@caution("T-OPT")
 def learning_rate_caution(d: Decider, algo: str) -> None:
     optimizer = str(d.get("optimizer_type") or "").lower()
     lr = d.get("learning_rate")
@@ -76,11 +99,6 @@ def learning_rate_caution(d: Decider, algo: str) -> None:
         d.warn("T-OPT", f"learning_rate {lr:g} with {d.get('optimizer_type')}: adaptive optimizers run at lr 1")
 
 
-CAUTIONS: tuple[Callable[[Decider, str], Any], ...] = (
-    format_caution, rank_caution, precision_caution, noise_caution, dropout_caution, learning_rate_caution,
-)  # fmt: skip
-
-
 def apply_cautions(d: Decider, algo: str) -> None:
-    for caution in CAUTIONS:
-        caution(d, algo)
+    for check in CAUTIONS.values():
+        check(d, algo)
