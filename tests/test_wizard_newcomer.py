@@ -522,3 +522,38 @@ def test_validation_answer_reaches_the_core_as_the_cli_gives_it():
         answers = WizardState(validation=choice).answers()
         assert answers["validation"] is choice
         assert WizardState.from_answers(answers).validation is choice
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+def test_every_dialogs_buttons_and_closing_line_are_on_screen(tmp_path, size):
+    from kohyawiz.tui.screens import PathPicker, TextScreen
+
+    width, height = size
+
+    def on_screen(app, selector: str) -> bool:
+        region = app.screen.query_one(selector).region
+        return region.height > 0 and region.y >= 0 and region.bottom <= height and region.right <= width
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        async with app.run_test(size=size) as pilot:
+            no_blink(app)
+            app.push_screen(PathPicker("Choose the training folder", str(tmp_path), folders_only=True))
+            await pilot.pause(0.3)  # not settle: the folder tree's loader is a worker that never "completes"
+            assert on_screen(app, "#picker-choose") and on_screen(app, "#picker-cancel")
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+            question = "The files in the plan folder differ:\n" + "\n".join(f"- file {i} differs" for i in range(30))
+            app.push_screen(ConfirmScreen(question, "Write"))
+            await pilot.pause()
+            assert on_screen(app, "#confirm-yes") and on_screen(app, "#confirm-no")
+            await pilot.press("n")
+            await pilot.pause()
+            for screen in (HelpScreen("help", "words " * 2000), TextScreen("details", "line\n" * 500)):
+                app.push_screen(screen)
+                await pilot.pause()
+                assert on_screen(app, ".note"), type(screen).__name__  # "Escape closes this" is in view
+                await pilot.press("escape")
+                await pilot.pause()
+
+    run(drive)

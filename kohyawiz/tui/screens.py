@@ -49,7 +49,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box", classes="modal"):
-            yield Static(plain(self.question))
+            with VerticalScroll(id="confirm-question"):  # a long question scrolls; the buttons stay
+                yield Static(plain(self.question))
             with Horizontal(classes="row"):
                 yield Button(self.yes, id="confirm-yes", variant="warning")
                 yield Button(self.no, id="confirm-no", variant="primary")

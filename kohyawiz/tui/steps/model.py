@@ -270,6 +270,12 @@ class ModelStep(Step):
     def _submitted(self) -> None:
         self.inspect(self.value("model-path").strip())
 
+    @on(Input.Blurred, "#model-path")
+    def _left_field(self) -> None:
+        """Tab out of the path reads it too, so the family and its file fields are there next."""
+        if self.value("model-path").strip() != self.state.inspected_path:
+            self.inspect(self.value("model-path").strip())
+
     @on(Input.Changed, "#clip-skip")
     @on(Input.Changed, "#native")
     def _number_typed(self, event: Input.Changed) -> None:

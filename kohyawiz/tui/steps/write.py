@@ -20,7 +20,8 @@ class WriteStep(Step):
     help = (
         "Writes dataset.toml, config.toml, plan.json, preset.toml (and sample_prompts.txt or a LyCORIS "
         "preset when the plan has them) into the plan folder, each file atomically (K-OUTPUT). If the "
-        "folder already holds a plan you are asked before it is replaced.\n\n"
+        "folder already holds a plan you are asked before it is replaced; a plan file kohyawiz did not "
+        "write (your own config.toml, say) is never replaced: choose another folder.\n\n"
         "'Save preset' writes these answers as a preset file to share or check into a repository: it "
         "holds no machine paths, so it works on anyone's machine (`kohyawiz plan --preset FILE`)."
     )
