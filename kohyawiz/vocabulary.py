@@ -66,6 +66,10 @@ ANSWERS: tuple[Answer, ...] = (
            state="nodes", sample=2, gui=({"num_processes": 4, "num_machines": 2}, 2)),
     Answer(("network",), "--network", "LoRA or a LyCORIS algorithm", "choice", NETWORKS, state="network",
            sample="loha", gui=({"LoRA_type": "LyCORIS/LoHa"}, "loha")),
+    Answer(("lokr_size",), "", "LoKr's file: small (factor -1) or large (factor 8)", "choice", ("small", "large"),
+           state="lokr_size", sample="large",
+           unasked=(("cli", "a preset's lokr_size, or --set network_args with the factor, sets it"),
+                    ("import", "an import keeps kohya_ss's factor itself in network_args"))),
     Answer(("optimizer",), "--optimizer", "the optimizer (default: the guide's pick)", "choice", OPTIMIZERS,
            state="optimizer", sample="adamw", gui=({"optimizer": "AdamW"}, "adamw")),
     Answer(("precision",), "--precision", "fp16 (detail) or bf16 (speed)", "choice", PRECISIONS,
@@ -114,7 +118,6 @@ NOT_ASKED: dict[str, str] = {
     "concepts": "from the dataset folder (--dataset) or --concept NAME=COUNT, the wizard's dataset step, "
                 "an import's folders",
     "overrides": "sd-scripts arguments set directly: --set KEY=VALUE, the wizard's review, an import's leftovers",
-    "lokr_size": "asked by the wizard's network step for LoKr; a preset or --set factor=N elsewhere",
     "network_options": "LyCORIS and network module options: a preset's [answers.network_options]",
     "attention": "taken from an import (xformers / sdpa); auto everywhere else",
     "save_as": "safetensors unless a preset or an import asks for ckpt",

@@ -41,6 +41,7 @@ def test_choices_are_the_answers_own():
         ("subject",): answers_module.Subject, ("network",): answers_module.Network,
         ("optimizer",): answers_module.Optimizer, ("precision",): answers_module.Precision,
         ("model", "family"): answers_module.Family, ("model", "tags"): answers_module.TagStyle,
+        ("lokr_size",): answers_module.Answers.model_fields["lokr_size"].annotation,
     }  # fmt: skip
     choices = {a.path: a.choices for a in ANSWERS if a.kind == "choice"}
     assert set(choices) == set(literal)
