@@ -366,6 +366,45 @@ def foreign_files(folder: Path, names: Iterable[str] = OWN_FILES) -> list[str]:
     return out
 
 
+WRITTEN_LEDGER = "written.json"
+"""sha256 of the single files kohyawiz wrote (imported presets, exported GUI configs), in its home."""
+
+
+def _written_hashes() -> list[str]:
+    from kohyawiz.door import read_json
+    from kohyawiz.files import kohyawiz_home
+
+    path = kohyawiz_home() / WRITTEN_LEDGER
+    try:
+        data = read_json(path, "ledger of written files") if path.is_file() else []
+    except UserError:
+        return []
+    return [d for d in data if isinstance(d, str)] if isinstance(data, list) else []
+
+
+def write_own_file(path: Path, text: str, what: str) -> None:
+    """Write one file (an imported preset, an exported config), but never over a file kohyawiz did
+    not write there or that was changed since: that one is the person's."""
+    from kohyawiz.files import kohyawiz_home
+
+    if path.is_symlink() or path.exists():
+        current = file_hash(path)
+        if current is None or current not in set(_written_hashes()):
+            raise UserError(f"already holds a file kohyawiz did not write (or one changed since): choose another "
+                            f"place for the {what}, or move that file away", where=str(path))  # fmt: skip
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UserError(f"cannot write the {what}: {exc.strerror or exc}", where=str(path)) from exc
+    digest = file_hash(path)
+    try:
+        ledger = kohyawiz_home() / WRITTEN_LEDGER
+        ledger.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(ledger, json.dumps([*_written_hashes(), digest][-10_000:]) + "\n")
+    except OSError:
+        pass  # an unwritable home only means the file is the person's next time
+
+
 def _clean_temporaries(folder: Path) -> None:
     """Temporary files a killed plan left behind (they are kohyawiz's own names)."""
     for name in (*OWN_FILES, MANIFEST_NAME):

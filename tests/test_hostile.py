@@ -588,3 +588,20 @@ def test_a_dataset_config_naming_a_folder_no_system_can_hold(tmp_path):
     config.write_text(f'[[datasets]]\n[[datasets.subsets]]\nimage_dir = "{"1" * 5000}"\n')
     run = kohyawiz("check", str(config))
     assert run.returncode in (1, 2) and "Traceback" not in run.stderr and "kohyawiz bug" not in run.stderr
+
+
+def test_import_and_export_never_write_over_the_persons_files(tmp_path):
+    source = DATA / "gui_new_sdxl_loha.json"
+    mine = tmp_path / "mine.toml"
+    mine.write_text("# my notes\n")
+    one_line(kohyawiz("import", str(source), "--out", str(mine)))
+    assert mine.read_text() == "# my notes\n"
+    fresh = tmp_path / "fresh.toml"
+    assert kohyawiz("import", str(source), "--out", str(fresh)).returncode == 0
+    assert kohyawiz("import", str(source), "--out", str(fresh)).returncode == 0  # its own file: replaced
+    out = tmp_path / "p"
+    assert kohyawiz(*PLAN_ARGS, "--out", str(out)).returncode == 0
+    gui = tmp_path / "gui.json"
+    gui.write_text("{}")
+    one_line(kohyawiz("export", str(out), "--kohya-gui", str(gui)))
+    assert gui.read_text() == "{}"

@@ -9,9 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kohyawiz.emit import preset_text
+from kohyawiz.emit import preset_text, write_own_file
 from kohyawiz.errors import UserError
-from kohyawiz.files import write_atomic
 from kohyawiz.interop.kohya import Imported, dataset_answers, import_settings, read_config
 
 
@@ -38,7 +37,7 @@ def run_import(args: argparse.Namespace) -> int:
         probe = Path(scratch) / "probe.toml"
         probe.write_text(text)
         read_preset_file(probe)
-    write_atomic(out, text)
+    write_own_file(out, text, "preset")
     rows = [r.as_dict() for r in imported.report]
     if args.json:
         print(json.dumps({"preset": str(out), "kind": imported.kind, "report": rows}, indent=2))
@@ -79,7 +78,7 @@ def run_export(args: argparse.Namespace) -> int:
     version = data.get("sd_scripts_version")
     plan = build_plan(answers, folder, sd_scripts_version=version if isinstance(version, str) else None)
     out = Path(args.kohya_gui) if args.kohya_gui else folder / "kohya_gui.json"
-    write_atomic(out, json.dumps(gui_config(plan), indent=2) + "\n")
+    write_own_file(out, json.dumps(gui_config(plan), indent=2) + "\n", "kohya_ss GUI config")
     print(f"Wrote {out}: load it in the kohya_ss GUI (LoRA tab, Configuration file)")
     return 0
 

@@ -13,6 +13,7 @@ from kohyawiz.run.train import PlanFolder
 
 def run_remote_export(args: argparse.Namespace) -> int:
     folder = PlanFolder.load(Path(args.dir))
+    folder.check_trust()  # a shared plan folder sends nothing elsewhere from another machine either
     if args.slurm is not None:
         return _slurm(folder, args)
     return _skypilot(folder, args)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from kohyawiz.cli.bugs import escape_controls
 from kohyawiz.errors import UserError
 from kohyawiz.loss import sparkline
 from kohyawiz.run import logparse
@@ -60,11 +61,15 @@ class ConsoleView:
                     self.progress.update(self.task, completed=step, total=total, extra=extra)
                 elif step != self.last_plain and (step % 10 == 0 or step == total):
                     self.last_plain = step
-                    self.console.print(f"step {step}/{total} {extra}", highlight=False)
+                    self.console.print(f"step {step}/{total} {extra}", highlight=False, markup=False)
             case logparse.CheckpointSaved(path=path):
-                self.console.print(f"saved {path}", highlight=False)
+                self.console.print(escape_controls(f"saved {path}"), highlight=False, markup=False)
             case logparse.Fatal(kind=kind, message=message, advice=advice):
-                self.console.print(f"[red]sd-scripts: {kind}[/red]: {message}\n  -> {advice}", highlight=False)
+                from rich.text import Text
+
+                # The log's text is shown as text: never parsed as markup, control characters escaped.
+                line = Text(f"sd-scripts: {kind}", style="red") + Text(escape_controls(f": {message}\n  -> {advice}", keep_newlines=True))
+                self.console.print(line, highlight=False)
 
 
 def resume_line(plan: PlanFolder, point: ResumePoint) -> str:

@@ -113,7 +113,7 @@ def add(plan_dir: Path) -> QueueEntry:
     folder = plan_dir.expanduser().resolve()
     if not (folder / "plan.json").is_file():
         raise UserError("no plan.json here: only plan folders can be queued", where=str(folder))
-    PlanFolder.load(folder)
+    PlanFolder.load(folder).check_trust()
     entry = QueueEntry(uuid.uuid4().hex[:8], str(folder), added=time.strftime("%Y-%m-%d %H:%M:%S"))
     with _editing():
         save_queue([*load_queue(), entry])
