@@ -134,3 +134,9 @@ def test_a_real_validation_pass_from_a_cpu_run(tmp_path, monkeypatch):
     record.finish(watcher.outcome.as_dict())
     history = read_history(record.folder)
     assert history.validation == [(1, 3, 2.47)] and history.checkpoints[0].validation_loss == 2.47
+
+
+def test_K_VALIDATE_fixes_the_seed_of_a_hand_set_split(tmp_path):
+    plan = plan_for(tmp_path, concepts=[{"name": "x", "images": 20, "repeats": 5}], overrides={"validation_split": 0.2})
+    assert plan.value("validation_split") == 0.2 and plan.value("validation_seed") == 42
+    assert plan.figures.images_with_repeats == 16 * 5

@@ -312,13 +312,22 @@ def validation(ctx: Context) -> None:
     if why_not is not None:
         if asked:
             d.warn("K-VALIDATE", f"--validate: {why_not}")
-        d.omit("validation_split", "K-VALIDATE", why_not)
+        if d.omit("validation_split", "K-VALIDATE", why_not):
+            _fixed_seed(ctx)  # set by hand: the images set aside must still be the same in every launch
         return
     kept = {c.name: training_images(c.images, split or 0.0) for c in ctx.concepts}
     d.set("validation_split", split, "K-VALIDATE",
           f"{split:g} of each concept's images set aside for validation (smallest {smallest} keeps "
           f"{min(kept.values())} for training)" + ("; asked for with --validate" if asked else ""))  # fmt: skip
-    d.set("validation_seed", VALIDATION_SEED, "K-VALIDATE", "a fixed seed: the same images set aside in every launch")
+    _fixed_seed(ctx)
+
+
+def _fixed_seed(ctx: Context) -> None:
+    """Without a validation_seed sd-scripts shuffles the training and the validation set apart
+    with two different random orders, so they overlap; a fixed one keeps them apart and the same."""
+    if ctx.interface.arg(ctx.script, "validation_seed") is not None:
+        ctx.decider.set("validation_seed", VALIDATION_SEED, "K-VALIDATE",
+                        "a fixed seed: the same images set aside in every launch, none of them trained on")  # fmt: skip
 
 
 def validation_cadence(ctx: Context) -> None:
