@@ -557,3 +557,32 @@ def test_every_dialogs_buttons_and_closing_line_are_on_screen(tmp_path, size):
                 await pilot.pause()
 
     run(drive)
+
+
+def test_train_step_never_overwrites_a_config_the_person_edited(tmp_path, monkeypatch):
+    """The manifest's rule through the wizard: a config.toml changed by hand since kohyawiz wrote it
+    is the person's; Start neither replaces it nor trains from it while the screen differs."""
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    out = tmp_path / "p"
+    fake = Path(__file__).resolve().parent / "fake_sd"
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(out), sd_scripts=str(fake), python=sys.executable)
+        app.state = simple_state(out)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await press_write(pilot)
+            config = out / "config.toml"
+            lines = config.read_text().splitlines()
+            config.write_text("\n".join("max_train_epochs = 3" if line.startswith("max_train_epochs") else line
+                                        for line in lines) + "\n")  # fmt: skip
+            app.go_to(STEPS.index("train"))
+            await settle(pilot)
+            app.query_one("#train-start").press()
+            await settle(pilot)
+            assert not isinstance(app.screen, ConfirmScreen)  # nothing to ask: it cannot be written
+            said = text_of(app, "#train-status")
+            assert "Not started" in said and "max_train_epochs 3 -> " in said and "changed since" in said
+            assert not app.query_one("#train-bar").display
+
+    run(drive)
+    assert "max_train_epochs = 3" in (out / "config.toml").read_text()

@@ -238,22 +238,26 @@ class Wizard(App[None]):
         """Write `plan`, asking first when its folder holds files; a file kohyawiz did not write is
         never replaced (the core's rule, as `kohyawiz plan` without --force). `then` gets None once
         written, or what stopped it."""
-        from kohyawiz.emit import OWN_FILES, foreign_files
+        from kohyawiz.emit import OWN_FILES, foreign_files, render
         from kohyawiz.tui.screens import ConfirmScreen
 
         folder = plan.out_dir
         if folder.exists() and not folder.is_dir():
             then(f"{folder} is a file: choose a folder for the plan")
             return
-        foreign = foreign_files(folder) if folder.is_dir() else []
+        try:  # the files this plan writes, as write_plan checks them (by the folder's manifest)
+            foreign = foreign_files(folder, render(plan)) if folder.is_dir() else []
+        except UserError as exc:
+            then(str(exc))
+            return
         if foreign:
-            then(f"{folder} holds {', '.join(foreign)}, which kohyawiz did not write: the wizard never "
-                 "replaces your files; choose another plan folder (step 7)")  # fmt: skip
+            then(f"{folder} holds {', '.join(foreign)}, which kohyawiz did not write or which was changed "
+                 "since: the wizard never replaces your files; choose another plan folder (step 7)")  # fmt: skip
             return
         if not (folder.is_dir() and any(folder.iterdir())):
             then(self._write(plan))
             return
-        replaced = [name for name in OWN_FILES if (folder / name).exists()]
+        replaced = [name for name in OWN_FILES if (folder / name).is_file()]
         what = f"kohyawiz's earlier {', '.join(replaced)}" if replaced else "no plan file (its other files stay)"
         ask = (f"{question}Write them into {folder}, replacing {what}?" if question
                else f"{folder} is not empty. Replace {what} in it?")  # fmt: skip
