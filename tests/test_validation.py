@@ -140,3 +140,19 @@ def test_K_VALIDATE_fixes_the_seed_of_a_hand_set_split(tmp_path):
     plan = plan_for(tmp_path, concepts=[{"name": "x", "images": 20, "repeats": 5}], overrides={"validation_split": 0.2})
     assert plan.value("validation_split") == 0.2 and plan.value("validation_seed") == 42
     assert plan.figures.images_with_repeats == 16 * 5
+
+
+def test_plan_says_it_sets_images_aside_and_counts_in_steps(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "KOHYAWIZ_HOME": str(tmp_path / "home")}
+    run = subprocess.run(
+        [sys.executable, "-m", "kohyawiz", "plan", "--subject", "concept", "--family", "sd1", "--concept", "x=40", "--vram", "12",
+         "--out", str(tmp_path / "p"), "--set", "max_train_steps=300"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "300 steps (max_train_steps) over" in run.stdout
+    assert "0.1 of each concept's images set aside for a validation loss (K-VALIDATE)" in run.stdout

@@ -39,7 +39,13 @@ def print_summary(plan: Plan, written: Mapping[str, Path]) -> None:
             f"{concept.passes_per_image} passes per image"
         )
     exact = "" if fig.exact else " (estimated: image sizes unknown)"
-    print(f"  {fig.epochs} epochs x {fig.steps_per_epoch} steps = {fig.total_steps} steps{exact}")
+    if fig.total_steps == fig.epochs * fig.steps_per_epoch:
+        print(f"  {fig.epochs} epochs x {fig.steps_per_epoch} steps = {fig.total_steps} steps{exact}")
+    else:
+        print(f"  {fig.total_steps} steps (max_train_steps) over {fig.epochs} epochs of {fig.steps_per_epoch}{exact}")
+    split = plan.value("validation_split")
+    if split:
+        print(f"  validation: {split:g} of each concept's images set aside for a validation loss (K-VALIDATE)")
     if plan.vram is not None:
         print(f"  {vram_line(plan.vram.as_dict())}{per_card(plan.answers.processes)}")
     notes = [f.as_dict() for f in plan.findings if f.level != "info"]
