@@ -7,10 +7,11 @@ full-size SD1.5 UNet, a tokenizer cache, a tiny dataset):
     SD_SCRIPTS=... SD_PYTHON=.../venv/bin/python MODEL_DIR=... TOKENIZER_CACHE_DIR=... \\
     DATASET_DIR=.../dataset python bench/e2e_cpu.py [lora locon loha]
 
-A diffusion-transformer family trains a LoRA for a few steps on a model with random weights that
-kohyawiz/run/sd_build_model.py builds from sd-scripts' own classes, in sd-scripts' venv, into
-BUILD_DIR (reused when it is there; default: kohyawiz-random-models in the temp folder). It
-prints one JSON line (MODEL_DIR and TOKENIZER_CACHE_DIR are not needed):
+A diffusion-transformer family (anima, flux, sd3) trains a LoRA for a few steps on a model with
+random weights that kohyawiz/run/sd_build_model.py builds from sd-scripts' own classes, in
+sd-scripts' venv, into BUILD_DIR (reused when it is there; default: kohyawiz-random-models in the
+temp folder). It prints one JSON line. MODEL_DIR is not needed; TOKENIZER_CACHE_DIR is for flux
+and sd3 (their CLIP tokenizer; Anima's tokenizers ship inside the checkout):
 
     SD_SCRIPTS=... SD_PYTHON=... DATASET_DIR=... [BUILD_DIR=...] python bench/e2e_cpu.py --family anima [--steps 2]
 """
@@ -51,7 +52,11 @@ def offline_setup() -> tuple[SdScripts, Path]:
 def train_dit(family: str, steps: int) -> dict[str, Any]:
     sd, work = offline_setup()
     build_dir = Path(os.environ.get("BUILD_DIR") or Path(tempfile.gettempdir()) / "kohyawiz-random-models")
-    trial = train_on_random_model(sd, family, Path(os.environ["DATASET_DIR"]), work / family, build_dir / family, steps=steps)
+    tokenizers = os.environ.get("TOKENIZER_CACHE_DIR")
+    trial = train_on_random_model(
+        sd, family, Path(os.environ["DATASET_DIR"]), work / family, build_dir / family, steps=steps,
+        clip_tokenizers=Path(tokenizers) if tokenizers else None,
+    )  # fmt: skip
     return trial.summary()
 
 

@@ -1,8 +1,10 @@
 """Opt-in: a diffusion-transformer LoRA trains for real on CPU through `kohyawiz train`, on a model
 with random weights built from sd-scripts' own classes (kohyawiz/run/sd_build_model.py), the same
 run as `python bench/e2e_cpu.py --family FAMILY`. Set KOHYAWIZ_SD_SCRIPTS, KOHYAWIZ_SD_PYTHON and
-KOHYAWIZ_E2E_DIT (families, comma-separated: anima); KOHYAWIZ_E2E_BUILD_DIR keeps the built models
-between runs (Anima's DiT alone is 4.2 GB, about 3.5 minutes and 9 GB of memory to build)."""
+KOHYAWIZ_E2E_DIT (families, comma-separated: anima,flux,sd3; flux and sd3 also need
+KOHYAWIZ_E2E_TOKENIZERS, the harness's tokenizer cache with a CLIP tokenizer);
+KOHYAWIZ_E2E_BUILD_DIR keeps the built models between runs (Anima's DiT alone is 4.2 GB, about 3.5
+minutes and 9 GB of memory to build; the full-size T5-XXL of flux and sd3 is 9.5 GB)."""
 
 from __future__ import annotations
 
@@ -30,7 +32,11 @@ def test_a_dit_lora_trains_on_the_real_sd_scripts(tmp_path, monkeypatch, family)
     make_folder(tmp_path / "data", "1_tinyconcept", [(64, 64)] * 2, "tinyconcept, square")
     builds = Path(os.environ.get("KOHYAWIZ_E2E_BUILD_DIR") or tmp_path / "models")
     sd = find_sd_scripts(os.environ["KOHYAWIZ_SD_SCRIPTS"], os.environ["KOHYAWIZ_SD_PYTHON"])
-    trial = train_on_random_model(sd, family, tmp_path / "data", tmp_path / "plan", builds / family, steps=2)
+    tokenizers = os.environ.get("KOHYAWIZ_E2E_TOKENIZERS")
+    trial = train_on_random_model(
+        sd, family, tmp_path / "data", tmp_path / "plan", builds / family, steps=2,
+        clip_tokenizers=Path(tokenizers) if tokenizers else None,
+    )  # fmt: skip
     summary = trial.summary()
     assert summary["status"] == "completed", summary.get("problems") or (trial.record.folder / "train.log").read_text()[-3000:]
     spec = family_spec(family)

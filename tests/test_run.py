@@ -52,13 +52,15 @@ def test_summary_epochs_steps_and_saves_from_a_real_log(logs):
     assert saves[-1].endswith("simplelog.safetensors") and any(isinstance(e, logparse.ModelSaved) for e in events)
 
 
-def test_a_dit_trainers_log_parses_with_warnings_glued_to_its_bar(logs):
-    """anima_train_network.py's own output: its loader's bars are not steps, and a UserWarning that
-    Python prints onto the unfinished tqdm line neither hides the step nor counts as fatal."""
-    events = parse((logs / "anima-lora-cpu.log").read_text())
+@pytest.mark.parametrize(("name", "loss"), [("anima-lora-cpu.log", 2.35), ("flux-lora-cpu.log", 1.61)])
+def test_dit_trainers_logs_parse(logs, name, loss):
+    """anima_ and flux_train_network.py's own output (bench/e2e_cpu.py --family): their loaders' bars
+    are not steps, and a UserWarning that Python prints onto the unfinished tqdm line (Anima's)
+    neither hides the step nor counts as fatal."""
+    events = parse((logs / name).read_text())
     assert next(e for e in events if isinstance(e, logparse.Summary)).total_steps == 2
     steps = [e for e in events if isinstance(e, logparse.Progress)]
-    assert {e.total for e in steps} == {2} and steps[-1].step == 2 and steps[-1].loss == 2.35
+    assert {e.total for e in steps} == {2} and steps[-1].step == 2 and steps[-1].loss == loss
     assert [e.epoch for e in events if isinstance(e, logparse.EpochStarted)] == [1]
     saves = [e.path for e in events if isinstance(e, logparse.CheckpointSaved)]
     assert saves == [f"/home/user/plan/output/tinyconcept{s}.safetensors" for s in ("-step00000001", "-step00000002", "")]
@@ -452,3 +454,14 @@ def test_queue_add_refuses_what_queue_run_would(plan_dir, monkeypatch):
     assert queue.load_queue() == []
     plan_json.write_text(json.dumps(original))
     assert queue.add(plan_dir).plan_dir == str(plan_dir.resolve())
+
+
+def test_a_random_model_kohyawiz_cannot_build_is_one_line(tmp_path):
+    """The builder runs in sd-scripts' Python and answers in one JSON line; a family it has no
+    builder for comes back as a UserError naming the families it builds, before torch is imported."""
+    from kohyawiz.errors import UserError
+    from kohyawiz.run.random_model import build_random_model
+
+    with pytest.raises(UserError, match=r"no random lumina model: kohyawiz builds anima, flux, sd3"):
+        build_random_model(find_sd_scripts(str(FAKE), sys.executable), "lumina", tmp_path / "models")
+    assert not (tmp_path / "models").exists()

@@ -5,6 +5,7 @@ machine that has no model."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -39,10 +40,14 @@ class RandomModel:
         return {**{arg: str(path) for arg, path in self.companions.items()}, **self.args}
 
 
-def build_random_model(sd: SdScripts, family: str, folder: Path) -> RandomModel:
-    """Build (or reuse, when `folder` holds a finished one) the family's random model."""
+def build_random_model(sd: SdScripts, family: str, folder: Path, clip_tokenizers: Path | None = None) -> RandomModel:
+    """Build (or reuse, when `folder` holds a finished one) the family's random model. Families with
+    CLIP text encoders (flux, sd3) need `clip_tokenizers`: a --tokenizer_cache_dir style folder
+    holding openai_clip-vit-large-patch14, which no sd-scripts checkout ships."""
     folder = folder.expanduser().resolve()
     env = {**os.environ, **OFFLINE}
+    if clip_tokenizers is not None:
+        env["TOKENIZER_CACHE_DIR"] = str(clip_tokenizers)
     code, out = capture(
         [str(sd.python), str(BUILDER), family, str(folder)], cwd=sd.root, env=env, timeout_s=BUILD_TIMEOUT_S
     )
@@ -73,6 +78,7 @@ CPU_DIT_OVERRIDES = {
 CPUs run it), no loader workers. Given as overrides, so the plan says where each came from."""
 CPU_FAMILY_OVERRIDES = {
     "flux": {"fp8_base": "false", "t5xxl_max_token_length": "32", "save_precision": "bf16"},
+    "sd3": {"t5xxl_max_token_length": "32", "save_precision": "bf16"},
 }
 """fp8 weights do not run on a CPU; a short T5 context keeps the full-size T5-XXL's caching pass to
 seconds."""
@@ -104,10 +110,15 @@ class Trial:
             "lora": str(lora) if lora else None, "tensors": tensor_count(lora) if lora and lora.is_file() else 0,
             "ss_network_module": last.get("metadata", {}).get("ss_network_module"),
             "metadata_matches": bool(last) and not last.get("mismatches") and "error" not in last,
-            "mismatches": last.get("mismatches", []), "final_loss": self.outcome.final_loss,
+            "mismatches": last.get("mismatches", []), "final_loss": json_number(self.outcome.final_loss),
             "record": str(self.record.folder), "random": self.model.random, "real": self.model.real,
             "parameters": self.model.parameters,
         }  # fmt: skip
+
+
+def json_number(value: float | None) -> float | str | None:
+    """A loss for a JSON line: NaN and infinities (a diverged run) as text, which JSON has no number for."""
+    return value if value is None or math.isfinite(value) else str(value)
 
 
 def tensor_count(path: Path) -> int:
@@ -118,7 +129,7 @@ def tensor_count(path: Path) -> int:
 
 def train_on_random_model(
     sd: SdScripts, family: str, dataset: Path, plan_dir: Path, build_dir: Path, *, steps: int = 2,
-    on_event: Callable[[Any], None] | None = None,
+    on_event: Callable[[Any], None] | None = None, clip_tokenizers: Path | None = None,
 ) -> Trial:  # fmt: skip
     """Build (or reuse) the family's random model in `build_dir`, plan a LoRA on it for `dataset`
     into `plan_dir`, run the preflight and train `steps` steps."""
@@ -127,7 +138,7 @@ def train_on_random_model(
     from kohyawiz.run.train import PlanFolder, preflight, train
 
     start = time.monotonic()
-    model = build_random_model(sd, family, build_dir)
+    model = build_random_model(sd, family, build_dir, clip_tokenizers)
     build_seconds = time.monotonic() - start
     request = PlanRequest(
         out_dir=plan_dir,

@@ -4,9 +4,11 @@ so that a whole training run can be tried on a machine with no model and no GPU.
 the ones sd-scripts' loaders build (their constructor arguments are recorded from the loader
 itself, never written down here); only what a loader reads from the checkpoint is made small.
 
-    python sd_build_model.py FAMILY OUT_DIR
+    python sd_build_model.py anima|flux|sd3 OUT_DIR
 
-Prints one JSON line: the model file, its companion files by sd-scripts argument, the parameter
+Families with CLIP text encoders (flux, sd3) copy their CLIP tokenizer from $TOKENIZER_CACHE_DIR
+(a --tokenizer_cache_dir style folder: no checkout ships one); the T5 and Qwen3 tokenizers are
+made offline from the checkout's configs/. Prints one JSON line: the model file, its companion files by sd-scripts argument, the parameter
 counts, and which parts are real (sd-scripts' tokenizer files) and which are random. A folder
 built before is reused (its built.json is printed again).
 """
@@ -117,6 +119,20 @@ def build_anima(out: Path) -> dict[str, Any]:
     }
 
 
+def stored_parameters(path: Path) -> int:
+    """The parameter count in a safetensors file's header."""
+    with path.open("rb") as file:
+        header = json.loads(file.read(int.from_bytes(file.read(8), "little")))
+    count = 0
+    for key, value in header.items():
+        if key != "__metadata__":
+            size = 1
+            for dim in value["shape"]:
+                size *= dim
+            count += size
+    return count
+
+
 def write_streamed(path: Path, model: Any, parts: list[tuple[str, Any]], init: Callable[[Any], None]) -> int:
     """Write a model too big to hold twice (T5-XXL: 4.7 B parameters) as bf16 safetensors, one part
     at a time: each part of the meta-device `model` is made real, initialised by `init`, written and
@@ -158,17 +174,56 @@ def t5_tokenizer(cache: Path, checkout: Path, model_id: str) -> None:
     tokenizer.save_pretrained(str(cache / model_id.replace("/", "_")))
 
 
-def clip_tokenizer(cache: Path, model_id: str) -> bool:
-    """The CLIP tokenizer for --tokenizer_cache_dir, copied from $TOKENIZER_CACHE_DIR when it holds
-    one (the checkout ships none, and CLIP's vocabulary cannot be made from what it has)."""
+CLIP_L_ID = "openai/clip-vit-large-patch14"
+
+
+def clip_tokenizers(cache: Path, model_ids: list[str]) -> None:
+    """CLIP tokenizers for --tokenizer_cache_dir under each id a trainer asks for, copied from the
+    CLIP-L one in $TOKENIZER_CACHE_DIR (the checkout ships none, and CLIP's vocabulary cannot be
+    made from what it has; CLIP-G's tokenizer is CLIP-L's)."""
     import shutil
 
-    name = model_id.replace("/", "_")
-    given = os.environ.get("TOKENIZER_CACHE_DIR")
-    if not given or not (Path(given) / name).is_dir():
-        return False
-    shutil.copytree(Path(given) / name, cache / name, dirs_exist_ok=True)
-    return True
+    source = Path(os.environ.get("TOKENIZER_CACHE_DIR") or "-") / CLIP_L_ID.replace("/", "_")
+    if not source.is_dir():
+        raise SystemExit(json.dumps({"error": f"this family needs a CLIP tokenizer: set TOKENIZER_CACHE_DIR to a folder holding {source.name}"}))
+    for model_id in model_ids:
+        shutil.copytree(source, cache / model_id.replace("/", "_"), dirs_exist_ok=True)
+
+
+class FromConfig:
+    """Stands in for a transformers class whose `_from_config` a loader calls."""
+
+    @staticmethod
+    def _from_config(config: Any) -> Any:
+        raise Recorded((config,), {})
+
+
+def random_t5xxl(path: Path) -> int:
+    """T5-XXL's encoder at the size flux_utils.load_t5xxl builds (SD3's loader calls it too), with
+    transformers' own T5 initialisation, written part by part. A T5 built for another family in
+    the same build folder is linked, not written again (9.5 GB)."""
+    import torch
+    import transformers
+    from library import flux_utils
+
+    path.unlink(missing_ok=True)  # left by a build that stopped
+    for other in path.parent.parent.glob(f"*/{path.name}"):
+        if other != path and other.is_file():
+            os.link(other, path)
+            return stored_parameters(path)
+    config = loader_arguments(flux_utils, "T5EncoderModel", lambda: flux_utils.load_t5xxl(None, torch.bfloat16, "cpu", state_dict={}),
+                              replacement=FromConfig)[0][0]  # fmt: skip
+    with torch.device("meta"):
+        t5 = transformers.T5EncoderModel(config)
+
+    def init(part: Any) -> None:
+        for tensor in part.parameters():
+            torch.nn.init.normal_(tensor, std=0.02)  # the shared embedding: T5's own init leaves it to the model
+        part.apply(t5._init_weights)
+
+    parts = [("shared", t5.shared), *[(f"encoder.block.{i}", b) for i, b in enumerate(t5.encoder.block)],
+             ("encoder.final_layer_norm", t5.encoder.final_layer_norm)]  # fmt: skip
+    return write_streamed(path, t5, parts, init)
 
 
 def build_flux(out: Path) -> dict[str, Any]:
@@ -198,15 +253,8 @@ def build_flux(out: Path) -> dict[str, Any]:
     counts = {"dit": parameters(dit), "ae": parameters(ae)}
     del dit, ae
 
-    class Recorder:
-        @staticmethod
-        def _from_config(config: Any) -> Any:
-            raise Recorded((config,), {})
-
     clip_config = loader_arguments(flux_utils, "CLIPTextModel", lambda: flux_utils.load_clip_l(None, torch.bfloat16, "cpu", state_dict={}),
-                                   replacement=Recorder)[0][0]  # fmt: skip
-    t5_config = loader_arguments(flux_utils, "T5EncoderModel", lambda: flux_utils.load_t5xxl(None, torch.bfloat16, "cpu", state_dict={}),
-                                 replacement=Recorder)[0][0]  # fmt: skip
+                                   replacement=FromConfig)[0][0]  # fmt: skip
     import transformers
 
     clip = transformers.CLIPTextModel(clip_config).to(torch.bfloat16)
@@ -214,23 +262,11 @@ def build_flux(out: Path) -> dict[str, Any]:
     save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, str(clip_file))
     counts["clip_l"] = parameters(clip)
     del clip
-    with torch.device("meta"):
-        t5 = transformers.T5EncoderModel(t5_config)
-
-    def init_t5(part: Any) -> None:
-        for tensor in part.parameters():
-            torch.nn.init.normal_(tensor, std=0.02)  # what T5's own init leaves to the embedding's caller
-        part.apply(t5._init_weights)
-
-    parts = [("shared", t5.shared), *[(f"encoder.block.{i}", b) for i, b in enumerate(t5.encoder.block)],
-             ("encoder.final_layer_norm", t5.encoder.final_layer_norm)]  # fmt: skip
     t5_file = out / "t5xxl-random.safetensors"
-    counts["t5xxl"] = write_streamed(t5_file, t5, parts, init_t5)
+    counts["t5xxl"] = random_t5xxl(t5_file)
     tokenizers = out / "tokenizers"
     t5_tokenizer(tokenizers, Path.cwd(), strategy_flux.T5_XXL_TOKENIZER_ID)
-    if not clip_tokenizer(tokenizers, strategy_flux.CLIP_L_TOKENIZER_ID):
-        raise SystemExit(json.dumps({"error": "Flux needs a CLIP-L tokenizer: set TOKENIZER_CACHE_DIR to a folder "
-                                              f"holding {strategy_flux.CLIP_L_TOKENIZER_ID.replace('/', '_')}"}))  # fmt: skip
+    clip_tokenizers(tokenizers, [strategy_flux.CLIP_L_TOKENIZER_ID])
     return {
         "model": str(model),
         "companions": {"clip_l": str(clip_file), "t5xxl": str(t5_file), "ae": str(ae_file)},
@@ -242,12 +278,69 @@ def build_flux(out: Path) -> dict[str, Any]:
     }
 
 
-BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {"anima": build_anima}
+def build_sd3(out: Path) -> dict[str, Any]:
+    """SD3 with a two-block MMDiT (sd3_utils.analyze_state_dict_state reads depth, width, patch
+    grid and context size from the checkpoint: width is 64 per block), SD3's VAE (sd3_models.SDVAE),
+    CLIP-L and CLIP-G at the sizes sd3_utils builds, and the full-size T5-XXL."""
+    import torch
+    import transformers
+    from library import sd3_models, sd3_utils, strategy_sd3
+    from safetensors.torch import save_file
+
+    torch.manual_seed(SEED)
+    depth = 2
+    params = sd3_models.SD3Params(
+        patch_size=2, depth=depth, num_patches=32 * 32, pos_embed_max_size=32, adm_in_channels=768 + 1280,
+        qk_norm=None, x_block_self_attn_layers=[], context_embedder_in_features=4096,
+        context_embedder_out_features=64 * depth, model_type="medium",
+    )  # pooled CLIP-L + CLIP-G, T5-XXL's width; a 32x32 patch grid covers 512 px
+    mmdit = sd3_models.create_sd3_mmdit(params)
+    mmdit.initialize_weights()  # the constructor leaves pos_embed empty (the loader fills it from the file)
+    mmdit = mmdit.to(torch.bfloat16)
+    counts = {"mmdit": parameters(mmdit)}
+    model = out / "sd3-medium-random.safetensors"
+    save_file({f"model.diffusion_model.{k}": v.contiguous() for k, v in mmdit.state_dict().items()}, str(model))
+    del mmdit
+    files: dict[str, str] = {}
+    for arg, loader in (("clip_l", sd3_utils.load_clip_l), ("clip_g", sd3_utils.load_clip_g)):
+
+        def call(loader: Callable[..., Any] = loader) -> Any:
+            return loader("-", torch.bfloat16, "cpu")
+
+        config = loader_arguments(sd3_utils, "CLIPTextModelWithProjection", call)[0][0]
+        clip = transformers.CLIPTextModelWithProjection(config).to(torch.bfloat16)
+        files[arg] = str(out / f"{arg}-random.safetensors")
+        save_file({k: v.contiguous() for k, v in clip.state_dict().items()}, files[arg])
+        counts[arg] = parameters(clip)
+        del clip
+    vae = sd3_models.SDVAE(torch.float32, "cpu")
+    files["vae"] = str(out / "sd3_vae-random.safetensors")
+    save_file({k: v.contiguous() for k, v in vae.state_dict().items()}, files["vae"])
+    counts["vae"] = parameters(vae)
+    t5_file = out / "t5xxl-random.safetensors"
+    counts["t5xxl"] = random_t5xxl(t5_file)
+    files["t5xxl"] = str(t5_file)
+    tokenizers = out / "tokenizers"
+    t5_tokenizer(tokenizers, Path.cwd(), strategy_sd3.T5_XXL_TOKENIZER_ID)
+    clip_tokenizers(tokenizers, [strategy_sd3.CLIP_L_TOKENIZER_ID, strategy_sd3.CLIP_G_TOKENIZER_ID])
+    return {
+        "model": str(model), "companions": files, "args": {"tokenizer_cache_dir": str(tokenizers)},
+        "parameters": counts,
+        "random": [f"SD3 MMDiT ({depth} blocks)", "SD3 VAE (full size)", "CLIP-L and CLIP-G (full size)",
+                   "T5-XXL encoder (full size, 24 layers)"],
+        "real": ["T5 tokenizer (configs/t5_old)", "CLIP tokenizer for CLIP-L and CLIP-G (from $TOKENIZER_CACHE_DIR)"],
+    }  # fmt: skip
+
+
+BUILDERS: dict[str, Callable[[Path], dict[str, Any]]] = {"anima": build_anima, "flux": build_flux, "sd3": build_sd3}
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in BUILDERS:
+    if len(argv) != 2:
         print(json.dumps({"error": f"usage: sd_build_model.py {'|'.join(BUILDERS)} OUT_DIR"}))
+        return 2
+    if argv[0] not in BUILDERS:
+        print(json.dumps({"error": f"no random {argv[0]} model: kohyawiz builds {', '.join(BUILDERS)}"}))
         return 2
     family, out = argv[0], Path(argv[1]).resolve()
     built = out / BUILT
