@@ -278,3 +278,12 @@ def test_files_set_aside_by_a_stopped_kohyawiz_come_back(tmp_path):
     recover(output)
     assert (output / "x-step00000004.safetensors").read_text() == "the run's step 4"
     assert (output / SUPERSEDED / "x-step00000004.safetensors").is_file() and not (output / STASH).exists()
+
+
+def test_a_state_cut_off_while_saving_is_not_resumed_from(tmp_path, home):
+    plan = make_plan(tmp_path, 4, 1, max_train_epochs="3", save_every_n_epochs="1")
+    sd = find_sd_scripts(str(FAKE), sys.executable)
+    train(plan, sd, env_extra={**simulate(tmp_path), "KOHYAWIZ_FAKE_KILL_IN_STATE": "2"})
+    segment = read_segment(sorted((home / "runs").iterdir())[-1])
+    assert [(s.step, s.complete) for s in segment.states] == [(4, True), (8, False)]
+    assert resume_point(plan).step == 4

@@ -13,7 +13,8 @@ What it reproduces, as read in train_network.py and library/train_util.py:
 - the run stops at the end of its last epoch or when the counter reaches max_train_steps.
 
 KOHYAWIZ_FAKE_KILL_AFTER_STATES=N: after the N-th state this process saves and one more step, it
-kills itself (a run killed after its first saved state). Every optimizer step it trains is
+kills itself (a run killed after its first saved state); KOHYAWIZ_FAKE_KILL_IN_STATE=N kills it
+while it writes its N-th state. Every optimizer step it trains is
 appended to KOHYAWIZ_FAKE_TRAINED (one line: the batch's epoch and index; `launch` as each
 process starts), so a test can count
 the optimizer steps over all resumes and see which batches were trained twice.
@@ -90,6 +91,8 @@ class Run:
     def save_state(self, folder: Path, line: str, epoch: int, step: int) -> None:
         say(line)
         folder.mkdir(parents=True, exist_ok=True)
+        if self.states_saved + 1 == int(os.environ.get("KOHYAWIZ_FAKE_KILL_IN_STATE", "0")):
+            os.kill(os.getpid(), signal.SIGKILL)  # killed while the state was being written
         (folder / "train_state.json").write_text(json.dumps({"current_epoch": epoch, "current_step": step}))
         self.states_saved += 1
 
