@@ -346,6 +346,10 @@ def test_dataset_step_lists_findings_by_rule_with_files(tmp_path):
             await pilot.press("ctrl+n")  # an error blocks Next and names its file, whole
             await settle(pilot)
             assert STEPS[app.step] == "dataset" and str(data / "10_mychar" / "img000.txt") in text_of(app, "#error")
+            (data / "10_mychar" / "img000.txt").write_text("mychar, smile")  # fixed outside the wizard
+            await pilot.press("ctrl+n")  # the folder is read again, not the stale error kept
+            await settle(pilot)
+            assert STEPS[app.step] == "hardware"
 
     run(drive)
 

@@ -19,6 +19,10 @@ from kohyawiz.tui.text import error, join, plain, styled
 SHOWN_PER_RULE = 50
 
 
+def _count(number: int, what: str) -> str:
+    return f"{number} {what}" if number == 1 else f"{number} {what}s"
+
+
 def findings_by_rule(findings: list[Any]) -> Text:
     """The doctor's findings grouped by level and rule, each with its file, as wrapping text."""
     groups: dict[tuple[str, str], list[Any]] = {}
@@ -109,8 +113,9 @@ class DatasetStep(Step):
             return "give a training folder, or concepts as name=count to plan before the images exist"
         if self.state.dataset and not Path(self.state.dataset).expanduser().is_dir():
             return f"{self.state.dataset} is not a folder: give the parent of your N_name folders"
-        if self._scanned != self._inputs():
-            self.refresh_dataset()  # the scan shown is for other answers: read the folder again
+        if self._scanned != self._inputs() or (self.errors and not self.state.force):
+            # The scan shown is for other answers, or its errors may have been fixed since: read again.
+            self.refresh_dataset()
         if self.errors and not self.state.force:
             many = "1 error" if self.errors == 1 else f"{self.errors} errors (listed here), the first"
             return f"the dataset check found {many}: {self.first_error}. Fix it, or tick 'plan anyway'"
@@ -153,8 +158,9 @@ class DatasetStep(Step):
             self.first_error = f"{errors[0].rule} {errors[0].message}" + (f" ({errors[0].path})" if errors[0].path else "")
         self._scanned = self._inputs()
         warnings = sum(1 for f in findings if f.level == "warn")
-        note.update(plain(f"Dataset check: {self.errors} errors, {warnings} warnings, "
-                          f"{len(findings) - self.errors - warnings} notes"))  # fmt: skip
+        notes = len(findings) - self.errors - warnings
+        note.update(plain(f"Dataset check: {_count(self.errors, 'error')}, {_count(warnings, 'warning')}, "
+                          f"{_count(notes, 'note')}"))  # fmt: skip
         findings_text.update(findings_by_rule(findings))
 
     @on(Input.Submitted, "#dataset-dir")

@@ -126,6 +126,7 @@ class ReviewStep(Step):
         from kohyawiz.errors import PlanRefused
 
         problems = exc.problems if isinstance(exc, PlanRefused) else [str(exc)]
+        problems = [f"override {p[6:]}" if p.startswith("--set ") else p for p in problems]  # the wizard's word
         listed = "\n".join(f"- {p}" for p in problems)
         text = join(error(f"This plan cannot be made yet: {len(problems)} to fix\n"), plain(listed, 20_000),
                     plain("\nSet companion files on step 2 or as overrides (key 2: key=value); highlight an "
