@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import sys
@@ -148,10 +149,18 @@ def test_train_step_runs_the_test_double_and_stops_cleanly(tmp_path, monkeypatch
             await settle(pilot)
             await pilot.click("#train-start")
             assert str(app.query_one("#error", Static).render()) == ""
-            for _ in range(100):
+            from kohyawiz.tui.steps.train import TrainStep
+
+            train_step = app.query_one(TrainStep)
+            drawn = re.compile(r"epoch \d+  step [1-9]\d*/\d+  loss [0-9.e+-]+  [0-9.]+ it/s  \S+")
+            for _ in range(200):
                 await asyncio.sleep(0.05)
-                if "step" in str(app.query_one("#train-stats", Static).render()):
+                if drawn.match(str(app.query_one("#train-stats", Static).render())):
                     break
+            stats = str(app.query_one("#train-stats", Static).render())
+            assert drawn.match(stats), stats
+            # the line is drawn from the run's own watcher: the step keeps no losses or saves of its own
+            assert not hasattr(train_step, "losses") and not hasattr(train_step, "saves")
             await pilot.press("ctrl+s")
             await app.workers.wait_for_complete()
             await pilot.pause()

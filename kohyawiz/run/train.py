@@ -501,12 +501,16 @@ class Watcher:
         *,
         start_step: int = 0,
         states_in: tuple[Path, str] | None = None,
+        on_watch: Callable[[Watcher, logparse.Event], None] | None = None,
     ) -> None:
         """`start_step`: the run's step a resume starts at (the log counts from 0 again);
-        `states_in`: the output folder and name sd-scripts saves states under."""
+        `states_in`: the output folder and name sd-scripts saves states under; `on_watch`: called
+        with the watcher itself after each event, for a face that shows the running state (the
+        wizard's train step) instead of tracking its own."""
         self.parser = logparse.LogParser()
         self.record = record
         self.on_event = on_event
+        self.on_watch = on_watch
         self.outcome = Outcome("running", -1, start_step=start_step)
         self.start_step = start_step
         self.states_in = states_in
@@ -591,6 +595,8 @@ class Watcher:
         self.record.add_event({**logparse.event_record(event), **extra})
         if self.on_event is not None:
             self.on_event(event)
+        if self.on_watch is not None:
+            self.on_watch(self, event)
 
 
 def train(
@@ -602,6 +608,7 @@ def train(
     on_text: Callable[[str], None] | None = None,
     stop: StopRequest | None = None,
     env_extra: dict[str, str] | None = None,
+    on_watch: Callable[[Watcher, logparse.Event], None] | None = None,
 ) -> tuple[Outcome, RunRecord]:
     plan.check_trust()
     plan.reanchor()  # a copied or moved plan trains from where it is, with the edits made there
@@ -612,7 +619,8 @@ def train(
     record.write_argv(argv)
     write_start(record.folder, plan.folder, resume)
     watcher = Watcher(
-        record, on_event, start_step=0 if resume is None else resume.step, states_in=(output_dir(plan), name)
+        record, on_event, start_step=0 if resume is None else resume.step, states_in=(output_dir(plan), name),
+        on_watch=on_watch,
     )
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "160", **(env_extra or {})}
     stop = stop or StopRequest()

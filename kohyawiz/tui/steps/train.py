@@ -21,11 +21,12 @@ from kohyawiz.tui.text import error, join, plain, strong, warning
 
 
 class TrainingEvent(Message):
-    """A parsed sd-scripts event, posted from the training worker."""
+    """A parsed sd-scripts event and the watcher whose state it changed, posted from the worker."""
 
-    def __init__(self, event: Any) -> None:
+    def __init__(self, event: Any, watcher: Any) -> None:
         super().__init__()
         self.event = event
+        self.watcher = watcher
 
 
 class TrainingDone(Message):
@@ -73,9 +74,6 @@ class TrainStep(Step):
         self.query_one("#train-bar", ProgressBar).display = False  # no idle animation before a run
         self.details: Text = plain("Nothing has run yet.")
         self.stop_request: Any = None
-        self.losses: list[tuple[int, float]] = []
-        self.saves: list[tuple[int, int]] = []
-        self.epoch = 0
 
     def load(self) -> None:
         host: Any = self.host
@@ -188,7 +186,6 @@ class TrainStep(Step):
             return
         sd = self._locate()
         self.stop_request = StopRequest()
-        self.losses, self.saves, self.epoch = [], [], 0
         self.query_one("#train-start", Button).disabled = True
         self.query_one("#train-bar", ProgressBar).display = True
         self.query_one("#train-status", Static).update(plain(f"Training with sd-scripts {sd.version.id}..."))
@@ -201,7 +198,7 @@ class TrainStep(Step):
         try:
             outcome, record = train(
                 folder, sd, stop=self.stop_request,
-                on_event=self._post_event,
+                on_watch=self._post_event,
                 on_text=lambda text: self.app.call_from_thread(self._log_text, text),
             )  # fmt: skip
         except UserError as exc:
@@ -210,8 +207,8 @@ class TrainStep(Step):
         self.record_folder = record.folder
         self.post_message(TrainingDone(outcome))
 
-    def _post_event(self, event: Any) -> None:
-        self.post_message(TrainingEvent(event))
+    def _post_event(self, watcher: Any, event: Any) -> None:
+        self.post_message(TrainingEvent(event, watcher))
 
     def _log_text(self, text: str) -> None:
         log = self.query_one("#train-log", Log)
@@ -223,28 +220,23 @@ class TrainStep(Step):
         from kohyawiz.loss import detect_loss_shift, sparkline
         from kohyawiz.run import logparse
 
-        event = message.event
+        # Everything shown comes from the run's own watcher (kohyawiz.run.train.Watcher): the run's
+        # step and total (a resumed run's too), its losses and saves; nothing is tracked here.
+        event, watcher = message.event, message.watcher
+        state = watcher.outcome
         bar = self.query_one("#train-bar", ProgressBar)
-        if isinstance(event, logparse.EpochStarted):
-            self.epoch = event.epoch
-        elif isinstance(event, logparse.Progress):
-            bar.update(total=event.total, progress=event.step)
-            if event.loss is not None:
-                if self.losses and self.losses[-1][0] == event.step:
-                    self.losses[-1] = (event.step, event.loss)
-                else:
-                    self.losses.append((event.step, event.loss))
+        if isinstance(event, logparse.Progress):
+            bar.update(total=state.total_steps, progress=state.final_step)
             loss = f"{event.loss:.4g}" if event.loss is not None else "-"
-            spark = sparkline([v for _, v in self.losses])
+            spark = sparkline([v for _, v in watcher.losses])
             self.query_one("#train-stats", Static).update(
-                plain(f"epoch {self.epoch}  step {event.step}/{event.total}  loss {loss}  {event.rate or 0:.2f} it/s  {spark}")
-            )
-            if len(self.losses) % 20 == 0:
-                shift = detect_loss_shift(self.losses, self.saves, event.total)
+                plain(f"epoch {state.epoch or 0}  step {state.final_step}/{state.total_steps}  loss {loss}  "
+                      f"{event.rate or 0:.2f} it/s  {spark}")
+            )  # fmt: skip
+            if event.loss is not None and watcher.losses and len(watcher.losses) % 20 == 0:
+                shift = detect_loss_shift(watcher.losses, watcher.saves, state.total_steps)
                 if shift is not None:
                     self.host.say(warning(f"[A-LOSS] {shift.message()}"))
-        elif isinstance(event, logparse.CheckpointSaved) and self.losses:
-            self.saves.append((self.epoch, self.losses[-1][0]))
         elif isinstance(event, logparse.Fatal):
             self.host.say(error(f"{event.kind}: {event.advice}"))
 
