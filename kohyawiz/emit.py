@@ -245,10 +245,25 @@ def requirements(plan: Plan) -> dict[str, Any]:
     }
 
 
+PRESET_SCHEMA_LINE = "#:schema https://kohyawiz.invalid/schemas/preset-v1.json"
+
+
+def saved_preset(path: Path) -> bool:
+    """Whether `path` is a preset file kohyawiz wrote (its first line is kohyawiz's schema line),
+    so saving answers over it replaces no file of the person's; a link never counts."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with path.open("rb") as handle:
+            return handle.readline().decode("utf-8", "replace").strip() == PRESET_SCHEMA_LINE
+    except OSError:
+        return False
+
+
 def preset_text(answers: dict[str, Any], overrides: dict[str, Any], description: str) -> str:
     """A preset file: scalar answers, then answer tables, then concepts, then overrides."""
     lines = [
-        "#:schema https://kohyawiz.invalid/schemas/preset-v1.json",
+        PRESET_SCHEMA_LINE,
         "schema_version = 1",
         f"description = {tomlwrite.value(description)}",
         "",

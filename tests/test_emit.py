@@ -233,3 +233,13 @@ def test_plan_differences_name_each_file_and_the_keys_that_differ(tmp_path):
     mine.mkdir()
     (mine / "config.toml").write_text("# mine\n")
     assert emit.foreign_files(mine) == ["config.toml"]
+
+
+def test_saved_preset_knows_kohyawiz_presets_from_the_persons_files(tmp_path):
+    ours, theirs = tmp_path / "ours.toml", tmp_path / "theirs.toml"
+    ours.write_text(emit.preset_toml(plan_for(tmp_path)))
+    theirs.write_text("title = 'notes'\n")
+    assert emit.saved_preset(ours) and not emit.saved_preset(theirs) and not emit.saved_preset(tmp_path / "none")
+    link = tmp_path / "link.toml"
+    link.symlink_to(ours)
+    assert not emit.saved_preset(link)

@@ -276,8 +276,20 @@ def test_preset_start_and_save(tmp_path):
             app.query_one("#preset-save").press()
             await settle(pilot)
             assert "Saved" in text_of(app, "#preset-result")
+            app.query_one("#preset-save").press()  # over its own earlier preset: asked first
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await settle(pilot)
+            assert "Saved" in text_of(app, "#preset-result")
+            app.query_one("#preset-out", Input).value = str(tmp_path / "notes.toml")  # the person's own file
+            app.query_one("#preset-save").press()
+            await settle(pilot)
+            assert not isinstance(app.screen, ConfirmScreen) and "never replaces" in text_of(app, "#preset-result")
 
+    (tmp_path / "notes.toml").write_text("title = 'my notes'\n")
     run(drive)
+    assert (tmp_path / "notes.toml").read_text() == "title = 'my notes'\n"
     from kohyawiz.presets import load_preset
 
     saved = load_preset(str(tmp_path / "mine.toml"))

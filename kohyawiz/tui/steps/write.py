@@ -57,8 +57,8 @@ class WriteStep(Step):
     @on(Button.Pressed, "#preset-save")
     @on(Input.Submitted, "#preset-out")
     def _save_preset(self) -> None:
-        from kohyawiz.emit import preset_toml
-        from kohyawiz.files import write_atomic
+        from kohyawiz.emit import preset_toml, saved_preset
+        from kohyawiz.tui.screens import ConfirmScreen
 
         result = self.query_one("#preset-result", Static)
         target = self.value("preset-out").strip()
@@ -72,6 +72,31 @@ class WriteStep(Step):
             text = preset_toml(self.host.build_plan(), "answers saved by the kohyawiz wizard")
             if path.is_dir():
                 raise UserError("is a folder: give a file name", where=str(path))
+        except UserError as exc:
+            result.update(error(str(exc)))
+            return
+        if path.exists() or path.is_symlink():
+            if not saved_preset(path):
+                result.update(error(f"{path} exists and is not a preset kohyawiz saved: the wizard never "
+                                    "replaces your files; give another name"))  # fmt: skip
+                return
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._save(path, text)
+                else:
+                    result.update(plain("Not saved: give another name, or save again to replace it."))
+
+            self.app.push_screen(ConfirmScreen(f"{path} holds a preset saved earlier. Replace it?", "Replace"),
+                                 answered)  # fmt: skip
+            return
+        self._save(path, text)
+
+    def _save(self, path: Path, text: str) -> None:
+        from kohyawiz.files import write_atomic
+
+        result = self.query_one("#preset-result", Static)
+        try:
             write_atomic(path, text)
         except (UserError, OSError) as exc:
             result.update(error(str(exc)))
