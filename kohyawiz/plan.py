@@ -480,14 +480,18 @@ def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Findi
         out.append(Finding("K-VRAM", "error", message))
     ram = vram.ram
     if ram is not None and not ram.fits and ram.machine_gb is not None:
-        out.append(Finding("K-RAM", "error", _ram_refusal(ram, vram.steps)))
+        # Only a machine the person named refuses the plan: the one read here may not be the one that
+        # trains (a plan exported to a rented GPU or a cluster, a container's view of /proc/meminfo).
+        severity = "error" if ram.source == "given" else "warn"
+        out.append(Finding("K-RAM", severity, _ram_refusal(ram, vram.steps)))
     return out
 
 
 def _ram_refusal(ram: Any, steps: list[str]) -> str:
     """One line: what needs the memory, against which machine, and what to do."""
     machine = (f"this machine's {ram.machine_gb:g} GB (read from /proc/meminfo; --ram GB plans for the machine "
-               "that trains)" if ram.source == "read" else f"the {ram.machine_gb:g} GB of RAM given")  # fmt: skip
+               "that trains, and refuses what does not fit it)" if ram.source == "read"
+               else f"the {ram.machine_gb:g} GB of RAM given")  # fmt: skip
     tried = [s for s in steps if "RAM" in s]
     if ram.phase == "loading":
         why = "loading reads the model files to the CPU at their stored dtype before they move to the GPU"

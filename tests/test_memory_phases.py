@@ -135,10 +135,14 @@ def test_K_RAM_reads_this_machine_when_not_given(tmp_path, monkeypatch):
 
     monkeypatch.delenv("KOHYAWIZ_RAM_GB", raising=False)
     monkeypatch.setattr(machine, "machine_ram_gb", lambda meminfo=None: 16.0)
-    with pytest.raises(UserError) as caught:
-        dit_plan(tmp_path, "flux", vram_gb=12)
-    assert "this machine's 16 GB (read from /proc/meminfo; --ram GB plans for the machine that trains)" in str(
-        caught.value)  # fmt: skip
+    # The machine read here may not be the one that trains: a warning that says how to plan for it,
+    # not a refusal (a plan exported to a cluster is made on a laptop).
+    plan = dit_plan(tmp_path, "flux", vram_gb=12)
+    (warning,) = [f for f in plan.findings if f.rule == "K-RAM"]
+    assert warning.level == "warn" and not plan.vram.ram.fits
+    assert "this machine's 16 GB (read from /proc/meminfo; --ram GB plans for the machine that trains" in warning.message
+    with pytest.raises(UserError, match="K-RAM:"):
+        dit_plan(tmp_path / "given", "flux", vram_gb=12, ram_gb=16)
     assert plan_json(plan_for(tmp_path / "sd"))["figures"]["vram"]["ram"]["source"] == "read"
 
 
