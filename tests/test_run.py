@@ -52,9 +52,11 @@ def test_summary_epochs_steps_and_saves_from_a_real_log(logs):
     assert saves[-1].endswith("simplelog.safetensors") and any(isinstance(e, logparse.ModelSaved) for e in events)
 
 
-@pytest.mark.parametrize(("name", "loss"), [("anima-lora-cpu.log", 2.35), ("flux-lora-cpu.log", 1.61)])
+@pytest.mark.parametrize(
+    ("name", "loss"), [("anima-lora-cpu.log", 2.35), ("flux-lora-cpu.log", 1.61), ("sd3-lora-cpu.log", 1.44)]
+)
 def test_dit_trainers_logs_parse(logs, name, loss):
-    """anima_ and flux_train_network.py's own output (bench/e2e_cpu.py --family): their loaders' bars
+    """anima_, flux_ and sd3_train_network.py's own output (bench/e2e_cpu.py --family): their loaders' bars
     are not steps, and a UserWarning that Python prints onto the unfinished tqdm line (Anima's)
     neither hides the step nor counts as fatal."""
     events = parse((logs / name).read_text())
