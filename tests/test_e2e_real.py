@@ -117,3 +117,19 @@ def test_killed_twice_and_resumed_ends_with_the_plans_steps(tmp_path, monkeypatc
     history = result.history
     assert history is not None and len(history.segments) == 3
     assert [(c.epoch, c.step) for c in history.checkpoints] == [(1, 4), (2, 8), (3, 12)]
+
+
+def test_a_run_with_validation_shows_a_validation_loss_per_checkpoint_and_picks_by_it(tmp_path, monkeypatch):
+    """Issue 22: K-VALIDATE (--validate on the harness's 4 images), killed and resumed as above."""
+    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
+    env = {"SD_SCRIPTS": os.environ["KOHYAWIZ_SD_SCRIPTS"], "SD_PYTHON": os.environ["KOHYAWIZ_SD_PYTHON"],
+           "MODEL_DIR": os.environ["KOHYAWIZ_E2E_MODEL"], "TOKENIZER_CACHE_DIR": os.environ["KOHYAWIZ_E2E_TOKENIZERS"],
+           "DATASET_DIR": os.environ.get("KOHYAWIZ_E2E_DATASET", "/work/sd/dataset")}  # fmt: skip
+    result = _resume_bench().kill_twice(tmp_path, env, validation=True)
+    assert result.plan.plan["figures"]["total_steps"] == result.launches[-1].outcome.final_step == 9
+    history = result.history
+    assert history is not None and len(history.checkpoints) == 3
+    losses = [c.validation_loss for c in history.checkpoints]
+    assert all(isinstance(loss, float) for loss in losses), losses
+    assert history.pick_loss == "validation" and history.pick is not None
+    assert history.pick.validation_loss == min(losses) and "by validation loss" in history.pick_reason
