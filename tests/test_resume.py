@@ -287,3 +287,15 @@ def test_a_state_cut_off_while_saving_is_not_resumed_from(tmp_path, home):
     segment = read_segment(sorted((home / "runs").iterdir())[-1])
     assert [(s.step, s.complete) for s in segment.states] == [(4, True), (8, False)]
     assert resume_point(plan).step == 4
+
+
+def test_a_first_state_cut_off_is_not_found_on_disk_either(tmp_path, home):
+    plan = make_plan(tmp_path, 4, 1, max_train_epochs="3", save_every_n_epochs="1")
+    train(
+        plan,
+        find_sd_scripts(str(FAKE), sys.executable),
+        env_extra={**simulate(tmp_path), "KOHYAWIZ_FAKE_KILL_IN_STATE": "1"},
+    )
+    assert (Path(plan.arg("output_dir")) / "tinyconcept-000001-state").is_dir()  # the folder is there, half written
+    with pytest.raises(UserError, match="cut off while being written"):
+        resume_point(plan)

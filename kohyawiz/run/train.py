@@ -21,7 +21,7 @@ from kohyawiz.loss import detect_loss_shift
 from kohyawiz.run import logparse
 from kohyawiz.run.gpu import detect_gpus
 from kohyawiz.run.history import TENSORBOARD_DIR
-from kohyawiz.run.ledger import ResumePoint, newest_state, state_path, write_start
+from kohyawiz.run.ledger import ResumePoint, newest_state, segments_for, state_path, write_start
 from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.peaks import Peaks, PeakSampler, learn_ratio, memory_record, write_memory_record
 from kohyawiz.run.process import StopRequest, capture, run_streaming
@@ -396,6 +396,12 @@ def resume_point(plan: PlanFolder) -> ResumePoint:
             raise UserError(f"the run already trained all {total} steps (state {point.state.name}): nothing to resume")
         return point
     output = output_dir(plan)
+    if any(segment.states for segment in segments_for(plan.folder)):
+        raise UserError(
+            "the only states this plan's runs saved were cut off while being written, or are gone: "
+            "train it again from the start (`kohyawiz train DIR`)",
+            where=str(output),
+        )
     per_epoch = plan.plan.get("figures", {}).get("steps_per_epoch")
     found = []
     for folder in (p for p in output.glob("*-state") if p.is_dir()):
