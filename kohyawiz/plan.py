@@ -482,8 +482,7 @@ def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Findi
     if ram is not None and not ram.fits and ram.machine_gb is not None:
         # Only a machine the person named refuses the plan: the one read here may not be the one that
         # trains (a plan exported to a rented GPU or a cluster, a container's view of /proc/meminfo).
-        severity = "error" if ram.source == "given" else "warn"
-        out.append(Finding("K-RAM", severity, _ram_refusal(ram, vram.steps)))
+        out.append(Finding("K-RAM", "error" if ram.source == "given" else "warn", _ram_refusal(ram, vram.steps)))
     return out
 
 
