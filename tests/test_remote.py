@@ -158,6 +158,8 @@ def test_sbatch_script_content(tmp_path):
     assert shlex.quote(str(sd.python)) in inner and "--num_processes 16 --num_machines 2" in inner
     assert "--console_log_simple" in inner and "exit_status" in text
     assert subprocess.run(["bash", "-n"], input=text, text=True).returncode == 0
+    capped = sbatch_script(folder, sd, SlurmOptions(max_cpus=12))  # a node of 12 CPUs cannot take 16
+    assert "#SBATCH --cpus-per-task=12" in capped.splitlines()
     with pytest.raises(UserError, match="re-plan with --nodes 3"):
         sbatch_script(folder, sd, SlurmOptions(nodes=3))
     with pytest.raises(UserError, match="--time"):

@@ -22,16 +22,19 @@ def run_remote_export(args: argparse.Namespace) -> int:
 def _slurm(folder: PlanFolder, args: argparse.Namespace) -> int:
     from kohyawiz.run.locate import find_sd_scripts
     from kohyawiz.run.records import runs_home
-    from kohyawiz.run.slurm import SlurmOptions, cluster_gpus, node_local_paths, sbatch_script
+    from kohyawiz.run.slurm import SlurmOptions, cluster, node_local_paths, sbatch_script
     from kohyawiz.run.train import preflight
 
     sd = find_sd_scripts(args.sd_scripts, args.python)
-    gpus_per_node = args.gpus_per_node
-    if gpus_per_node is None and cluster_gpus() is False:
+    gpus_per_node, found = args.gpus_per_node, cluster()
+    if found is None:
+        print("note: no Slurm answered here (sinfo), so the script asks for the plan's GPUs on each node; "
+              "--gpus-per-node 0 asks for none")  # fmt: skip
+    elif gpus_per_node is None and not found.gpus:
         gpus_per_node = 0
         print("note: this cluster's nodes list no GPUs (sinfo's GRES), so the script asks for none; "
               "pass --gpus-per-node N to ask anyway")  # fmt: skip
-    options = SlurmOptions(args.partition, gpus_per_node, args.nodes, args.time)
+    options = SlurmOptions(args.partition, gpus_per_node, args.nodes, args.time, found.cpus if found else None)
     text = sbatch_script(folder, sd, options)
     checked = preflight(folder, sd, here=False)  # the nodes run this checkout in this environment: ask it now
     for warning in checked.warnings:

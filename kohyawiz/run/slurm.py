@@ -40,6 +40,8 @@ class SlurmOptions:
     """GPUs to ask for on each node (default: the plan's --gpus; 0 asks for none, e.g. a CPU test)."""
     nodes: int | None = None
     time: str | None = None
+    max_cpus: int | None = None
+    """The most CPUs a node of the cluster has (sinfo), when known."""
     runs: Path | None = None
     """Where the script makes its run record (default: this machine's kohyawiz home)."""
 
@@ -70,15 +72,26 @@ def _cpus(folder: PlanFolder) -> int:
     return max(1, gpus * (int(threads) if threads.isdigit() else 1))
 
 
-def cluster_gpus() -> bool | None:
-    """Whether the Slurm this machine reaches lists GPUs as a generic resource (`sinfo`'s GRES):
-    None when no Slurm answers. Without them `--gpus-per-node` makes sbatch refuse the job."""
+@dataclass(frozen=True)
+class Cluster:
+    """What the Slurm this machine reaches says about its nodes (`sinfo`)."""
+
+    gpus: bool
+    """GPUs are a generic resource there: without them `--gpus-per-node` makes sbatch refuse the job."""
+    cpus: int
+    """The most CPUs a node has: a larger --cpus-per-task could never be scheduled."""
+
+
+def cluster() -> Cluster | None:
+    """None when no Slurm answers here (the script is then written for the plan's own numbers)."""
     if shutil.which("sinfo") is None:
         return None
-    code, out = capture(["sinfo", "--noheader", "--format=%G"], timeout_s=20)
-    if code != 0:
+    code, out = capture(["sinfo", "--noheader", "--format=%G|%c"], timeout_s=20)
+    rows = [line.split("|") for line in out.splitlines() if "|" in line]
+    if code != 0 or not rows:
         return None
-    return "gpu" in out
+    cpus = [int(c.strip().rstrip("+")) for _, c in rows if c.strip().rstrip("+").isdigit()]
+    return Cluster(any("gpu" in g for g, _ in rows), max(cpus, default=1))
 
 
 def node_local_paths(folder: PlanFolder) -> list[str]:
@@ -116,7 +129,7 @@ def sbatch_script(folder: PlanFolder, sd: SdScripts, options: SlurmOptions) -> s
         f"#SBATCH --job-name=kohyawiz-{name}",
         f"#SBATCH --nodes={machines}",
         "#SBATCH --ntasks-per-node=1",
-        f"#SBATCH --cpus-per-task={_cpus(folder)}",
+        f"#SBATCH --cpus-per-task={min(_cpus(folder), options.max_cpus or _cpus(folder))}",
         f"#SBATCH --output={runs}/slurm-%j.out",
     ]
     if gpus_per_node:
