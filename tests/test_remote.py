@@ -413,4 +413,5 @@ def test_a_cancelled_slurm_job_ends_its_watch(tmp_path):
     record = next(runs.glob(f"*-slurm-{job}"))
     outcome = json.loads((record / "outcome.json").read_text())
     assert watch.returncode == 1 and outcome["status"] == "interrupted", out + err
+    assert f"slurm-{job}.out" in out and (runs / f"slurm-{job}.out").is_file()
     assert int((record / "exit_status").read_text()) != 0

@@ -107,4 +107,7 @@ def run_watch(args: argparse.Namespace) -> int:
             print(f"Following {folder / 'train.log'}", file=sys.stderr)
             outcome = follow(folder, view.show, timeout_s=args.timeout)
     print("\n".join(show_lines(read_history(folder), None, None)))
+    job = folder.name.rpartition("-slurm-")[2] if "-slurm-" in folder.name else None
+    if job and outcome.status != "completed":  # the batch script's own errors (srun, cp) are kept by Slurm
+        print(f"  Slurm's own output: {folder.parent / f'slurm-{job}.out'}")
     return 0 if outcome.status == "completed" else 1
