@@ -25,6 +25,8 @@ from typing import Any
 
 GIB = 1024**3
 REPO = Path(__file__).resolve().parent.parent
+# A smoke run without a GPU (tests/test_memory.py): the same code on the CPU, at the size given.
+DEVICE = os.environ.get("KOHYAWIZ_PROBE_DEVICE", "cuda")
 
 
 def _optimizer(name: str, params: list[Any]) -> Any:
@@ -51,28 +53,29 @@ def training(spec: dict[str, Any]) -> None:
     family, dtype = spec["family"], torch.float16 if spec.get("mixed_precision") == "fp16" else torch.bfloat16
     with torch.device("meta"):
         model = facts.build(family)
-    model = model.to_empty(device="cuda").to(dtype)
+    model = model.to_empty(device=DEVICE).to(dtype)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.02)
+        for b in model.buffers():
+            if b.is_floating_point():
+                b.zero_()
     facts._restore_buffers(family, model)
     model.requires_grad_(False)
     if hasattr(model, "set_use_sdpa"):
         model.set_use_sdpa(True)
     facts.LORA_DIM = int(spec.get("network_dim") or 16)
     facts.apply_lora(family, model)
-    model._kohyawiz_network.to("cuda")
+    model._kohyawiz_network.to(DEVICE)
     if spec.get("gradient_checkpointing"):
         facts.enable_checkpointing(model)
     model.train()
     params = [p for p in model._kohyawiz_network.parameters() if p.requires_grad]
     optimizer = _optimizer(str(spec.get("optimizer_type") or "AdamW"), params)
     for _step in range(3):
-        with torch.device("cuda"):
+        with torch.device(DEVICE):
             call, _x = facts.inputs(family, int(spec["size"]), dtype)
-        if spec.get("batch", 1) > 1:
-            pass  # batch >1 is left to the planned runs on sd-scripts itself
-        with torch.autocast("cuda", dtype=dtype):
+        with torch.autocast(DEVICE, dtype=dtype):
             out = call(model)
         out.float().pow(2).mean().backward()
         optimizer.step()
@@ -87,11 +90,11 @@ def text_encoder_caching(spec: dict[str, Any]) -> None:
                       feed_forward_proj="gated-gelu", is_encoder_decoder=False)  # fmt: skip
     with torch.device("meta"):
         model = T5EncoderModel(config)
-    model = model.to_empty(device="cuda").to(torch.bfloat16)
+    model = model.to_empty(device=DEVICE).to(torch.bfloat16)
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.02)
-        tokens = torch.randint(0, 32000, (1, 512), device="cuda")
+        tokens = torch.randint(0, 32000, (1, 512), device=DEVICE)
         model(input_ids=tokens)
 
 
@@ -102,11 +105,11 @@ def latent_caching(spec: dict[str, Any]) -> None:
     channels = 4 if spec["family"] in ("sd1", "sd2", "sdxl") else 16
     vae = AutoencoderKL(latent_channels=channels, block_out_channels=(128, 256, 512, 512),
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        layers_per_block=2).to("cuda")  # fmt: skip
+                        layers_per_block=2).to(DEVICE)  # fmt: skip
     dtype = torch.float32 if spec.get("no_half_vae") or spec["family"] in ("sd1", "sd2", "sdxl") else torch.bfloat16
     vae = vae.to(dtype)
     with torch.no_grad():
-        image = torch.randn(1, 3, int(spec["size"]), int(spec["size"]), device="cuda", dtype=dtype)
+        image = torch.randn(1, 3, int(spec["size"]), int(spec["size"]), device=DEVICE, dtype=dtype)
         vae.encode(image)
 
 
@@ -120,14 +123,17 @@ def main() -> int:
     root = Path(os.environ.get("SD_SCRIPTS", "/work/sd/sd-scripts")).resolve()
     sys.path.insert(0, str(root))
     os.chdir(root)
-    torch.cuda.reset_peak_memory_stats()
     start = time.monotonic()
     result: dict[str, Any] = {"phase": spec["phase"]}
     try:
+        gpu = DEVICE == "cuda"
+        if gpu:
+            torch.cuda.reset_peak_memory_stats()
         PHASES[spec["phase"]](spec)
-        torch.cuda.synchronize()
-        result["allocated_gb"] = round(torch.cuda.max_memory_allocated() / GIB, 3)
-        result["reserved_gb"] = round(torch.cuda.max_memory_reserved() / GIB, 3)
+        if gpu:
+            torch.cuda.synchronize()
+            result["allocated_gb"] = round(torch.cuda.max_memory_allocated() / GIB, 3)
+            result["reserved_gb"] = round(torch.cuda.max_memory_reserved() / GIB, 3)
     except Exception as exc:  # the row says what failed; the matrix goes on
         result["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
     result["seconds"] = round(time.monotonic() - start, 1)
