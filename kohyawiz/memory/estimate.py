@@ -237,9 +237,9 @@ def estimate_vram(
         estimate = replace(estimate, encoder_bytes=stored)
     else:
         estimate = _estimate_sd(value, family, network, budget_gb, lokr_size, machine)
-    if machine.correction:
-        peak = round(estimate.estimate_gb * machine.correction, 2)
-        estimate = replace(estimate, estimate_gb=peak, correction=machine.correction,
+    if machine.correction:  # every phase, as the measured runs' peaks were
+        phases = {k: round(v * machine.correction, 2) for k, v in estimate.phases.items()}
+        estimate = replace(estimate, estimate_gb=max(phases.values()), phases=phases, correction=machine.correction,
                            correction_from=machine.correction_from)  # fmt: skip
     return estimate
 
