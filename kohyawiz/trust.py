@@ -171,7 +171,7 @@ def shareable(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], list[Refusa
 
 # The ledger of values this person's own plans held.
 LEDGER_NAME = "named.json"
-LEDGER_LIMIT = 200_000
+LEDGER_LIMIT = 50_000
 """Entries kept; the oldest go first."""
 
 

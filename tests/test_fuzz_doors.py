@@ -84,6 +84,20 @@ def _deadline(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def _home(folder: Path) -> Iterator[None]:
+    """Another person's kohyawiz home for a block (nothing in it was named by them)."""
+    old = os.environ.get("KOHYAWIZ_HOME")
+    os.environ["KOHYAWIZ_HOME"] = str(folder)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("KOHYAWIZ_HOME", None)
+        else:
+            os.environ["KOHYAWIZ_HOME"] = old
+
+
 def run(*argv: str) -> tuple[int, str, str]:
     """One command through `main`: exit code, stdout, stderr; it must be success or one line."""
     out, err = io.StringIO(), io.StringIO()
@@ -264,10 +278,7 @@ def test_fuzz_plan_folder_doors(scratch, plan_folder, config, plan_changes, data
     if dataset is not None:
         write(folder / "dataset.toml", (folder / "dataset.toml").read_text() + "\n[[datasets]]\n[[datasets.subsets]]\n"
               + toml_table(None, dataset))  # fmt: skip
-    stranger = scratch / "stranger-home"
-    old_home = os.environ.get("KOHYAWIZ_HOME")
-    os.environ["KOHYAWIZ_HOME"] = str(stranger)  # nothing of this folder was named by this person
-    try:
+    with _home(scratch / "stranger-home"):  # nothing of this folder was named by this person
         code, out, _ = run("train", str(folder), "--dry-run", "--sd-scripts", str(FAKE_SD))
         sent = {k for k, v in config.items() if k in SENSITIVE and v not in (None, False, "", [], 0)}
         if code == 0 and sent:
@@ -284,11 +295,6 @@ def test_fuzz_plan_folder_doors(scratch, plan_folder, config, plan_changes, data
         run("diff", str(folder), str(plan_folder))
         run("check", str(folder / "config.toml"))
         run("check", str(folder / "dataset.toml"))
-    finally:
-        if old_home is None:
-            os.environ.pop("KOHYAWIZ_HOME", None)
-        else:
-            os.environ["KOHYAWIZ_HOME"] = old_home
 
 
 NAMES = st.sampled_from(["10_x", "1_a, b", "0_x", "-1_x", "99999999999999999999_x", "x", "_x", "1_", "1_\x1b[31m",
@@ -379,15 +385,8 @@ def test_fuzz_record_doors(scratch, queue, outcome, events):
     write(home / "queue.json", json.dumps(queue, allow_nan=True))
     write(record / "outcome.json", json.dumps(outcome, allow_nan=True))
     write(record / "events.jsonl", "\n".join(json.dumps(e, allow_nan=True) for e in events))
-    old_home = os.environ.get("KOHYAWIZ_HOME")
-    os.environ["KOHYAWIZ_HOME"] = str(home)
-    try:
+    with _home(home):
         run("runs")
         run("runs", "show", "x")
         run("runs", "show", "x", "--json")
         run("queue", "list")
-    finally:
-        if old_home is None:
-            os.environ.pop("KOHYAWIZ_HOME", None)
-        else:
-            os.environ["KOHYAWIZ_HOME"] = old_home
