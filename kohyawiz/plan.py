@@ -67,6 +67,8 @@ def coerce_override(interface: Interface, script: str, key: str, raw: Any, where
             raise UserError(f"{key}: {item} is not a number a config file can hold", where=where)
     if (out_of_range := range_problem(key, value)) is not None:
         raise UserError(f"C-RANGE: {where}: {out_of_range}")
+    if key == "caption_extension" and isinstance(value, str) and (not value.strip() or any(c in value for c in "/\\*?[")):
+        raise UserError(f"caption_extension {value!r} must be a suffix such as .txt: no folders, no wildcards", where=where)
     if key == "output_name" and isinstance(value, str) and not _plain_file_name(value):
         raise UserError(f"output_name {value!r} must be a plain file name: no folders, no '..'", where=where)
     if fact.type == "float" and isinstance(value, int) and not isinstance(value, bool):

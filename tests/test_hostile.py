@@ -605,3 +605,18 @@ def test_import_and_export_never_write_over_the_persons_files(tmp_path):
     gui.write_text("{}")
     one_line(kohyawiz("export", str(out), "--kohya-gui", str(gui)))
     assert gui.read_text() == "{}"
+
+
+@pytest.mark.parametrize("extension", ["txt", "/../../etc/passwd", "", "*"])
+def test_caption_extensions_as_sd_scripts_reads_them(tmp_path, extension):
+    train = tmp_path / "train"
+    make_folder(train, "10_x", [(512, 512)] * 3, "x, tag")
+    run = kohyawiz(*PLAN_ARGS[:-2], "--dataset", str(train), "--set", f"caption_extension={extension}", "--force",
+                   "--out", str(tmp_path / "p"))  # fmt: skip
+    assert "Traceback" not in run.stderr and "kohyawiz bug" not in run.stderr, run.stderr
+    if extension == "txt":
+        assert run.returncode == 0 and "has no dot" in run.stdout
+    else:
+        one_line(run)
+    for door in (["check", str(train), "--caption-extension", "/x"], ["tags", str(train), "--caption-extension", "/x"]):
+        one_line(kohyawiz(*door))

@@ -13,7 +13,7 @@ from pathlib import Path
 from kohyawiz.dataset.counts import count_findings
 from kohyawiz.dataset.images import truncation
 from kohyawiz.dataset.options import CheckOptions as CheckOptions  # re-export: where callers import it from
-from kohyawiz.dataset.scan import DatasetScan, ScannedConcept
+from kohyawiz.dataset.scan import DatasetScan, ScannedConcept, caption_for
 from kohyawiz.dataset.tags import implied_pairs, looks_like_sentences, normalise, split_tags
 from kohyawiz.dataset.tokens import count_tokens
 from kohyawiz.decisions import Finding
@@ -251,6 +251,10 @@ def _check_captions(concept: ScannedConcept, options: CheckOptions, multi: bool)
     counts: list[int] = []
     sentence_like = 0
     image_stems = {p.stem for p in concept.images}
+    if not options.caption_extension.startswith("."):
+        out.append(Finding("D-CAPTION", "warn", f"caption_extension {options.caption_extension!r} has no dot: sd-scripts "
+                           f"adds it to the name as it is (img{options.caption_extension}); write "
+                           f"'.{options.caption_extension}' if you mean a file extension", str(concept.folder)))  # fmt: skip
     files = _file_names(concept.folder)  # one listing of the folder, sorted, for every caption question
     for other in CAPTION_EXTENSIONS:
         if other == options.caption_extension:
@@ -270,7 +274,7 @@ def _check_captions(concept: ScannedConcept, options: CheckOptions, multi: bool)
         if name[: -len(options.caption_extension)] not in image_stems:
             out.append(Finding("D-CAPTION", "info", "caption without an image", str(concept.folder / name)))
     for image in concept.images:
-        caption = image.with_suffix(options.caption_extension)
+        caption = caption_for(image, options.caption_extension)
         if caption.name not in captions:
             out.append(
                 Finding("D-CAPTION", "warn", "no caption: sd-scripts will use the folder's tags alone", str(image))
@@ -352,7 +356,7 @@ def _check_captions(concept: ScannedConcept, options: CheckOptions, multi: bool)
 
 def _first_caption_tags(concept: ScannedConcept, options: CheckOptions) -> list[str]:
     for image in concept.images:
-        text, _ = _read_caption(image.with_suffix(options.caption_extension))
+        text, _ = _read_caption(caption_for(image, options.caption_extension))
         if text:
             return split_tags(text)
     return []

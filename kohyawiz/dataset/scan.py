@@ -58,6 +58,14 @@ def parse_folder_name(name: str) -> tuple[int, str] | None:
     return repeats, rest
 
 
+def caption_for(image: Path, extension: str) -> Path:
+    """The caption sd-scripts reads for an image: its name without the suffix, then the caption
+    extension as written (sd-scripts adds it as text, so `txt` without a dot means `atxt`)."""
+    if any(c in extension for c in "/\\\x00"):
+        raise UserError(f"caption extension {extension!r} must be a suffix such as .txt: no folders")
+    return image.with_name(image.stem + extension)
+
+
 def is_sd_image(path: Path, extensions: tuple[str, ...]) -> bool:
     """sd-scripts globs `*<ext>` per extension: case-sensitive, hidden files excluded."""
     return not path.name.startswith(".") and any(path.name.endswith(ext) for ext in extensions)

@@ -114,7 +114,7 @@ def caption_fixes(
     """(caption file, old text, new text) for every caption the tag rules would change. Captions
     (or images) that are links leading out of their folder are neither read nor fixed: they are
     added to `skipped`."""
-    from kohyawiz.dataset.scan import scan_training_dir
+    from kohyawiz.dataset.scan import caption_for, scan_training_dir
     from kohyawiz.door import CAPTION_LIMIT, link_out, read_text
     from kohyawiz.facts import resolve_version
 
@@ -125,7 +125,7 @@ def caption_fixes(
     for concept in scan.concepts:
         wanted = triggers or [t.strip() for t in concept.name.split(",") if t.strip()]
         for image in concept.images:
-            caption = image.with_suffix(caption_extension)
+            caption = caption_for(image, caption_extension)
             if link_out(caption, concept.folder) is not None or image in concept.links_out:
                 skipped.append(caption)  # never read through, never written through
                 continue
