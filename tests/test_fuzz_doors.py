@@ -327,8 +327,11 @@ def _content(path: Path, kind: str, secret: Path) -> None:
 
 
 @FUZZ
-@given(layout=st.lists(st.tuples(NAMES, FILES, CONTENTS), min_size=1, max_size=6))
-def test_fuzz_dataset_doors(scratch, layout):
+@given(layout=st.lists(st.tuples(NAMES, FILES, CONTENTS), min_size=1, max_size=6),
+       setting=st.tuples(st.sampled_from(["caption_extension", "resolution", "min_bucket_reso", "keep_tokens",
+                                          "max_train_epochs", "train_batch_size", "enable_bucket"]),
+                         HOSTILE_TEXT | st.sampled_from(["txt", ".caption", "_x.txt", "1024,512"])))  # fmt: skip
+def test_fuzz_dataset_doors(scratch, layout, setting):
     root = _fresh(scratch, "dataset")
     secret = scratch / "secret.txt"
     secret.write_text("SECRET-BEHIND-A-LINK\n")
@@ -341,9 +344,13 @@ def test_fuzz_dataset_doors(scratch, layout):
         if not (path.exists() or path.is_symlink()):
             _content(path, kind, secret)
     outputs = []
+    if any(ord(c) >= 0xD800 and ord(c) < 0xE000 for c in setting[1]):
+        setting = (setting[0], "x")  # a command line cannot hold a lone surrogate
     for argv in (("check", str(train)), ("check", str(train), "--json"), ("tags", str(train)),
                  ("tags", str(train), "--write"),
-                 ("plan", *PLAN[1:-2], "--dataset", str(train), "--out", str(root / "plan"))):  # fmt: skip
+                 ("plan", *PLAN[1:-2], "--dataset", str(train), "--out", str(root / "plan")),
+                 ("plan", *PLAN[1:-2], "--dataset", str(train), "--force", "--set", "=".join(setting),
+                  "--out", str(root / "plan2"))):  # fmt: skip
         _, out, err = run(*argv)
         outputs.append(out + err)
     first = train / layout[0][0]
