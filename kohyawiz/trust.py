@@ -94,10 +94,28 @@ def leads_out(text: str) -> bool:
 
 
 def _inside(text: str, folders: Iterable[Path]) -> bool:
+    """Whether a path lies inside one of `folders`, as written and where its links lead: a plan
+    folder someone copied may hold `output -> /home/you/.ssh`, and sd-scripts writes through it."""
     path = Path(text.strip()).expanduser()
     if not path.is_absolute() or ".." in path.parts:
         return False
-    return any(path == folder or folder in path.parents for folder in folders)
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    for folder in folders:
+        try:
+            root = folder.resolve()
+        except (OSError, RuntimeError, ValueError):
+            continue
+        if (path == folder or folder in path.parents) and (real == root or root in real.parents):
+            return True
+    return False
+
+
+def _inside_as_written(text: str, folders: Iterable[Path]) -> list[bool]:
+    path = Path(text.strip()).expanduser()
+    return [path.is_absolute() and (path == f or f in path.parents) and ".." not in path.parts for f in folders]
 
 
 def foreign_refusals(
@@ -138,6 +156,8 @@ def _path_problem(key: str, value: Any, folders: list[Path]) -> str | None:
         bad = [t for t in texts_in(value) if leads_out(t) and not _inside(t, folders)]
     if not bad:
         return None
+    if any(_inside_as_written(bad[0], folders)):
+        return f"names a path that leads out through a link ({bad[0][:120]!r})"
     return f"names a path that leads out ({bad[0][:120]!r})" if folders or not PATH_KEY.search(key) else (
         f"is a machine path ({bad[0][:120]!r})"
     )

@@ -620,3 +620,53 @@ def test_caption_extensions_as_sd_scripts_reads_them(tmp_path, extension):
         one_line(run)
     for door in (["check", str(train), "--caption-extension", "/x"], ["tags", str(train), "--caption-extension", "/x"]):
         one_line(kohyawiz(*door))
+
+
+def test_train_refuses_links_out_inside_a_copied_plan_folder(tmp_path):
+    """Found in review 2: paths were checked as written, so a copied plan folder whose `output` or
+    image folder is a link out, or whose caption links to a secret, passed `train`."""
+    out = tmp_path / "mine"
+    make_folder(tmp_path / "train", "10_x", [(512, 512)] * 8, "x, tag")
+    assert kohyawiz(*PLAN_ARGS[:-2], "--dataset", str(tmp_path / "train"), "--out", str(out)).returncode == 0
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "id_rsa").write_text("SECRET-KEY-MATERIAL\n")
+    dry = ["--dry-run", "--sd-scripts", str(Path(__file__).parent / "fake_sd")]
+    stranger = _home_env(tmp_path / "stranger-home")
+
+    def train(folder: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kohyawiz", "train", str(folder), *dry], capture_output=True,
+                              text=True, env=stranger, timeout=60)  # fmt: skip
+
+    shared = tmp_path / "shared"
+    shutil.copytree(out, shared)
+    shutil.copytree(tmp_path / "train", shared / "ds")
+    dataset = shared / "dataset.toml"
+    dataset.write_text(dataset.read_text().replace(str(tmp_path / "train"), str(shared / "ds")))
+    assert "refused" not in train(shared).stderr  # everything inside the folder, no link
+    (shared / "output").symlink_to(secret)
+    linked = train(shared)
+    one_line(linked)
+    assert "output_dir" in linked.stderr and "through a link" in linked.stderr
+    (shared / "output").unlink()
+    caption = shared / "ds" / "10_x" / "img000.txt"
+    caption.unlink()
+    caption.symlink_to(secret / "id_rsa")
+    read_through = train(shared)
+    one_line(read_through)
+    assert "img000.txt is a link that leads out" in read_through.stderr and "SECRET" not in read_through.stderr
+
+
+def test_tags_write_never_replaces_a_folder_or_pipe_where_a_caption_goes(tmp_path):
+    """Found in review 2: a folder named img001.txt ended `tags --write` in a kohyawiz bug report,
+    and a FIFO caption was replaced by a regular file."""
+    folder = make_folder(tmp_path / "train", "10_x", [(512, 512)] * 3, "tag")
+    (folder / "img001.txt").unlink()
+    (folder / "img001.txt").mkdir()
+    (folder / "img002.txt").unlink()
+    os.mkfifo(folder / "img002.txt")
+    run = kohyawiz("tags", str(tmp_path / "train"), "--write", timeout=20)
+    assert run.returncode == 0, run.stderr
+    assert "not a caption file" in run.stdout and "1 captions written" in run.stdout
+    assert (folder / "img001.txt").is_dir() and stat.S_ISFIFO(os.lstat(folder / "img002.txt").st_mode)
+    assert (folder / "img000.txt").read_text() == "x, tag\n"

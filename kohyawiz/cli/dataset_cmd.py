@@ -43,6 +43,7 @@ def run_prepare(args: argparse.Namespace) -> int:
 
 def run_tags(args: argparse.Namespace) -> int:
     from kohyawiz.dataset.tags import BUILTIN_IMPLICATIONS, caption_fixes, load_implications, write_caption_fixes
+    from kohyawiz.door import present
 
     table = {k: set(v) for k, v in BUILTIN_IMPLICATIONS.items()}
     if args.implications:
@@ -50,8 +51,12 @@ def run_tags(args: argparse.Namespace) -> int:
             table.setdefault(tag, set()).update(implied)
     skipped: list[Path] = []
     fixes = caption_fixes(Path(args.dir), table, args.caption_extension, args.trigger, skipped)
-    for link in skipped:
-        print(f"skipped {link}: it or its image is a link that leads out of its folder; kohyawiz neither reads nor writes through it")
+    for path in skipped:
+        if present(path) and not path.is_symlink() and not path.is_file():
+            why = "it is a folder, pipe or device, not a caption file; kohyawiz does not replace it"
+        else:
+            why = "it or its image is a link that leads out of its folder; kohyawiz neither reads nor writes through it"
+        print(f"skipped {path}: {why}")
     for caption, old, new in fixes:
         print(f"{caption}\n  - {old.strip()}\n  + {new}")
     if not fixes:

@@ -115,7 +115,7 @@ def caption_fixes(
     (or images) that are links leading out of their folder are neither read nor fixed: they are
     added to `skipped`."""
     from kohyawiz.dataset.scan import caption_for, scan_training_dir
-    from kohyawiz.door import CAPTION_LIMIT, link_out, read_text
+    from kohyawiz.door import CAPTION_LIMIT, link_out, present, read_text
     from kohyawiz.facts import resolve_version
 
     skipped = [] if skipped is None else skipped
@@ -129,10 +129,16 @@ def caption_fixes(
             if link_out(caption, concept.folder) is not None or image in concept.links_out:
                 skipped.append(caption)  # never read through, never written through
                 continue
-            try:
-                old = read_text(caption, "caption", CAPTION_LIMIT) if caption.is_file() else ""
-            except UserError:
-                continue  # the doctor reports it; a fix would lose text
+            if caption.is_file():
+                try:
+                    old = read_text(caption, "caption", CAPTION_LIMIT)
+                except UserError:
+                    continue  # the doctor reports it; a fix would lose text
+            elif present(caption):
+                skipped.append(caption)  # a folder or pipe where the caption goes is not replaced
+                continue
+            else:
+                old = ""
             new = ", ".join(fix_caption(split_tags(old), wanted, implications))
             if new != old.strip():
                 fixes.append((caption, old, new))

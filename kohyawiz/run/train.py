@@ -134,7 +134,25 @@ class PlanFolder:
             values = {str(k): here(v) for k, v in table.items()}
             found = foreign_refusals(values, inside=[self.folder], trust_named=True, scope=self.folder, prefix=prefix)
             refused += [r.line() for r in found if r.line() not in refused]
-        return refused
+        return refused + self.links_out()
+
+    def links_out(self) -> list[str]:
+        """Images and captions in the plan's image folders that are links leading out of them:
+        sd-scripts would read through them (a caption `a.txt -> ~/.ssh/id_rsa` ends up in the
+        LoRA's tag metadata), so they are refused like a path out."""
+        from kohyawiz.door import link_out
+
+        found: list[str] = []
+        for folder in self.image_dirs():
+            try:
+                entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            except (OSError, ValueError):
+                continue  # a missing folder is named by the preflight
+            for entry in entries:
+                target = link_out(Path(entry.path), folder)
+                if target is not None:
+                    found.append(f"{entry.path} is a link that leads out of its image folder (to {target})")
+        return found
 
     def check_trust(self) -> None:
         """Refuse, in one line saying what, a plan folder that carries what only this person's own
