@@ -39,6 +39,10 @@ PATH_KEY = re.compile(
     r"ae|byt5|clip_g|clip_l|gemma2|qwen3|t5xxl|text_encoder|image_dir|lycoris_preset)$"
 )
 """sd-scripts arguments (and dataset-config keys) whose value is a file or folder it reads or writes."""
+OWN_NETWORK_MODULE = re.compile(r"^(networks\.[A-Za-z_]\w*|lycoris\.kohya)$")
+"""The network modules a shared file may name: sd-scripts' own `networks/` and LyCORIS' entry."""
+CODE_KEYS = frozenset({"optimizer_type", "lr_scheduler_type", "dataset_class"})
+"""Arguments whose dotted value (`package.module.Class`) sd-scripts imports and calls."""
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$(?<!\.safetensors)(?<!\.ckpt)")
 _ABSOLUTE = re.compile(r"^(/|~|\$|%|[A-Za-z]:|\\\\|file:)", re.IGNORECASE)
 
@@ -64,6 +68,18 @@ def sends_elsewhere(key: str, value: Any) -> str | None:
         if key == "log_with" and str(value).strip().lower() in LOCAL_LOGGING:
             return None
         return "is remote logging (the run's data would go to a tracker)"
+    return None
+
+
+def loads_code(key: str, value: Any) -> str | None:
+    """Why a setting would make sd-scripts import Python code a shared file chose, or None:
+    `network_module` and a dotted `optimizer_type`, `lr_scheduler_type` or `dataset_class` are
+    imported by name from sd-scripts' environment (train_network.py, library/train_util.py)."""
+    text = str(value).strip()
+    if key == "network_module" and not OWN_NETWORK_MODULE.match(text):
+        return f"names a Python module for sd-scripts to import ({text[:80]!r}), not one of its own networks"
+    if key in CODE_KEYS and "." in text:
+        return f"names Python code for sd-scripts to import ({text[:80]!r})"
     return None
 
 
@@ -136,7 +152,7 @@ def foreign_refusals(
     for key, value in values.items():
         if value in (None, False, "", []):
             continue
-        why = sends_elsewhere(key, value)
+        why = sends_elsewhere(key, value) or loads_code(key, value)
         if why is None:
             why = _path_problem(key, value, folders)
         if why is not None and named and _digest(key, value, scope if sends_elsewhere(key, value) else None) in named:
@@ -165,7 +181,8 @@ def _path_problem(key: str, value: Any, folders: list[Path]) -> str | None:
 
 def sensitive(key: str, value: Any) -> bool:
     """Whether a value is one the boundary looks at: it sends something out or names a path."""
-    return bool(sends_elsewhere(key, value) or PATH_KEY.search(key) or any(leads_out(t) for t in texts_in(value)))
+    return bool(sends_elsewhere(key, value) or loads_code(key, value) or PATH_KEY.search(key)
+                or any(leads_out(t) for t in texts_in(value)))
 
 
 def refuse_foreign(values: Mapping[str, Any], where: str, *, what: str, fix: str, **options: Any) -> None:

@@ -670,3 +670,24 @@ def test_tags_write_never_replaces_a_folder_or_pipe_where_a_caption_goes(tmp_pat
     assert "not a caption file" in run.stdout and "1 captions written" in run.stdout
     assert (folder / "img001.txt").is_dir() and stat.S_ISFIFO(os.lstat(folder / "img002.txt").st_mode)
     assert (folder / "img000.txt").read_text() == "x, tag\n"
+
+
+@pytest.mark.parametrize("key,value", [("network_module", "antigravity"), ("optimizer_type", "os.system"),
+                                       ("lr_scheduler_type", "subprocess.Popen"), ("dataset_class", "os.path")])  # fmt: skip
+def test_shared_files_never_choose_code_for_sd_scripts_to_import(tmp_path, key, value):
+    """Found in review 2: sd-scripts imports network_module and a dotted optimizer_type,
+    lr_scheduler_type or dataset_class by name, and a shared preset, import or plan folder chose them."""
+    from kohyawiz.presets import load_preset
+    from kohyawiz.trust import foreign_refusals
+
+    preset = tmp_path / "shared.toml"
+    preset.write_text(f'schema_version = 1\n[answers]\nsubject = "style"\n[answers.overrides]\n{key} = "{value}"\n')
+    with pytest.raises(UserError, match="import"):
+        load_preset(str(preset))
+    assert not foreign_refusals({"network_module": "networks.lora_flux", "optimizer_type": "AdamW8bit"})
+    out = tmp_path / "mine"
+    assert kohyawiz(*PLAN_ARGS, "--set", f"{key}={value}", "--out", str(out)).returncode in (0, 2)
+    if (out / "config.toml").is_file():  # the person's own --set passes their own train, and stays out of preset.toml
+        assert value not in (out / "preset.toml").read_text().split("# left out")[0]
+        own = kohyawiz("train", str(out), "--dry-run", "--sd-scripts", str(Path(__file__).parent / "fake_sd"))
+        assert "refused" not in own.stderr
