@@ -17,7 +17,7 @@ from kohyawiz.answers import Answers, OverrideValue
 from kohyawiz.door import read_toml
 from kohyawiz.errors import UserError
 from kohyawiz.resources import presets_dir
-from kohyawiz.trust import foreign_refusals
+from kohyawiz.trust import foreign_refusals, leads_out
 
 SCHEMA_VERSION = 1
 # A complete, valid set of answers that a preset's own answers are laid over, so that a
@@ -144,6 +144,21 @@ def _refuse_machine_paths(preset: PresetFile, path: Path) -> None:
             )
 
 
+def _refuse_parent_out(extends: str, path: Path) -> None:
+    """A preset's `extends` is a shipped preset or a file in the preset's own folder (or below):
+    a shared preset must not make kohyawiz read `/etc/passwd` or `../../x`, nor a link out."""
+    folder = path.parent.resolve()
+    parent = find_preset(extends, path.parent)
+    if parent in shipped_presets().values() and not (path.parent / Path(extends).expanduser()).exists():
+        return
+    if leads_out(extends) or not (folder == parent.parent or folder in parent.parents):
+        raise UserError(
+            f"extends {extends[:120]!r} leads out of the preset's folder: a preset extends a shipped preset or a "
+            "file beside it; copy that file next to it",
+            where=str(path),
+        )
+
+
 def load_preset(name_or_path: str, relative_to: Path | None = None, _seen: tuple[Path, ...] = ()) -> LoadedPreset:
     path = find_preset(name_or_path, relative_to)
     if path in _seen:
@@ -156,6 +171,7 @@ def load_preset(name_or_path: str, relative_to: Path | None = None, _seen: tuple
     overrides: dict[str, Any] = {}
     chain: list[Path] = [path]
     if preset.extends:
+        _refuse_parent_out(preset.extends, path)
         parent = load_preset(preset.extends, path.parent, (*_seen, path))
         answers, overrides, chain = parent.answers, dict(parent.overrides), [*parent.chain, path]
     own = dict(preset.answers)

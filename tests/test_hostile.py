@@ -691,3 +691,25 @@ def test_shared_files_never_choose_code_for_sd_scripts_to_import(tmp_path, key, 
         assert value not in (out / "preset.toml").read_text().split("# left out")[0]
         own = kohyawiz("train", str(out), "--dry-run", "--sd-scripts", str(Path(__file__).parent / "fake_sd"))
         assert "refused" not in own.stderr
+
+
+@pytest.mark.parametrize("extends", ["/etc/passwd", "../../../../etc/hostname", "~/.cargo/credentials.toml", "link.toml"])
+def test_a_shared_preset_extends_only_what_lies_beside_it(tmp_path, extends):
+    """Found in review 2: `extends` read any file a shared preset named (an absolute path, `..`
+    steps, a link beside it leading out)."""
+    from kohyawiz.presets import load_preset
+
+    outside = tmp_path / "outside.toml"
+    outside.write_text('schema_version = 1\n[answers]\nsubject = "style"\n')
+    folder = tmp_path / "shared"
+    (folder / "base").mkdir(parents=True)
+    (folder / "link.toml").symlink_to(outside)
+    (folder / "base" / "parent.toml").write_text(outside.read_text())
+    child = folder / "child.toml"
+    child.write_text(f'schema_version = 1\nextends = "{extends}"\n')
+    with pytest.raises(UserError, match=r"leads out of the preset's folder|no preset file"):
+        load_preset(str(child))
+    child.write_text('schema_version = 1\nextends = "base/parent.toml"\n')
+    assert load_preset(str(child)).answers["subject"] == "style"
+    child.write_text('schema_version = 1\nextends = "anime-booru"\n')
+    assert "anime-booru.toml" in [p.name for p in load_preset(str(child)).chain]
