@@ -8,7 +8,7 @@ full-size SD1.5 UNet, a tokenizer cache, a tiny dataset):
     DATASET_DIR=.../dataset python bench/e2e_cpu.py [lora locon loha]
 
 A diffusion-transformer family (anima, flux, sd3) trains a LoRA for a few steps on a model with
-random weights that kohyawiz/run/sd_build_model.py builds from sd-scripts' own classes, in
+random weights that kohyawiz/run/sdscripts/sd_build_model.py builds from sd-scripts' own classes, in
 sd-scripts' venv, into BUILD_DIR (reused when it is there; default: kohyawiz-random-models in the
 temp folder). It prints one JSON line. MODEL_DIR is not needed; TOKENIZER_CACHE_DIR is for flux
 and sd3 (their CLIP tokenizer; Anima's tokenizers ship inside the checkout):
@@ -28,8 +28,8 @@ from typing import Any
 
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
-from kohyawiz.run.locate import SdScripts, find_sd_scripts
 from kohyawiz.run.random_model import train_on_random_model
+from kohyawiz.run.sdscripts.locate import SdScripts, find_sd_scripts
 from kohyawiz.run.train import PlanFolder, preflight, train
 
 CPU_OVERRIDES = {

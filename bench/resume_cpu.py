@@ -27,9 +27,9 @@ from typing import Any
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
 from kohyawiz.run import logparse
-from kohyawiz.run.history import RunHistory, read_history
-from kohyawiz.run.locate import SdScripts, find_sd_scripts
 from kohyawiz.run.process import StopRequest, capture
+from kohyawiz.run.records.history import RunHistory, read_history
+from kohyawiz.run.sdscripts.locate import SdScripts, find_sd_scripts
 from kohyawiz.run.train import Outcome, PlanFolder, preflight, resume_point, train
 
 CPU_OVERRIDES = {

@@ -122,7 +122,7 @@ def test_the_vocabulary_imports_without_pydantic_or_the_rule_engine() -> None:
     loaded = _loaded_after("import kohyawiz.decisions, kohyawiz.values, kohyawiz.files, kohyawiz.dataset.scan")
     assert "pydantic" not in loaded
     assert not {m for m in loaded if m.startswith(("kohyawiz.rules", "kohyawiz.plan", "kohyawiz.emit"))}
-    records = _loaded_after("import kohyawiz.run.records")
+    records = _loaded_after("import kohyawiz.run.records.record")
     assert len([m for m in records if m.startswith("kohyawiz")]) < 10, sorted(records)
 
 
@@ -151,3 +151,20 @@ def test_refusing_a_dataset_config_loads_no_check_it_does_not_run(tmp_path) -> N
     assert "foo is not allowed there" in report and "the image folders are checked once" in report
     loaded = set(modules.split())
     assert not loaded & {"kohyawiz.dataset.doctor", "kohyawiz.dataset.scan", "pydantic", "kohyawiz.plan"}
+
+
+def test_run_is_split_by_job_and_the_old_paths_answer_for_the_session() -> None:
+    import importlib
+
+    from kohyawiz.run import MOVED
+
+    package = REPO / "kohyawiz" / "run"
+    assert {p.name for p in (package / "sdscripts").glob("*.py")} >= {"locate.py", "install.py", "learn.py", "sd_probe.py"}
+    assert {p.name for p in (package / "records").glob("*.py")} >= {"record.py", "history.py", "ledger.py", "plot.py"}
+    for old, new in MOVED.items():
+        assert not (REPO / (old.replace(".", "/") + ".py")).exists()
+        assert importlib.import_module(old) is importlib.import_module(new)
+    from kohyawiz.run.records import RunRecord
+    from kohyawiz.run.records.record import RunRecord as moved
+
+    assert RunRecord is moved

@@ -1,5 +1,5 @@
 """Opt-in: a diffusion-transformer LoRA trains for real on CPU through `kohyawiz train`, on a model
-with random weights built from sd-scripts' own classes (kohyawiz/run/sd_build_model.py), the same
+with random weights built from sd-scripts' own classes (kohyawiz/run/sdscripts/sd_build_model.py), the same
 run as `python bench/e2e_cpu.py --family FAMILY`. Set KOHYAWIZ_SD_SCRIPTS, KOHYAWIZ_SD_PYTHON and
 KOHYAWIZ_E2E_DIT (families, comma-separated: anima,flux,sd3; flux and sd3 also need
 KOHYAWIZ_E2E_TOKENIZERS, the harness's tokenizer cache with a CLIP tokenizer);
@@ -15,8 +15,8 @@ import pytest
 from conftest import make_folder
 
 from kohyawiz.families import family_spec
-from kohyawiz.run.locate import find_sd_scripts
 from kohyawiz.run.random_model import train_on_random_model
+from kohyawiz.run.sdscripts.locate import find_sd_scripts
 
 NEEDED = ("KOHYAWIZ_SD_SCRIPTS", "KOHYAWIZ_SD_PYTHON", "KOHYAWIZ_E2E_DIT")
 FAMILIES = [f.strip() for f in os.environ.get("KOHYAWIZ_E2E_DIT", "").split(",") if f.strip()]

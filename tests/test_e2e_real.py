@@ -14,7 +14,7 @@ from conftest import make_folder
 
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
-from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.sdscripts.locate import find_sd_scripts
 from kohyawiz.run.train import PlanFolder, preflight, train
 
 NEEDED = ("KOHYAWIZ_SD_SCRIPTS", "KOHYAWIZ_SD_PYTHON", "KOHYAWIZ_E2E_MODEL", "KOHYAWIZ_E2E_TOKENIZERS")

@@ -79,7 +79,7 @@ def test_the_home_folder_follows_kohyawiz_home_then_xdg(monkeypatch: pytest.Monk
     monkeypatch.delenv("KOHYAWIZ_HOME")
     assert kohyawiz_home() == tmp_path / "xdg" / "kohyawiz"
     from kohyawiz.learned import learned_dir
-    from kohyawiz.run.records import runs_home
+    from kohyawiz.run.records.record import runs_home
 
     assert learned_dir().parent == runs_home().parent == tmp_path / "xdg" / "kohyawiz"
 

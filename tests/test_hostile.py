@@ -398,7 +398,7 @@ def test_train_checks_a_shared_plan_folder_and_says_what_it_refused(tmp_path):
 
 def test_run_records_stay_inside_the_runs_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
-    from kohyawiz.run.records import RunRecord, runs_home
+    from kohyawiz.run.records.record import RunRecord, runs_home
 
     record = RunRecord.create("../../..", {}, [])
     assert record.folder.parent == runs_home()

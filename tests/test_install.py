@@ -90,7 +90,7 @@ def test_install_failures_are_one_line(tmp_path, upstream):
 
 
 def test_torch_for_the_driver():
-    from kohyawiz.run.install import torch_requirement
+    from kohyawiz.run.sdscripts.install import torch_requirement
 
     assert torch_requirement(None) == ["torch", "torchvision"]
     assert torch_requirement(12.9)[-1].endswith("/cu128") and torch_requirement(12.2)[-1].endswith("/cu121")
@@ -102,7 +102,7 @@ def test_torch_for_the_driver():
 
 def test_the_submodule_pins_the_commit_kohyawiz_has_facts_for():
     from kohyawiz.facts import default_version
-    from kohyawiz.run.install import PINNED
+    from kohyawiz.run.sdscripts.install import PINNED
 
     repo = Path(__file__).resolve().parent.parent
     gitmodules = (repo / ".gitmodules").read_text()

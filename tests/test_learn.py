@@ -104,8 +104,8 @@ def test_learn_without_the_environment_says_one_line(checkout, tmp_path):
     run = cli("sd-scripts", "learn", str(checkout), "--python", str(broken))
     assert run.returncode == 2 and "--python" in run.stderr and "Traceback" not in run.stderr
     with pytest.raises(UserError):
-        from kohyawiz.run.learn import learn
-        from kohyawiz.run.locate import find_sd_scripts
+        from kohyawiz.run.sdscripts.learn import learn
+        from kohyawiz.run.sdscripts.locate import find_sd_scripts
 
         learn(find_sd_scripts(str(checkout), str(broken)))
 
@@ -117,8 +117,8 @@ def test_learn_without_the_environment_says_one_line(checkout, tmp_path):
 )
 def test_learning_the_real_checkout_gives_the_vendored_facts(tmp_path, monkeypatch):
     monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
-    from kohyawiz.run.learn import learn
-    from kohyawiz.run.locate import find_sd_scripts
+    from kohyawiz.run.sdscripts.learn import learn
+    from kohyawiz.run.sdscripts.locate import find_sd_scripts
 
     sd = find_sd_scripts(os.environ["KOHYAWIZ_SD_SCRIPTS"], os.environ["KOHYAWIZ_SD_PYTHON"])
     learned = json.loads(learn(sd, again=True).path.read_text())
@@ -140,8 +140,8 @@ def test_learning_each_known_version_gives_its_vendored_facts(tmp_path, monkeypa
     sd-scripts' environment, equal vendor/ exactly, bucket step divisor included."""
     monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
     from kohyawiz.facts import resolve_version
-    from kohyawiz.run.learn import learn
-    from kohyawiz.run.locate import find_sd_scripts
+    from kohyawiz.run.sdscripts.learn import learn
+    from kohyawiz.run.sdscripts.locate import find_sd_scripts
 
     for entry in os.environ["KOHYAWIZ_SD_CHECKOUTS"].split(","):
         version, _, folder = entry.partition("=")

@@ -17,7 +17,7 @@ from test_families import header_file, model_with_companions
 
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
-from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.sdscripts.locate import find_sd_scripts
 from kohyawiz.run.train import PlanFolder, preflight, train
 from kohyawiz.sdpaths import PATH_ARGS, absolute, looks_local
 from kohyawiz.tui.state import WizardState

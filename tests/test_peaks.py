@@ -16,7 +16,7 @@ from test_run import FAKE, fake_env, plan_dir  # noqa: F401 (a fixture)
 from kohyawiz.cli.runs_cmd import run_memory_lines
 from kohyawiz.memory.machine import CALIBRATION_FILE
 from kohyawiz.run import peaks
-from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.sdscripts.locate import find_sd_scripts
 from kohyawiz.run.train import PlanFolder, train
 
 GPU = "NVIDIA Stand-in 24GB"

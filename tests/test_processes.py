@@ -106,7 +106,7 @@ def test_steps_match_sd_scripts_own_expression(tmp_path, gpus, nodes, accumulati
 def test_a_plan_for_several_machines_is_not_trained_here(tmp_path, monkeypatch):
     import sys
 
-    from kohyawiz.run.locate import find_sd_scripts
+    from kohyawiz.run.sdscripts.locate import find_sd_scripts
     from kohyawiz.run.train import PlanFolder, preflight
 
     monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))

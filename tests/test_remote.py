@@ -21,8 +21,8 @@ import pytest
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
 from kohyawiz.errors import UserError
-from kohyawiz.run.locate import find_sd_scripts
 from kohyawiz.run.portable import needs, remote_layout, rewritten
+from kohyawiz.run.sdscripts.locate import find_sd_scripts
 from kohyawiz.run.skypilot import SkyOptions, smallest_accelerator, task, task_yaml
 from kohyawiz.run.slurm import SlurmOptions, sbatch_script
 from kohyawiz.run.train import PlanFolder
@@ -173,7 +173,7 @@ def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) ->
 
 def test_runs_watch_follows_a_record_until_its_exit_status(tmp_path):
     """What an sbatch script leaves: a record with plan.json, a growing train.log, then exit_status."""
-    from kohyawiz.run.records import runs_home
+    from kohyawiz.run.records.record import runs_home
     from kohyawiz.run.watch import follow
 
     folder = runs_home() / "20260101-000000-hero-slurm-77"
@@ -337,7 +337,7 @@ def test_the_real_sd_scripts_trains_through_slurm(tmp_path):
 def test_the_setup_script_installs_like_sd_scripts_install_and_again_changes_nothing(tmp_path):
     """SkyPilot's setup, run here on a stand-in sd-scripts repository (no network: torch is
     replaced by a requirement already in the venv)."""
-    from kohyawiz.run.install import install_script
+    from kohyawiz.run.sdscripts.install import install_script
 
     source = tmp_path / "upstream"
     source.mkdir()

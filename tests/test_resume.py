@@ -20,9 +20,9 @@ from kohyawiz.emit import write_plan
 from kohyawiz.errors import UserError
 from kohyawiz.facts import resolve_version
 from kohyawiz.run import train as train_module
-from kohyawiz.run.history import read_history
-from kohyawiz.run.ledger import ResumePoint, read_segment
-from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.records.history import read_history
+from kohyawiz.run.records.ledger import ResumePoint, read_segment
+from kohyawiz.run.sdscripts.locate import find_sd_scripts
 from kohyawiz.run.train import PlanFolder, build_argv, resume_point, train
 
 FAKE = Path(__file__).resolve().parent / "fake_sd"

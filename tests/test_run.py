@@ -19,8 +19,8 @@ from conftest import make_folder
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
 from kohyawiz.run import logparse
-from kohyawiz.run.locate import find_sd_scripts, read_commit
 from kohyawiz.run.process import StopRequest
+from kohyawiz.run.sdscripts.locate import find_sd_scripts, read_commit
 from kohyawiz.run.train import PlanFolder, build_argv, preflight, train
 
 FAKE = Path(__file__).resolve().parent / "fake_sd"

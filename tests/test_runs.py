@@ -16,8 +16,8 @@ from PIL import Image
 from kohyawiz.assemble import PlanRequest, plan_from_request
 from kohyawiz.emit import write_plan
 from kohyawiz.errors import UserError
-from kohyawiz.run.history import read_history, sample_key
-from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.records.history import read_history, sample_key
+from kohyawiz.run.sdscripts.locate import find_sd_scripts
 from kohyawiz.run.train import PlanFolder, train
 
 HERE = Path(__file__).resolve().parent
@@ -75,7 +75,7 @@ def test_runs_list_and_show_read_like_summaries(trained):
 def test_loss_plot_is_drawn_with_axes(trained):
     run, _ = trained
     _, record = run("lora-console-log-simple.log")
-    from kohyawiz.run.plot import loss_plot
+    from kohyawiz.run.records.plot import loss_plot
 
     history = read_history(record.folder)
     path = loss_plot(history, record.folder / "loss.png")
@@ -100,7 +100,7 @@ def test_checkpoints_pick_and_contact_sheet(trained):
     assert sample_key(samples / "tinyconcept_e000002_01_20261130120000_42.png") == ("epoch", 2, 1)
     history = read_history(record.folder)
     assert [len(c.samples) for c in history.checkpoints] == [2, 2]
-    from kohyawiz.run.plot import contact_sheet
+    from kohyawiz.run.records.plot import contact_sheet
 
     sheet = contact_sheet(history, record.folder / "contact_sheet.png")
     with Image.open(sheet) as image:

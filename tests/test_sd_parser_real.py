@@ -19,11 +19,11 @@ pytestmark = [
     pytest.mark.sdscripts,
     pytest.mark.skipif(not all(os.environ.get(v) for v in NEEDED), reason="set " + ", ".join(NEEDED)),
 ]
-CHECKER = Path(__file__).resolve().parent.parent / "kohyawiz" / "run" / "sd_probe.py"
+CHECKER = Path(__file__).resolve().parent.parent / "kohyawiz" / "run" / "sdscripts" / "sd_probe.py"
 
 
 def probe(folders: list[str]) -> list[dict]:
-    """sd-scripts' own verdict (kohyawiz/run/sd_probe.py) on each plan folder, in its environment."""
+    """sd-scripts' own verdict (kohyawiz/run/sdscripts/sd_probe.py) on each plan folder, in its environment."""
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
     run = subprocess.run(
         [os.environ["KOHYAWIZ_SD_PYTHON"], str(CHECKER), *folders],

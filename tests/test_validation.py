@@ -9,8 +9,8 @@ from pathlib import Path
 from conftest import plan_for
 
 from kohyawiz.run import logparse
-from kohyawiz.run.history import read_history
-from kohyawiz.run.records import RunRecord
+from kohyawiz.run.records.history import read_history
+from kohyawiz.run.records.record import RunRecord
 from kohyawiz.run.train import Watcher
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -21,7 +21,7 @@ so nothing is downloaded (its DiT cannot be smaller than the loader's 2.1 B para
 INSTALL = "kohyawiz sd-scripts install"
 
 if TYPE_CHECKING:
-    from kohyawiz.run.locate import SdScripts
+    from kohyawiz.run.sdscripts.locate import SdScripts
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -43,7 +43,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def _demo_sd_scripts(args: argparse.Namespace) -> SdScripts:
     from kohyawiz.families import family_spec
-    from kohyawiz.run.locate import find_sd_scripts
+    from kohyawiz.run.sdscripts.locate import find_sd_scripts
 
     try:
         sd = find_sd_scripts(args.sd_scripts, args.python)
@@ -59,10 +59,10 @@ def _demo_sd_scripts(args: argparse.Namespace) -> SdScripts:
 def train_demo(root: Path, args: argparse.Namespace) -> int:
     from kohyawiz.cli.runs_cmd import show_lines
     from kohyawiz.cli.train_cmd import ConsoleView
-    from kohyawiz.run.history import read_history
-    from kohyawiz.run.plot import loss_plot
     from kohyawiz.run.random_model import train_on_random_model
-    from kohyawiz.run.records import kohyawiz_home
+    from kohyawiz.run.records.history import read_history
+    from kohyawiz.run.records.plot import loss_plot
+    from kohyawiz.run.records.record import kohyawiz_home
 
     if args.steps < 1:
         raise UserError(f"--steps must be 1 or more, not {args.steps}")

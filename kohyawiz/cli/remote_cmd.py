@@ -20,8 +20,8 @@ def run_remote_export(args: argparse.Namespace) -> int:
 
 
 def _slurm(folder: PlanFolder, args: argparse.Namespace) -> int:
-    from kohyawiz.run.locate import find_sd_scripts
-    from kohyawiz.run.records import runs_home
+    from kohyawiz.run.records.record import runs_home
+    from kohyawiz.run.sdscripts.locate import find_sd_scripts
     from kohyawiz.run.slurm import SlurmOptions, cluster, node_local_paths, sbatch_script
     from kohyawiz.run.train import preflight
 
@@ -91,7 +91,7 @@ def _own_files(folder: PlanFolder) -> list[Path]:
 def run_watch(args: argparse.Namespace) -> int:
     from kohyawiz.cli.runs_cmd import show_lines
     from kohyawiz.cli.train_cmd import ConsoleView
-    from kohyawiz.run.history import read_history
+    from kohyawiz.run.records.history import read_history
     from kohyawiz.run.watch import find_record, follow, follow_stream
 
     ids: list[str] = list(args.ids or [])

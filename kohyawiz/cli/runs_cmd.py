@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from kohyawiz.errors import UserError
-from kohyawiz.run.history import RunHistory, read_history
+from kohyawiz.run.records.history import RunHistory, read_history
 
 
 def duration(seconds: float | None) -> str:
@@ -95,14 +95,14 @@ def show_lines(history: RunHistory, plot: Path | None, sheet: Path | None) -> li
 def run_memory_lines(folder: Path) -> list[str]:
     """Predicted beside measured memory, from the record's memory.json (none for older runs)."""
     from kohyawiz.run.peaks import memory_lines
-    from kohyawiz.run.records import read_json
+    from kohyawiz.run.records.record import read_json
 
     record = read_json(folder / "memory.json")
     return memory_lines(record) if isinstance(record, dict) else []
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from kohyawiz.run.records import find_run, list_runs
+    from kohyawiz.run.records.record import find_run, list_runs
 
     ids: list[str] = list(args.ids or [])
     if args.action == "list":
@@ -123,7 +123,7 @@ def run_runs(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(history.as_dict(), indent=2))
             return 0
-        from kohyawiz.run.plot import contact_sheet, loss_plot
+        from kohyawiz.run.records.plot import contact_sheet, loss_plot
 
         plot = loss_plot(history, history.folder / "loss.png") if history.losses else None
         sheet = contact_sheet(history, history.folder / "contact_sheet.png")
@@ -135,8 +135,8 @@ def run_runs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([h.as_dict() for h in histories], indent=2))
         return 0
-    from kohyawiz.run.plot import compare_plot
-    from kohyawiz.run.records import runs_home
+    from kohyawiz.run.records.plot import compare_plot
+    from kohyawiz.run.records.record import runs_home
 
     target = Path(args.out) if args.out else runs_home() / "compare.png"
     target.parent.mkdir(parents=True, exist_ok=True)

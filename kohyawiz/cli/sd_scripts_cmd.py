@@ -10,8 +10,8 @@ from kohyawiz.facts import load_interface
 
 def version_for_checkout(folder: str, python: str | None, *, again: bool = False) -> tuple[str, bool]:
     """The facts to plan with for a checkout: the shipped ones for a known commit, else learned."""
-    from kohyawiz.run.learn import learn
-    from kohyawiz.run.locate import find_sd_scripts
+    from kohyawiz.run.sdscripts.learn import learn
+    from kohyawiz.run.sdscripts.locate import find_sd_scripts
 
     sd = find_sd_scripts(folder, python)
     if sd.exact and not again:
@@ -30,7 +30,7 @@ def run_install(args: argparse.Namespace) -> int:
     import shlex
     import sys
 
-    from kohyawiz.run.install import PINNED, UPSTREAM, InstallOptions, install
+    from kohyawiz.run.sdscripts.install import PINNED, UPSTREAM, InstallOptions, install
 
     into = Path(args.into).expanduser().absolute() if args.into else default_install_dir()
     options = InstallOptions(

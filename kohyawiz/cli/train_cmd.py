@@ -10,8 +10,8 @@ from kohyawiz.cli.bugs import escape_controls
 from kohyawiz.errors import UserError
 from kohyawiz.loss import sparkline
 from kohyawiz.run import logparse
-from kohyawiz.run.ledger import ResumePoint
-from kohyawiz.run.locate import find_sd_scripts
+from kohyawiz.run.records.ledger import ResumePoint
+from kohyawiz.run.sdscripts.locate import find_sd_scripts
 from kohyawiz.run.train import PlanFolder, build_argv, preflight, resume_overrun, resume_point, train
 
 
@@ -110,8 +110,8 @@ def run_train(args: argparse.Namespace) -> int:
     with ConsoleView(args.plain) as view:
         outcome, record = train(plan, sd, resume=resume, on_event=view.show)
     from kohyawiz.cli.runs_cmd import show_lines
-    from kohyawiz.run.history import read_history
-    from kohyawiz.run.plot import loss_plot
+    from kohyawiz.run.records.history import read_history
+    from kohyawiz.run.records.plot import loss_plot
 
     history = read_history(record.folder)
     plot = loss_plot(history, record.folder / "loss.png") if history.losses else None

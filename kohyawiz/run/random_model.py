@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.errors import UserError
-from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.process import capture
+from kohyawiz.run.sdscripts.locate import SdScripts
 
-BUILDER = Path(__file__).resolve().parent / "sd_build_model.py"
+BUILDER = Path(__file__).resolve().parent / "sdscripts" / "sd_build_model.py"
 BUILD_TIMEOUT_S = 3600.0
 OFFLINE = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
 

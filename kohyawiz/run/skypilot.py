@@ -21,8 +21,8 @@ from typing import Any
 from kohyawiz import __version__
 from kohyawiz.errors import UserError
 from kohyawiz.memory.facts import vram_reserve_gb
-from kohyawiz.run.install import PINNED, install_script
 from kohyawiz.run.portable import Layout, hub_models, needs, refuse_missing, remote_layout, rewritten
+from kohyawiz.run.sdscripts.install import PINNED, install_script
 from kohyawiz.run.train import PlanFolder
 
 REMOTE_ROOT = "/kohyawiz"

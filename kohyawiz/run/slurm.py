@@ -19,11 +19,11 @@ from pathlib import Path
 
 from kohyawiz import __version__
 from kohyawiz.errors import UserError
-from kohyawiz.run.history import TENSORBOARD_DIR
-from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.portable import needs, refuse_missing
 from kohyawiz.run.process import capture
-from kohyawiz.run.records import runs_home
+from kohyawiz.run.records.history import TENSORBOARD_DIR
+from kohyawiz.run.records.record import runs_home
+from kohyawiz.run.sdscripts.locate import SdScripts
 from kohyawiz.run.train import PlanFolder
 
 EXIT_STATUS = "exit_status"

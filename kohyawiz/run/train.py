@@ -20,13 +20,13 @@ from kohyawiz.families import SPECS, trainer_scripts
 from kohyawiz.loss import detect_loss_shift
 from kohyawiz.run import logparse
 from kohyawiz.run.gpu import detect_gpus
-from kohyawiz.run.history import TENSORBOARD_DIR
-from kohyawiz.run.ledger import ResumePoint, newest_state, segments_for, state_path, write_start
-from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.peaks import Peaks, PeakSampler, learn_ratio, memory_record, write_memory_record
 from kohyawiz.run.process import StopRequest, capture, run_streaming
-from kohyawiz.run.records import RunRecord, kohyawiz_home, metadata_mismatches, safetensors_metadata
+from kohyawiz.run.records.history import TENSORBOARD_DIR
+from kohyawiz.run.records.ledger import ResumePoint, newest_state, segments_for, state_path, write_start
+from kohyawiz.run.records.record import RunRecord, kohyawiz_home, metadata_mismatches, safetensors_metadata
 from kohyawiz.run.renumber import Renumbering, counter_lag, recover
+from kohyawiz.run.sdscripts.locate import SdScripts
 from kohyawiz.sdpaths import CREATED_ARGS, PATH_ARGS, absolute, is_local, looks_local
 
 MIN_FREE_BYTES = 2 * 1024**3
@@ -378,7 +378,7 @@ class ParserCheck:
 
 def parser_check(plan: PlanFolder, sd: SdScripts) -> ParserCheck:
     """The plan through sd-scripts' own parser and dataset validator, in its own environment."""
-    probe = Path(__file__).resolve().parent / "sd_probe.py"
+    probe = Path(__file__).resolve().parent / "sdscripts" / "sd_probe.py"
     code, out = capture([str(sd.python), str(probe), str(plan.folder)], cwd=sd.root, timeout_s=300)
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if not lines:

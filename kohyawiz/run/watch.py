@@ -19,7 +19,7 @@ from typing import IO
 
 from kohyawiz.errors import UserError
 from kohyawiz.run import logparse
-from kohyawiz.run.records import RunRecord, list_runs, planned_args, read_json
+from kohyawiz.run.records.record import RunRecord, list_runs, planned_args, read_json
 from kohyawiz.run.slurm import EXIT_STATUS
 from kohyawiz.run.train import Outcome, Watcher, conclude
 

@@ -82,7 +82,7 @@ class TrainStep(Step):
         self.set_value("sd-python", host.python or saved.get("python", ""))
 
     def _locate(self) -> Any:
-        from kohyawiz.run.locate import find_sd_scripts
+        from kohyawiz.run.sdscripts.locate import find_sd_scripts
 
         folder, python = self.value("sd-dir").strip(), self.value("sd-python").strip()
         sd = find_sd_scripts(folder or None, python or None)
@@ -254,15 +254,15 @@ class TrainStep(Step):
         lines = [text]
         folder = getattr(self, "record_folder", None)
         if folder is not None:
-            from kohyawiz.run.history import read_history
-            from kohyawiz.run.plot import loss_plot
+            from kohyawiz.run.records.history import read_history
+            from kohyawiz.run.records.plot import loss_plot
 
             history = read_history(folder)
             if history.losses:
                 text += f"\nLoss plot: {loss_plot(history, folder / 'loss.png')}"
             text += f"\nTry first: {history.pick.path if history.pick else '-'} ({history.pick_reason})"
             from kohyawiz.run.peaks import memory_lines
-            from kohyawiz.run.records import read_json
+            from kohyawiz.run.records.record import read_json
 
             memory = read_json(folder / "memory.json")
             if isinstance(memory, dict):

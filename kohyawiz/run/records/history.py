@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.loss import detect_loss_shift, moving_average
-from kohyawiz.run.ledger import Segment, chain, renames
-from kohyawiz.run.records import read_events, read_json
+from kohyawiz.run.records.ledger import Segment, chain, renames
+from kohyawiz.run.records.record import read_events, read_json
 
 SMOOTHING = 20
 """Steps in the moving average of the loss."""

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from kohyawiz.errors import UserError
 from kohyawiz.learned import learned_file, store, tree_key
-from kohyawiz.run.locate import SdScripts
 from kohyawiz.run.process import capture
+from kohyawiz.run.sdscripts.locate import SdScripts
 
 PROBE = Path(__file__).resolve().parent / "sd_learn_probe.py"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.loss import moving_average
-from kohyawiz.run.history import SMOOTHING, RunHistory, sample_key
+from kohyawiz.run.records.history import SMOOTHING, RunHistory, sample_key
 
 SIZE_INCHES = (10, 5)
 DPI = 110

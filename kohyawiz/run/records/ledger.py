@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.emit import write_atomic
-from kohyawiz.run.records import list_runs, read_events, read_json
+from kohyawiz.run.records.record import list_runs, read_events, read_json
 
 LEDGER = "ledger.json"
 _EPOCH_STATE = re.compile(r"^saving state at epoch (\d+)")
