@@ -99,7 +99,7 @@ def assemble(request: PlanRequest) -> Assembled:
         data, preset_overrides, where = preset.answers, dict(preset.overrides), str(preset.path)
     given_by = "the family you gave is" if "family" in (request.answers.get("model") or {}) else f"{where}'s family is"
     data = deep_merge(data, request.answers)
-    inspected = _inspect_into(data, given_by, request.force)
+    inspected, unread = _inspect_into(data, given_by, request.force)
     sizes: dict[str, list[tuple[int, int]]] = {}
     scan = None
     if request.concept_counts:
@@ -117,27 +117,43 @@ def assemble(request: PlanRequest) -> Assembled:
         scanned, sizes = _concepts_from_scan(scan)
         if scanned:
             data["concepts"] = _merge_concepts(data.get("concepts"), scanned)
+        elif not data.get("concepts"):
+            # nothing to plan from: the folder's own error, not "pass --dataset" to someone who did
+            error = next((f for f in scan.findings if f.level == "error"), None)
+            if error is not None:
+                raise UserError(f"{error.rule}: {error.message}", where=str(request.dataset))
     if request.overrides:
         data["overrides"] = {**data.get("overrides", {}), **request.overrides}
     try:
         answers = Answers.model_validate(data)
     except ValidationError as exc:
+        if unread is not None and _missing(exc) in ("model", "model.family"):
+            # the family was to come from the header: say why it did not, not only that it is missing
+            raise UserError(f"{unread}; fix the model path, or name its family ({_HINTS['model.family']}) to plan "
+                            "before the model exists") from exc  # fmt: skip
         raise UserError(_answer_error(exc)) from exc
     return Assembled(answers, sizes, preset_overrides, where, scan, inspected)
 
 
-def _inspect_into(data: dict[str, Any], given_by: str, force: bool) -> list[Finding]:
+def _inspect_into(data: dict[str, Any], given_by: str, force: bool) -> tuple[list[Finding], str | None]:
     """Fill model answers the person left open from the model file's header (theirs always win,
-    except a family the header contradicts: refused unless forced, T-FAMILY)."""
+    except a family the header contradicts: refused unless forced, T-FAMILY). The second value is
+    why the model could not be read, when it could not."""
     model = data.get("model")
     if not isinstance(model, dict) or not model.get("path"):
-        return []
+        return [], None
     from kohyawiz.models import family_conflict, inspect_model
+    from kohyawiz.values import written_as_path
 
+    name = str(model["path"])
     try:
-        info = inspect_model(str(model["path"]))
+        info = inspect_model(name)
     except UserError as exc:
-        return [Finding("T-FAMILY", "info", f"could not inspect the model: {exc}")]
+        if written_as_path(name) and not Path(name).expanduser().exists():
+            # a typo'd path must not pass unseen: sd-scripts would stop on it at the first step
+            warning = f"{exc}: the run stops unless the model exists where it trains"
+            return [Finding("T-BASE", "warn", warning)], str(exc)
+        return [Finding("T-FAMILY", "info", f"could not inspect the model: {exc}")], str(exc)
     if info.kind == "lora":
         raise UserError("is a LoRA, not a base model: give the checkpoint to train on", where=str(model["path"]))
     findings = []
@@ -151,13 +167,19 @@ def _inspect_into(data: dict[str, Any], given_by: str, force: bool) -> list[Find
     if filled:
         said = ", ".join(f"{k}={v}" for k, v in filled.items())
         findings.append(Finding("T-FAMILY", "info", f"from the model's header: {said} ({'; '.join(info.notes)})"))
-    return findings
+    return findings, None
 
 
 def _merge_concepts(known: Any, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Concepts from the folder, keeping what answers said about the same names (triggers, repeats)."""
     by_name = {c.get("name"): c for c in known or [] if isinstance(c, dict)}
     return [deep_merge(by_name.get(c["name"], {}), c) for c in found]
+
+
+def _missing(exc: ValidationError) -> str | None:
+    """The answer the first error says is missing, if that is what it says."""
+    first = exc.errors()[0]
+    return ".".join(str(p) for p in first["loc"]) if first["type"] == "missing" else None
 
 
 def _answer_error(exc: ValidationError) -> str:

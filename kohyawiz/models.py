@@ -10,6 +10,7 @@ from typing import Any
 
 from kohyawiz.errors import UserError
 from kohyawiz.safetensors_header import read_safetensors_header
+from kohyawiz.values import written_as_path
 
 CROSS_ATTENTION_WIDTH = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
 # The architecture alone says little for SD1: base 1.5 is 512 but most finetunes reach 768 (T-RES),
@@ -312,7 +313,7 @@ def inspect_model(name: str, *, online: bool = False) -> ModelInfo:
         return inspect_safetensors(path)
     if path.is_dir():
         return inspect_diffusers(path)
-    if "/" in name and not name.startswith((".", "/", "~")):
+    if "/" in name and not written_as_path(name):
         snapshot = hf_cache_snapshot(name, online=online)
         if snapshot is None:
             raise UserError(
@@ -323,4 +324,5 @@ def inspect_model(name: str, *, online: bool = False) -> ModelInfo:
         info = inspect_diffusers(snapshot)
         info.source = name
         return info
-    raise UserError("no such file or folder", where=name)
+    here = "" if path.is_absolute() else f" (looked for from {Path.cwd()})"
+    raise UserError(f"no such file or folder{here}", where=name)

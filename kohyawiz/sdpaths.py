@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kohyawiz.families import SPECS
+from kohyawiz.values import written_as_path
 
 # Arguments that name a file or folder on this machine, never a Hugging Face id.
 LOCAL_ARGS = frozenset(
@@ -29,13 +30,12 @@ LOCAL_OR_HUB_ARGS = frozenset(
 PATH_ARGS = LOCAL_ARGS | LOCAL_OR_HUB_ARGS
 # What sd-scripts creates itself when it is missing; everything else it only reads.
 CREATED_ARGS = frozenset({"output_dir", "logging_dir", "tokenizer_cache_dir", "console_log_file"})
-MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".sft", ".gguf")
 
 
 def looks_local(name: str, base: Path | None = None) -> bool:
     """A file or folder rather than a Hugging Face id ("org/name"): it is written as a path, ends
     like a model file, or exists from `base` (the current folder)."""
-    if name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") >= 2 or name.lower().endswith(MODEL_SUFFIXES):
+    if written_as_path(name):
         return True
     try:
         return ((base or Path.cwd()) / name).exists()

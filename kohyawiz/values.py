@@ -10,6 +10,14 @@ ADAPTIVE_ARGS = ["decouple=True", "weight_decay=0.1", "betas=0.9,0.99"]
 """T-OPT's optimizer_args for Prodigy and DAdaptAdam; C-OPTIMIZER drops them for other optimizers."""
 ADAM_LEARNING_RATE = 1e-4
 """T-OPT's learning rate for Adam-family optimizers; C-OPTIMIZER gives way to it."""
+MODEL_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin", ".sft", ".gguf")
+
+
+def written_as_path(name: str) -> bool:
+    """A model name typed as a file or folder, never a Hugging Face id ("org/name", one slash):
+    rooted, relative with ./ or ~, Windows-style, two or more folders deep, or a model file's name."""
+    return (name.startswith(("/", ".", "~")) or "\\" in name or name.count("/") >= 2
+            or name.lower().endswith(MODEL_SUFFIXES))  # fmt: skip
 
 
 def parse_resolution(value: object) -> tuple[int, int]:

@@ -183,3 +183,37 @@ def test_a_plan_from_relative_paths_trains_on_the_real_sd_scripts(workdir, monke
     outcome, record = train(folder, sd)
     assert outcome.status == "completed", (record.folder / "train.log").read_text()[-2000:]
     assert outcome.final_step == 4 and Path(outcome.outputs[-1]["path"]).is_file()
+
+
+def test_a_typed_model_path_that_does_not_exist_is_named_as_a_path_not_a_hub_id(workdir):
+    """T-BASE, T-FAMILY: a typo in a relative model path (`models/bsae.safetensors`, ComfyUI's
+    `models/diffusion_models/...`) is no Hugging Face id: inspect says the file is missing and from
+    where it looked; a plan that needed its header says why the family is unknown; a plan that names
+    the family warns that the run would stop on it."""
+    from kohyawiz.errors import UserError
+    from kohyawiz.models import inspect_model
+
+    for typo in ("models/bsae.safetensors", "ComfyUI/models/diffusion_models/flux1-dve.safetensors"):
+        with pytest.raises(UserError, match=rf"no such file or folder \(looked for from {workdir}\)"):
+            inspect_model(typo)
+    def request(model: dict) -> PlanRequest:
+        return PlanRequest(out_dir=Path("plan"), dataset=Path("train"),
+                           answers={"subject": "character", "vram_gb": 12, "model": model})  # fmt: skip
+
+    with pytest.raises(UserError, match=r"no such file or folder.*fix the model path, or name its family"):
+        plan_from_request(request({"path": "models/bsae.safetensors"}))
+    plan, _ = plan_from_request(request({"path": "models/bsae.safetensors", "family": "sd1"}))
+    warned = [f.message for f in plan.findings if f.rule == "T-BASE" and f.level == "warn"]
+    assert any("no such file or folder" in m and "the run stops" in m for m in warned), warned
+    assert looks_local("org/name") is False and looks_local("models/base.safetensors") is True
+
+
+def test_an_n_name_folder_given_as_the_dataset_is_refused_naming_its_parent(workdir):
+    """D-FOLDER: `--dataset train/1_tinyconcept` (the concept folder, not the folder holding it)
+    says so and names the folder to give, instead of 'concepts is missing: pass --dataset'."""
+    from kohyawiz.errors import UserError
+
+    request = PlanRequest(out_dir=Path("plan"), dataset=Path("train/1_tinyconcept"),
+                          answers={"subject": "character", "vram_gb": 12, "model": {"path": "models/base.safetensors"}})  # fmt: skip
+    with pytest.raises(UserError, match=rf"is itself an N_name folder: give the folder that holds it, {workdir / 'train'}$"):
+        plan_from_request(request)

@@ -107,10 +107,18 @@ def scan_training_dir(root: Path, extensions: tuple[str, ...], read_sizes: bool 
         read_concept(concept, extensions, read_sizes)
         concepts.append(concept)
     if not concepts and not any(f.level == "error" for f in findings):
-        findings.append(
-            Finding("D-FOLDER", "error", f"{root} holds no N_name folders: make one like {root}/1_mytrigger")
-        )
+        findings.append(Finding("D-FOLDER", "error", _no_concepts(root)))
     return DatasetScan(root, concepts, findings, ignored)
+
+
+def _no_concepts(root: Path) -> str:
+    try:
+        itself = parse_folder_name(root.name) is not None
+    except ValueError:
+        itself = False
+    if itself:  # the N_name folder itself was given, not the folder that holds it
+        return f"{root} is itself an N_name folder: give the folder that holds it, {root.parent}"
+    return f"{root} holds no N_name folders: make one like {root}/1_mytrigger"
 
 
 def read_concept(concept: ScannedConcept, extensions: tuple[str, ...], read_sizes: bool) -> None:
