@@ -602,3 +602,36 @@ def test_train_step_never_overwrites_a_config_the_person_edited(tmp_path, monkey
 
     run(drive)
     assert "max_train_epochs = 3" in (out / "config.toml").read_text()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+def test_the_override_field_and_its_buttons_stay_on_screen_beside_a_full_settings_table(tmp_path, size):
+    """A plan that is made fills the settings table; the override field and Set/Remove below it must
+    still be in view (they were pushed under the navigation bar at 80x24)."""
+    width = size[0]
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = simple_state(tmp_path / "p")
+        async with app.run_test(size=size) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("review"))
+            await settle(pilot)
+            await pilot.press("2")
+            await settle(pilot)
+            field = app.query_one("#override", Input)
+            field.value = "network_dim=16"
+            await field.action_submit()  # its answer line under the steps takes a row or two
+            await settle(pilot)
+            table = app.query_one("#review-table", DataTable)
+            assert table.row_count > 10
+            table.focus()
+            table.move_cursor(row=table.get_row_index("network_dim"))  # its reason shows under the table
+            await settle(pilot)
+            nav_top = app.query_one("#nav").region.y
+            for selector in ("#override", "#override-set", "#override-remove"):
+                region = app.screen.query_one(selector).region
+                assert region.height >= 3 and region.y >= 0 and region.bottom <= nav_top, selector
+                assert region.right <= width, selector
+
+    run(drive)
