@@ -259,6 +259,34 @@ def test_write_asks_before_replacing_a_plan_folder(tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+def test_the_question_never_calls_the_persons_file_kohyawizs(tmp_path):
+    """A sample_prompts.txt of the person's, in a folder for a plan without samples, is neither
+    written nor removed: the question must not offer to replace it as "kohyawiz's earlier" file."""
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "sample_prompts.txt").write_text("my prompt\n")
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(out))
+        app.state = simple_state(out)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await press_write(pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            question = app.screen.question
+            assert "sample_prompts.txt" not in question and "no plan file" in question
+            await pilot.press("y")
+            await settle(pilot)
+            app.query_one("#write-plan").press()  # again: now kohyawiz's own files are named, not the person's
+            await settle(pilot)
+            question = app.screen.question
+            assert "config.toml" in question and "sample_prompts.txt" not in question
+            await pilot.press("n")
+            await settle(pilot)
+
+    run(drive)
+    assert (out / "sample_prompts.txt").read_text() == "my prompt\n"
+
+
 def test_preset_start_and_save(tmp_path):
     async def drive() -> None:
         app = make_app(out_dir=str(tmp_path / "p"))

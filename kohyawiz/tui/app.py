@@ -238,7 +238,7 @@ class Wizard(App[None]):
         """Write `plan`, asking first when its folder holds files; a file kohyawiz did not write is
         never replaced (the core's rule, as `kohyawiz plan` without --force). `then` gets None once
         written, or what stopped it."""
-        from kohyawiz.emit import OWN_FILES, foreign_files, render
+        from kohyawiz.emit import OWN_FILES, foreign_files, render, written_by_kohyawiz
         from kohyawiz.tui.screens import ConfirmScreen
 
         folder = plan.out_dir
@@ -257,7 +257,8 @@ class Wizard(App[None]):
         if not (folder.is_dir() and any(folder.iterdir())):
             then(self._write(plan))
             return
-        replaced = [name for name in OWN_FILES if (folder / name).is_file()]
+        # only what kohyawiz wrote is replaced (or removed); a file of the person's of the same name stays
+        replaced = [name for name in OWN_FILES if written_by_kohyawiz(folder, name)]
         what = f"kohyawiz's earlier {', '.join(replaced)}" if replaced else "no plan file (its other files stay)"
         ask = (f"{question}Write them into {folder}, replacing {what}?" if question
                else f"{folder} is not empty. Replace {what} in it?")  # fmt: skip
