@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from kohyawiz.answers import Answers
 from kohyawiz.dataset.doctor import CheckOptions, check_dataset
-from kohyawiz.dataset.scan import DatasetScan, scan_training_dir
+from kohyawiz.dataset.scan import DatasetScan, parse_folder_name, scan_training_dir
 from kohyawiz.decisions import Finding
 from kohyawiz.errors import UserError
 from kohyawiz.facts import resolve_version
@@ -90,6 +90,22 @@ def _concepts_from_scan(scan: DatasetScan) -> tuple[list[dict[str, Any]], dict[s
     return concepts, sizes
 
 
+def _concept_folders(root: Path) -> list[str]:
+    """The `N_name` folders directly in root (sorted), without reading any image."""
+    try:
+        children = sorted(child.name for child in root.iterdir() if child.is_dir() and not child.is_symlink())
+    except OSError:
+        return []
+    held = []
+    for name in children:
+        try:
+            if parse_folder_name(name) is not None:
+                held.append(name)
+        except ValueError:
+            continue
+    return held
+
+
 def assemble(request: PlanRequest) -> Assembled:
     data: dict[str, Any] = {}
     preset_overrides: dict[str, Any] = {}
@@ -104,6 +120,12 @@ def assemble(request: PlanRequest) -> Assembled:
     scan = None
     if request.concept_counts:
         root = request.dataset.expanduser().resolve() if request.dataset else None
+        if root is not None and (held := _concept_folders(root)):
+            # Concepts as name=count plan images that do not exist yet; a folder that already holds
+            # concept folders would be planned as empty 1_name folders beside them, silently.
+            raise UserError(f"already holds concept folders ({', '.join(held[:3])}): plan from them by leaving out "
+                            "the concepts given as name=count (--concept), or give a new folder for them",
+                            where=str(root))  # fmt: skip
         concepts = []
         for name, count in request.concept_counts:
             concept: dict[str, Any] = {"name": name, "images": count}

@@ -128,3 +128,19 @@ def test_demo_train_without_sd_scripts_names_the_install_command(tmp_path):
 def test_no_arguments_prints_help():
     run = kohyawiz()
     assert run.returncode == 0 and "plan" in run.stdout
+
+
+def test_concepts_as_counts_are_refused_over_a_folder_that_holds_concepts(tmp_path, capsys):
+    """--concept plans images that do not exist yet: over a folder with N_name folders it would plan empty
+    1_name folders beside them and leave the real ones out, so it is refused in one line naming the folder."""
+    from kohyawiz.cli import main
+
+    (tmp_path / "data" / "10_mychar").mkdir(parents=True)
+    code = main(["plan", "--subject", "character", "--family", "sd1", "--vram", "12", "--dataset", str(tmp_path / "data"),
+                 "--concept", "x=20", "--out", str(tmp_path / "p")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code != 0 and "10_mychar" in err and str(tmp_path / "data") in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p").exists()
+    # a new folder for images to come is still planned from the counts
+    assert main(["plan", "--subject", "character", "--family", "sd1", "--vram", "12", "--dataset", str(tmp_path / "new"),
+                 "--concept", "x=20", "--out", str(tmp_path / "q")]) == 0  # fmt: skip
