@@ -131,7 +131,8 @@ def test_prepare_never_maps_two_images_to_one_and_never_follows_links(tmp_path):
     report = prepare(raw, into)
     targets = sorted(p.target.name for p in report if p.target)
     assert len(targets) == 3 and len(set(targets)) == 3
-    assert victim.read_bytes() == b"keep me" and not (into / "dup.png").is_symlink()
+    # the person's own link is theirs: neither written through nor replaced (review 2)
+    assert victim.read_bytes() == b"keep me" and (into / "dup.png").is_symlink() and "dup.png" not in targets
     captions = sorted(p.name for p in into.glob("*.txt"))
     assert len(captions) == 3  # each image keeps its caption
     with pytest.raises(UserError, match="outside the raw folder"):
@@ -713,3 +714,34 @@ def test_a_shared_preset_extends_only_what_lies_beside_it(tmp_path, extends):
     assert load_preset(str(child)).answers["subject"] == "style"
     child.write_text('schema_version = 1\nextends = "anime-booru"\n')
     assert "anime-booru.toml" in [p.name for p in load_preset(str(child)).chain]
+
+
+def test_prepare_keeps_what_the_training_folder_already_holds(tmp_path):
+    """Found in review 2: `prepare --into` a folder with the person's own a.png and a.txt replaced
+    both; a raw caption that is a link to a FIFO hung it; a hidden `.b.png` was prepared under a
+    name sd-scripts' glob never reads."""
+    from conftest import png_bytes
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.png").write_bytes(png_bytes(600, 600, 1))
+    (raw / "a.txt").write_text("raw caption\n")
+    (raw / ".b.png").write_bytes(png_bytes(600, 600, 2))
+    (raw / "c.png").write_bytes(png_bytes(600, 600, 3))
+    os.mkfifo(raw / "pipe")
+    (raw / "c.txt").symlink_to("pipe")
+    into = tmp_path / "train" / "10_x"
+    into.mkdir(parents=True)
+    mine = png_bytes(600, 600, 9)
+    (into / "a.png").write_bytes(mine)
+    (into / "a.txt").write_text("MY OWN CAPTION\n")
+    run = kohyawiz("prepare", str(raw), "--into", str(into), timeout=20)
+    assert run.returncode == 0, run.stderr
+    assert (into / "a.png").read_bytes() == mine and (into / "a.txt").read_text() == "MY OWN CAPTION\n"
+    assert (into / "a-png.txt").read_text() == "raw caption\n" and (into / "b.png").is_file()
+    assert "not a regular file" in run.stdout and not (into / "c.txt").exists()
+    (into / "a-png.txt").write_text("edited after prepare\n")
+    again = kohyawiz("prepare", str(raw), "--into", str(into), timeout=20)
+    assert again.returncode == 0 and "yours is kept" in again.stdout, again.stdout
+    assert (into / "a-png.txt").read_text() == "edited after prepare\n"
+    assert sorted(p.name for p in into.iterdir()) == ["a-png.png", "a-png.txt", "a.png", "a.txt", "b.png", "c.png"]

@@ -9,11 +9,13 @@ so running it twice changes nothing the second time.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from kohyawiz.dataset.doctor import HUGE_SIDE
-from kohyawiz.door import link_out
+from kohyawiz.door import CAPTION_LIMIT, link_out, read_text
 from kohyawiz.errors import UserError
 from kohyawiz.files import write_atomic
 
@@ -83,6 +85,7 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
     into.mkdir(parents=True, exist_ok=True)
     report: list[Prepared] = []
     taken: set[str] = set()
+    present_stems = _stems_in(into)
     for source in sorted(p for p in raw.iterdir() if p.suffix.lower() in READABLE and p.is_file()):
         entry = Prepared(source, None)
         if (target := link_out(source, raw)) is not None:
@@ -98,13 +101,22 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
         if entry.problem:
             report.append(entry)
             continue
-        stem = _free_stem(source, taken)
-        if stem != source.stem:  # dup.png, dup.gif and dup-png.png must not share a name
+        try:
+            payload = source.read_bytes() if data is None else data
+        except OSError as exc:
+            entry.problem = f"unreadable image: {exc.strerror or exc}"
+            report.append(entry)
+            continue
+        occupied = partial(_occupied, into, suffix=suffix, payload=payload, present_stems=present_stems)
+        stem = _free_stem(source, taken, occupied)
+        if stem == source.stem.lstrip(".") != source.stem:
+            entry.actions.append(f"named {stem}{suffix}: sd-scripts skips hidden files")
+        elif stem != source.stem:  # dup.png, dup.gif and dup-png.png must not share a name
             entry.actions.append(f"named {stem}{suffix}: another image already has the name {source.stem}")
         taken.add(stem.lower())
         entry.target = into / f"{stem}{suffix}"
         try:
-            _write_one(source, entry, data, stem)
+            _write_one(source, entry, payload, stem, as_is=data is None)
         except OSError as exc:  # a full disk, a read-only folder: stop in one line, the raw folder untouched
             raise UserError(f"cannot write {entry.target.name}: {exc.strerror or exc}; {len(report)} images were "
                             "prepared before it", where=str(into)) from None  # fmt: skip
@@ -112,28 +124,43 @@ def prepare(raw: Path, into: Path, *, webp_to_png: bool = False) -> list[Prepare
     return report
 
 
-def _free_stem(source: Path, taken: set[str]) -> str:
+def _stems_in(folder: Path) -> set[str]:
+    """The stems (lower case) of what the training folder already holds: the person's own images
+    and captions there are never replaced by another image's."""
+    try:
+        return {p.stem.lower() for p in folder.iterdir()}
+    except OSError:
+        return set()
+
+
+def _occupied(into: Path, stem: str, *, suffix: str, payload: bytes, present_stems: set[str]) -> bool:
+    """Whether `stem` belongs to something already in the training folder, other than this very
+    image written there before (a second run reuses its own name)."""
+    return stem.lower() in present_stems and not _same_bytes(into / f"{stem}{suffix}", payload)
+
+
+def _free_stem(source: Path, taken: set[str], occupied: Callable[[str], bool] = lambda _: False) -> str:
     """The source's own stem, or the first free one of stem-ext, stem-ext-2, ... (case-insensitive,
-    as on the file systems people train from)."""
-    stem = source.stem
-    if stem.lower() not in taken:
+    as on the file systems people train from). A leading dot is dropped: sd-scripts' glob skips
+    hidden files, so `.a.png` would be prepared and never trained on."""
+    stem = source.stem.lstrip(".") or "image"
+    if stem.lower() not in taken and not occupied(stem):
         return stem
     base = f"{stem}-{source.suffix.lstrip('.').lower()}"
     candidate, number = base, 1
-    while candidate.lower() in taken:
+    while candidate.lower() in taken or occupied(candidate):
         number += 1
         candidate = f"{base}-{number}"
     return candidate
 
 
-def _write_one(source: Path, entry: Prepared, data: bytes | None, stem: str) -> None:
+def _write_one(source: Path, entry: Prepared, payload: bytes, stem: str, *, as_is: bool) -> None:
     assert entry.target is not None
-    payload = source.read_bytes() if data is None else data
     if _same_bytes(entry.target, payload):
         entry.actions.append("unchanged")
     else:
         write_atomic(entry.target, payload)
-        if data is None:
+        if as_is:
             entry.actions.append("copied")
     for caption_suffix in CAPTIONS:
         caption = source.with_suffix(caption_suffix)
@@ -144,7 +171,16 @@ def _write_one(source: Path, entry: Prepared, data: bytes | None, stem: str) -> 
                                  f"{target}), never read through")  # fmt: skip
             continue
         copy = entry.target.parent / f"{stem}{caption_suffix}"
-        text = caption.read_bytes()
-        if not _same_bytes(copy, text):
-            write_atomic(copy, text)
-            entry.actions.append(f"caption {caption.name} copied as {copy.name}")
+        try:  # through the door: a caption that is a pipe or a huge file must not hang or fill memory
+            text = read_text(caption, "caption", CAPTION_LIMIT).encode("utf-8")
+        except UserError as exc:
+            entry.actions.append(f"caption {caption.name} not copied: {exc.message}")
+            continue
+        if _same_bytes(copy, text):
+            continue
+        if copy.exists() or copy.is_symlink():
+            entry.actions.append(f"caption {caption.name} not copied: {copy.name} is already there and differs "
+                                 "(yours is kept)")  # fmt: skip
+            continue
+        write_atomic(copy, text)
+        entry.actions.append(f"caption {caption.name} copied as {copy.name}")
