@@ -183,6 +183,7 @@ def test_cli_resume_and_runs_show_one_run(tmp_path, home):
     assert "--initial_step 4 --skip_until_initial_step" in dry.stdout and "step 4 of 12" in dry.stdout
     done = cli("train", str(plan.folder), *fake, "--resume", KOHYAWIZ_FAKE_KILL_AFTER_STATES="0")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "step 12/12" in done.stderr and "step 8/8" not in done.stderr  # the run's count, not the launch's
     first = sorted((home / "runs").iterdir())[0].name
     shown = cli("runs", "show", first)
     assert (

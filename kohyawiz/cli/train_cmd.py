@@ -12,7 +12,7 @@ from kohyawiz.loss import sparkline
 from kohyawiz.run import logparse
 from kohyawiz.run.records.ledger import ResumePoint
 from kohyawiz.run.sdscripts.locate import find_sd_scripts
-from kohyawiz.run.train import PlanFolder, build_argv, preflight, resume_overrun, resume_point, train
+from kohyawiz.run.train import PlanFolder, Watcher, build_argv, preflight, resume_overrun, resume_point, train
 
 
 class ConsoleView:
@@ -28,6 +28,14 @@ class ConsoleView:
         self.progress: Any = None
         self.task: Any = None
         self.last_plain = -1
+        self.run_at: tuple[int, int] | None = None
+
+    def watch(self, watcher: Watcher, event: logparse.Event) -> None:
+        """`show`, at the run's step and total as the run's watcher counts them (resumes included)."""
+        out = watcher.outcome
+        if isinstance(event, logparse.Progress) and out.final_step is not None and out.total_steps:
+            self.run_at = (out.final_step, out.total_steps)
+        self.show(event)
 
     def __enter__(self) -> ConsoleView:
         if not self.plain:
@@ -50,6 +58,8 @@ class ConsoleView:
             case logparse.EpochStarted(epoch=epoch, total=total):
                 self.epoch = f"epoch {epoch}/{total}"
             case logparse.Progress(step=step, total=total, loss=loss, rate=rate):
+                if self.run_at is not None:  # a resumed launch's bar counts its own steps: show the run's
+                    step, total = self.run_at
                 if loss is not None:
                     self.losses.append(loss)
                 extra = (
@@ -108,7 +118,7 @@ def run_train(args: argparse.Namespace) -> int:
             + (f" (and {len(checked.errors) - 1} more)" if len(checked.errors) > 1 else "")
         )
     with ConsoleView(args.plain) as view:
-        outcome, record = train(plan, sd, resume=resume, on_event=view.show)
+        outcome, record = train(plan, sd, resume=resume, on_watch=view.watch)
     from kohyawiz.cli.runs_cmd import show_lines
     from kohyawiz.run.records.history import read_history
     from kohyawiz.run.records.plot import loss_plot
@@ -151,7 +161,7 @@ def run_queue(args: argparse.Namespace) -> int:
                 if resume is not None:
                     print(f"{entry.id}: {resume_line(plan, resume)}")
                 with ConsoleView(True) as view:
-                    outcome, record = train(plan, sd, resume=resume, on_event=view.show)
+                    outcome, record = train(plan, sd, resume=resume, on_watch=view.watch)
                 queue.update(entry.id, status=outcome.status, run=record.folder.name)
                 print(f"{entry.id}: {outcome.status}")
                 if outcome.status == "interrupted":
