@@ -548,6 +548,14 @@ def bucket_settings(plan: Plan) -> BucketSettings:
     return settings_from(plan.value)
 
 
+def _passes(repeats: int, epochs: int, total: int, with_repeats: int, by_steps: bool, per_step: int) -> int:
+    """Passes over each image: repeats x epochs; a run counted in steps stops inside an epoch, so
+    there it is the images the steps draw (batch x processes x accumulation each), shared by repeats."""
+    if not by_steps or with_repeats <= 0:
+        return repeats * epochs
+    return round(total * per_step * repeats / with_repeats)
+
+
 def compute_figures(plan: Plan) -> Figures:
     """Steps as sd-scripts counts them: buckets of (image x repeats), batches per bucket,
     then ceil(batches / processes / accumulation) per epoch."""
@@ -562,14 +570,18 @@ def compute_figures(plan: Plan) -> Figures:
     epochs, total, set_epochs = count.epochs, count.total, None if count.by_steps else count.epochs
     split = float(plan.value("validation_split", 0.0) or 0.0)
     with_repeats = sum(training_images(c.images, split) * c.repeats for c in plan.concepts)
+    per_step = settings.batch_size * processes * accumulation  # images one optimizer step draws
     concepts = [
-        ConceptFigures(c.name, c.images, c.repeats, c.repeats * epochs, c.images * c.repeats) for c in plan.concepts
-    ]
+        ConceptFigures(c.name, c.images, c.repeats,
+                       _passes(c.repeats, epochs, total, with_repeats, count.by_steps, per_step), c.images * c.repeats)
+        for c in plan.concepts
+    ]  # fmt: skip
     lines = [
         f"{c.name}: {c.images} images x {c.repeats} repeats = {c.image_passes_per_epoch} per epoch; "
-        f"x {epochs} epochs = {c.passes_per_image} passes per image"
+        + (f"{total} steps x {per_step} images each x {c.repeats} / {with_repeats} = about {c.passes_per_image} "
+           "passes per image" if count.by_steps else f"x {epochs} epochs = {c.passes_per_image} passes per image")
         for c in concepts
-    ]
+    ]  # fmt: skip
     if split:
         kept = ", ".join(f"{c.name} {training_images(c.images, split)} of {c.images}" for c in plan.concepts)
         lines.append(f"validation_split {split:g}: images kept for training: {kept} (K-VALIDATE)")

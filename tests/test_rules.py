@@ -398,3 +398,13 @@ def test_every_step_that_decides_is_a_registered_rule_run_in_order():
     assert meaning("K-LYCORIS") == (
         "K-LYCORIS: diag-oft, boft and full: dim, alpha and network_args as the LyCORIS library fixes them (kohyawiz)"
     )
+
+
+def test_T_PASSES_a_steps_override_counts_the_passes_the_steps_make(tmp_path):
+    """30 steps of batch 1 over 4 images x 10 repeats stop inside the first epoch: 7.5 passes, not 10."""
+    plan = plan_for(tmp_path, concepts=[{"name": "x", "images": 4, "folder_repeats": 10}],
+                    overrides={"max_train_steps": 30, "train_batch_size": 1})  # fmt: skip
+    assert plan.figures.total_steps == 30 and plan.figures.batch_size == 1
+    assert plan.figures.concepts[0].passes_per_image == round(30 * 10 / 40)
+    by_epochs = plan_for(tmp_path, concepts=[{"name": "x", "images": 4, "folder_repeats": 10}])
+    assert by_epochs.figures.concepts[0].passes_per_image == 10 * by_epochs.figures.epochs
