@@ -415,3 +415,18 @@ def test_a_cancelled_slurm_job_ends_its_watch(tmp_path):
     assert watch.returncode == 1 and outcome["status"] == "interrupted", out + err
     assert f"slurm-{job}.out" in out and (runs / f"slurm-{job}.out").is_file()
     assert int((record / "exit_status").read_text()) != 0
+
+
+def test_every_node_local_path_of_a_multi_node_plan_is_named_at_once(tmp_path):
+    """Model, image folder, plan folder and the run records under /tmp: one export names them all,
+    not only the first (which left the person to find the others one export at a time)."""
+    from kohyawiz.run.slurm import node_local_paths
+
+    folder = PlanFolder.load(_plan(tmp_path, gpus=8, nodes=2))
+    local = node_local_paths(folder, tmp_path / "home" / "runs")
+    assert str(tmp_path / "models" / "base.safetensors") in local and str(tmp_path / "plan") in local
+    assert any(p.startswith(str(tmp_path / "train")) for p in local) and str(tmp_path / "home" / "runs") in local
+    slurm = _cli("export", str(tmp_path / "plan"), "--slurm", "--sd-scripts", str(FAKE), "--python", sys.executable)
+    assert slurm.returncode == 0, slurm.stderr
+    warned = [line for line in slurm.stdout.splitlines() if "node-local" in line]
+    assert len(warned) == 1 and all(p in warned[0] for p in local)

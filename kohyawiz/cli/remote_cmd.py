@@ -46,9 +46,9 @@ def _slurm(folder: PlanFolder, args: argparse.Namespace) -> int:
     runs_home().mkdir(parents=True, exist_ok=True)  # sbatch writes its own output there and never makes folders
     write_atomic(out, text)
     out.chmod(out.stat().st_mode | 0o111)
-    local = node_local_paths(folder)
-    if local and folder.machines > 1:
-        print(f"warning: {local[0]} is on a node-local folder; the other nodes will not see it (use a shared one)")
+    local = node_local_paths(folder, runs_home().expanduser().resolve())
+    if local and folder.machines > 1:  # all of them at once, so one export shows every one to move
+        print(f"warning: on node-local folders the other nodes will not see (use shared ones): {', '.join(local)}")
     print(f"Wrote {out}: sd-scripts {sd.root} ({sd.version.id}) with {sd.python}")
     print(f"  submit: sbatch {out}")
     print("  follow: kohyawiz runs watch slurm-JOBID   (the job id sbatch prints)")

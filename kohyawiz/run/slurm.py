@@ -94,9 +94,10 @@ def cluster() -> Cluster | None:
     return Cluster(any("gpu" in g for g, _ in rows), max(cpus, default=1))
 
 
-def node_local_paths(folder: PlanFolder) -> list[str]:
-    """Paths other nodes of a cluster do not see (each node has its own /tmp)."""
-    paths = [str(n.path) for n in needs(folder)] + [str(folder.folder)]
+def node_local_paths(folder: PlanFolder, runs: Path | None = None) -> list[str]:
+    """Paths other nodes of a cluster do not see (each node has its own /tmp): the inputs, the plan
+    folder and the run records' folder, where every node writes its log."""
+    paths = [str(n.path) for n in needs(folder)] + [str(folder.folder)] + ([str(runs)] if runs else [])
     return [p for p in paths if p.startswith(NODE_LOCAL)]
 
 
