@@ -745,3 +745,17 @@ def test_prepare_keeps_what_the_training_folder_already_holds(tmp_path):
     assert again.returncode == 0 and "yours is kept" in again.stdout, again.stdout
     assert (into / "a-png.txt").read_text() == "edited after prepare\n"
     assert sorted(p.name for p in into.iterdir()) == ["a-png.png", "a-png.txt", "a.png", "a.txt", "b.png", "c.png"]
+
+
+@pytest.mark.parametrize("line", ['dataset = 5', 'concept_counts = 5', 'model_path = 3', 'name = ["a"]', 'out_dir = ["/x"]',
+                                  'overrides = 5', 'gpus = 1e308', 'vram_gb = "abc"', 'vram_gb = nan'])  # fmt: skip
+def test_a_wizard_answers_file_with_values_of_the_wrong_type_is_one_line(tmp_path, line):
+    """Found in review 2: `kohyawiz wizard --answers` took every value as it came, and `dataset = 5`
+    ended in an AttributeError when the plan was asked for."""
+    from kohyawiz.tui.state import RECOVERY_MARK, WizardState
+
+    key = line.split(" = ")[0]
+    with pytest.raises(UserError, match=f" {key} = .* should be"):
+        WizardState.from_toml(f"{RECOVERY_MARK} = 1\n{line}\n", "answers.toml")
+    state = WizardState(dataset="/x", vram_gb=12, gpus=2, from_header=["family"], overrides={"network_dim": "8"})
+    assert WizardState.from_toml(state.to_toml(), "answers.toml") == state

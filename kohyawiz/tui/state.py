@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from kohyawiz.assemble import PlanRequest, parse_concept
 from kohyawiz.errors import UserError
@@ -23,6 +24,32 @@ SUBJECT_NOTES = {
     "style": "an art style: 50-200 images, LyCORIS, about 35 passes",
     "several": "several concepts in one LoRA: repeats are balanced per concept",
 }
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a value read from an answers file has the type of its WizardState field (a file
+    from someone else may hold `dataset = 5` or `gpus = 1e308`)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return any(_fits(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if origin is list:
+        return isinstance(value, list) and all(_fits(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _kind(hint: Any) -> str:
+    words = {str: "text", bool: "true or false", int: "a whole number", float: "a number", type(None): "unset"}
+    if get_origin(hint) in (Union, UnionType):
+        return " or ".join(_kind(arg) for arg in get_args(hint))
+    return words.get(hint, "a list of text" if get_origin(hint) is list else "a table")
+
+
 RECOVERY_MARK = "kohyawiz_wizard_answers"
 """The first key of a file the wizard saved its answers in (a recovery or a resume file)."""
 
@@ -170,6 +197,11 @@ class WizardState:
         unknown = sorted(set(data) - known)
         if unknown:
             raise UserError(f"{unknown[0]} is not a wizard answer", where=where)
+        hints = get_type_hints(cls)
+        for key, value in data.items():
+            if not _fits(value, hints[key]):
+                raise UserError(f"{key} = {str(value)[:60]!r} should be {_kind(hints[key])}: fix it or remove the line",
+                                where=where)  # fmt: skip
         state = cls()
         for key, value in data.items():
             setattr(state, key, value)
