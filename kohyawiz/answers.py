@@ -26,6 +26,9 @@ OverrideValue = bool | int | float | str | list[str] | list[float]
 
 _NAME = re.compile(r"^[^/\\\x00]+$")
 
+MAX_VRAM_GB = 1024
+"""The largest card an answer may name (GB)."""
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
@@ -98,7 +101,7 @@ class Answers(_Strict):
     """What is trained: character, concept, object, clothing or style. Several concepts make a
     multi-concept run."""
     model: ModelAnswers
-    vram_gb: Annotated[float, Field(gt=0, le=1024)]
+    vram_gb: Annotated[float, Field(gt=0, le=MAX_VRAM_GB)]
     """Memory of the GPU that trains, in GB."""
     ram_gb: Annotated[float, Field(gt=0, le=65536)] | None = None
     """System memory of the machine that trains, in GB. Empty: read from the planning machine."""

@@ -62,8 +62,8 @@ def parse_concept(text: str) -> tuple[str, int]:
         number = int(count)
     except ValueError:
         raise UserError(f"--concept {text!r}: the count must be a whole number of images") from None
-    if number < 0:
-        raise UserError(f"--concept {text!r}: the count cannot be negative")
+    if number < 1:  # 0 images plans 0 steps, a run that trains nothing
+        raise UserError(f"--concept {text!r}: the count is the concept's images, at least 1")
     return name.strip(), number
 
 

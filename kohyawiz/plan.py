@@ -470,15 +470,15 @@ def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Findi
         if big is not None:
             message = (f"the text-encoder caching pass needs about {vram.phases[vram.phase]:.1f} GB of VRAM{tried}, more "
                        f"than the {vram.budget_gb:g} GB card: {big} is stored in 16 bits; pass {SMALLER_FILES[big]} "
-                       f"with --set {big}=PATH, or plan for a card of about {need} GB (--vram {need})")  # fmt: skip
+                       f"with --set {big}=PATH, or plan for {_card(need)}")  # fmt: skip
         elif vram.phase == "text_encoder_caching":
             message = (f"the text-encoder caching pass puts the text encoders on the card: about "
                        f"{vram.estimate_gb:.1f} GB of VRAM{tried}, more than the {vram.budget_gb:g} GB card, and no "
-                       f"setting lowers it; plan for a card of about {need} GB (--vram {need})")  # fmt: skip
+                       f"setting lowers it; plan for {_card(need)}")  # fmt: skip
         else:
             message = (f"this run needs about {vram.estimate_gb:.1f} GB of VRAM in its {phase} phase{tried}, more than "
-                       f"the {vram.budget_gb:g} GB card: it would run out of memory. The smallest card it fits is about "
-                       f"{need} GB (--vram {need}); or lower what you set by hand (resolution, network_dim, batch size)")  # fmt: skip
+                       f"the {vram.budget_gb:g} GB card: it would run out of memory. It fits {_card(need)}; "
+                       "or lower what you set by hand (resolution, network_dim, batch size)")  # fmt: skip
         out.append(Finding("K-VRAM", "error", message))
     ram = vram.ram
     if ram is not None and not ram.fits and ram.machine_gb is not None:
@@ -486,6 +486,15 @@ def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Findi
         # trains (a plan exported to a rented GPU or a cluster, a container's view of /proc/meminfo).
         out.append(Finding("K-RAM", "error" if ram.source == "given" else "warn", _ram_refusal(ram, vram.steps)))
     return out
+
+
+def _card(need: int) -> str:
+    """The card to plan for instead, or that none can be named (answers take MAX_VRAM_GB at most)."""
+    from kohyawiz.answers import MAX_VRAM_GB
+
+    if need > MAX_VRAM_GB:
+        return f"no single card: about {need} GB, past the {MAX_VRAM_GB} GB a plan can name"
+    return f"a card of about {need} GB (--vram {need})"
 
 
 def _ram_refusal(ram: Any, steps: list[str]) -> str:

@@ -234,6 +234,13 @@ def test_C_RANGE_refuses_numbers_sd_scripts_cannot_use(tmp_path, key, value):
     assert key in message
 
 
+def test_C_RANGE_says_why_for_the_side_that_is_out(tmp_path):
+    """A learning rate of 1e300 is not refused because 'a negative learning rate trains backwards'."""
+    high = refused(tmp_path / "h", "C-RANGE", overrides={"learning_rate": 1e300})
+    assert "negative" not in high and "far past anything a run uses" in high
+    assert "trains backwards" in refused(tmp_path / "l", "C-RANGE", overrides={"learning_rate": -1.0})
+
+
 def test_C_TRAIN_PARTS_something_trains(tmp_path):
     refused(tmp_path, "C-TRAIN-PARTS", overrides={"network_train_unet_only": True, "network_train_text_encoder_only": True})
     xl = plan_for(tmp_path, model={"family": "sdxl"}, vram_gb=8, overrides={"network_train_text_encoder_only": True})

@@ -45,6 +45,16 @@ def test_K_VRAM_refuses_what_nothing_fits_and_names_the_smallest_card(tmp_path):
     assert plan_for(tmp_path, model={"family": "sdxl"}, vram_gb=need).vram.fits
 
 
+def test_K_VRAM_never_names_a_card_larger_than_a_plan_can_take(tmp_path):
+    """network_dim 100000 needs thousands of GB: the refusal says no single card fits, not
+    `--vram 4462`, which the answers refuse (1024 GB at most)."""
+    with pytest.raises(UserError) as caught:
+        plan_for(tmp_path, model={"family": "sdxl"}, vram_gb=24, overrides={"network_dim": 100000})
+    message = str(caught.value)
+    assert message.startswith("K-VRAM:") and "--vram" not in message, message
+    assert "no single card" in message and "past the 1024 GB a plan can name" in message
+
+
 def test_K_VRAM_ladder_order_and_records(tmp_path):
     xl = plan_for(tmp_path, model={"family": "sdxl"}, vram_gb=6)
     steps = xl.vram.steps

@@ -217,3 +217,14 @@ def test_an_n_name_folder_given_as_the_dataset_is_refused_naming_its_parent(work
                           answers={"subject": "character", "vram_gb": 12, "model": {"path": "models/base.safetensors"}})  # fmt: skip
     with pytest.raises(UserError, match=rf"is itself an N_name folder: give the folder that holds it, {workdir / 'train'}$"):
         plan_from_request(request)
+
+
+def test_a_concept_of_no_images_is_refused_before_it_plans_no_steps():
+    """--concept NAME=0 planned '0 images x 1 repeats, 100 passes per image ... 0 steps'."""
+    from kohyawiz.assemble import parse_concept
+    from kohyawiz.errors import UserError
+
+    for text in ("mychar=0", "mychar=-3"):
+        with pytest.raises(UserError, match="at least 1"):
+            parse_concept(text)
+    assert parse_concept("mychar, armor=12") == ("mychar, armor", 12)

@@ -37,6 +37,8 @@ def range_problem(key: str, value: object) -> str | None:
     if key not in RANGES or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     low, high, why = RANGES[key]
+    if high is not None and value > high:
+        why = "far past anything a run uses"  # the reason of the range names what goes wrong below it
     if value != value or value < low or (high is not None and value > high):  # NaN is never in range
         span = f"at least {low:g}" if high is None else f"between {low:g} and {high:g}"
         shown = f"{value:g}" if isinstance(value, float) else str(value) if abs(value) < 10**15 else f"{str(value)[:12]}..."
