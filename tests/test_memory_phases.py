@@ -220,3 +220,19 @@ def test_K_VRAM_flux_rank_128_against_published_a6000_peaks(tmp_path, fp8, preci
     plan = plan_for(tmp_path, model={"family": "flux", "path": str(model)}, vram_gb=48, optimizer="adamw",
                     overrides=settings)  # fmt: skip
     assert abs(plan.vram.phases["training"] - published) <= 0.2 * published
+
+
+@pytest.mark.parametrize("family", ["sd1", "flux"])
+def test_K_VRAM_every_phase_the_run_goes_through_is_in_the_estimate(tmp_path, family):
+    """Each phase sd-scripts runs is estimated, and holds at least what it keeps on the card: the
+    model while loading, the VAE pass while caching latents, the model and network while sampling."""
+    sampled = _plan(tmp_path / "a", family, overrides={"sample_every_n_epochs": 1})
+    phases, parts = sampled.vram.phases, sampled.vram.parts
+    expected = {"loading", "latent_caching", "training", "sampling"}
+    if sampled.value("cache_text_encoder_outputs"):
+        expected.add("text_encoder_caching")
+    assert sampled.value("cache_latents") is True and set(phases) == expected
+    assert phases["loading"] >= parts["unet"] + parts["runtime"]
+    assert phases["latent_caching"] > parts["runtime"] and phases["training"] >= sum(parts.values()) - 0.01
+    assert phases["sampling"] >= parts["unet"] + parts["network"] + parts["optimizer"] + parts["runtime"]
+    assert "sampling" not in _plan(tmp_path / "b", family).vram.phases  # no sampling asked, no sampling pass
