@@ -759,3 +759,41 @@ def test_a_wizard_answers_file_with_values_of_the_wrong_type_is_one_line(tmp_pat
         WizardState.from_toml(f"{RECOVERY_MARK} = 1\n{line}\n", "answers.toml")
     state = WizardState(dataset="/x", vram_gb=12, gpus=2, from_header=["family"], overrides={"network_dim": "8"})
     assert WizardState.from_toml(state.to_toml(), "answers.toml") == state
+
+
+def test_the_boundary_says_why_for_each_kind_and_lets_only_a_hub_id_name_no_file():
+    """trust.py's allow-list, key by key: a Hugging Face id is the one model value without a path."""
+    from kohyawiz.trust import foreign_refusals
+
+    def why(key: str, value: object) -> str | None:
+        refused = foreign_refusals({key: value})
+        return refused[0].why if refused else None
+
+    assert why("huggingface_token", "hf_x") == "is a credential"
+    assert why("wandb_api_key", "k") == "is a credential"
+    assert why("huggingface_repo_id", "me/x").startswith("is an upload target")
+    assert why("log_with", "wandb").startswith("is remote logging") and why("log_with", "tensorboard") is None
+    assert why("pretrained_model_name_or_path", "runwayml/stable-diffusion-v1-5") is None
+    for path in ("/home/alice/m.safetensors", "~/m.safetensors", "models/base.safetensors", "../m.ckpt", "C:/m.ckpt"):
+        assert why("pretrained_model_name_or_path", path) == f"is a machine path ({path!r})"
+    assert why("network_args", ["preset=/home/a/x.toml"]) == "names a path that leads out ('/home/a/x.toml')"
+    assert why("network_args", ["conv_dim=4"]) is None
+
+
+def test_a_wizard_answers_file_and_a_strangers_plan_json_cross_the_boundary(tmp_path):
+    from kohyawiz.tui.state import WizardState
+
+    for key, value, said in (("huggingface_token", '"hf_x"', "is a credential"),
+                             ("output_dir", '"/tmp/elsewhere"', "is a machine path")):  # fmt: skip
+        with pytest.raises(UserError, match=f"overrides.{key} {said}.*an answers file cannot carry it"):
+            WizardState.from_toml(f"[overrides]\n{key} = {value}\n", "answers.toml")
+    out = tmp_path / "p"
+    assert kohyawiz(*PLAN_ARGS, "--out", str(out)).returncode == 0
+    data = json.loads((out / "plan.json").read_text())
+    data["answers"]["overrides"]["huggingface_token"] = "hf_SECRET"
+    (out / "plan.json").write_text(json.dumps(data))
+    gui = tmp_path / "gui.json"
+    run = kohyawiz("export", str(out), "--kohya-gui", str(gui))
+    one_line(run)
+    assert "answers.overrides.huggingface_token is a credential" in run.stderr
+    assert not gui.exists()
