@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kohyawiz.errors import UserError
+from kohyawiz.families import trainer_scripts
 from kohyawiz.learned import learned_file, store, tree_key
 from kohyawiz.run.process import capture
 from kohyawiz.run.sdscripts.locate import SdScripts
@@ -34,7 +35,8 @@ def learn(sd: SdScripts, *, again: bool = False) -> Learned:
     if known is not None and not again:
         return Learned(version_id, known, False)
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    code, out = capture([str(sd.python), str(PROBE), str(sd.root)], cwd=sd.root, env=env, timeout_s=600)
+    argv = [str(sd.python), str(PROBE), str(sd.root), *trainer_scripts()]
+    code, out = capture(argv, cwd=sd.root, env=env, timeout_s=600)
     documents = [line for line in out.splitlines() if line.startswith('{"scripts"')]
     if code != 0 or not documents:
         tail = (out.strip().splitlines() or ["no output"])[-1][:200]

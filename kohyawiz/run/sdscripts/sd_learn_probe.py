@@ -1,7 +1,10 @@
 """Run by sd-scripts' own Python (never imported by kohyawiz): read a checkout's interface off its
 real argument parsers and dataset-config schema, and print it as one JSON document.
 
-    <sd-scripts python> sd_learn_probe.py <sd-scripts folder>
+    <sd-scripts python> sd_learn_probe.py <sd-scripts folder> [trainer script ...]
+
+The trainers to read are given by kohyawiz (its families are the one list); a checkout that lacks
+one simply has no entry for it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import importlib
 import json
 import os
 
-TRAINERS = ("train_network.py", "sdxl_train_network.py")
+FALLBACK_TRAINERS = ("train_network.py", "sdxl_train_network.py")
 _BOOLEAN_ACTIONS = ("_StoreTrueAction", "_StoreFalseAction", "BooleanOptionalAction")
 
 
@@ -59,7 +62,7 @@ def main() -> None:
     os.chdir(root)
     sys.path.insert(0, root)
     scripts = {}
-    for script in TRAINERS:
+    for script in sys.argv[2:] or FALLBACK_TRAINERS:
         if os.path.exists(script):
             parser = importlib.import_module(script[:-3]).setup_parser()
             scripts[script] = [_action(a) for a in parser._actions if a.option_strings and a.dest != "help"]
