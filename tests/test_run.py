@@ -358,7 +358,7 @@ def test_preflight_asks_sd_scripts_own_parser(plan_dir, tmp_path):
     assert problems and "could not be loaded" in problems[0]
 
 
-def test_a_copied_plan_trains_from_the_copy_with_its_edits(plan_dir, logs, tmp_path):
+def test_a_copied_plan_trains_from_the_copy_with_its_edits(plan_dir, logs, tmp_path, capsys):
     copy = tmp_path / "copied-plan"
     shutil.copytree(plan_dir, copy)
     config = copy / "config.toml"
@@ -369,6 +369,12 @@ def test_a_copied_plan_trains_from_the_copy_with_its_edits(plan_dir, logs, tmp_p
     assert any("was written in" in w for w in preflight(moved, sd).warnings)
     argv = build_argv(moved, sd)
     assert argv[argv.index("--config_file") + 1] == str(copy / "config.toml")
+    from kohyawiz.cli import main
+
+    assert main(["train", str(copy), "--dry-run", "--sd-scripts", str(FAKE), "--python", sys.executable]) == 0
+    said = capsys.readouterr().out  # the dry run shows the copy's config.toml, which still names the original
+    assert f"written in {plan_dir.resolve()}: training first re-points the plan's own paths at {copy}" in said
+    assert str(plan_dir) in (copy / "config.toml").read_text()  # a dry run changes nothing
     outcome, _ = train(moved, sd, env_extra=fake_env(logs / "lora-console-log-simple.log"))
     assert outcome.status == "completed"
     assert all(str(copy / "output") in o["path"] for o in outcome.outputs)

@@ -108,6 +108,8 @@ def run_train(args: argparse.Namespace) -> int:
 
         print(shlex.join(argv))
         print(f"(in {sd.root}; sd-scripts {sd.version.id}, found by {sd.found_by})")
+        if plan.moved_from is not None:  # its config.toml still names the old folder until a run re-points it
+            print(f"(written in {plan.moved_from}: training first re-points the plan's own paths at {plan.folder})")
         return 0
     checked = preflight(plan, sd)
     for warning in checked.warnings:
