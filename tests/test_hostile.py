@@ -797,3 +797,18 @@ def test_a_wizard_answers_file_and_a_strangers_plan_json_cross_the_boundary(tmp_
     one_line(run)
     assert "answers.overrides.huggingface_token is a credential" in run.stderr
     assert not gui.exists()
+
+
+@pytest.mark.parametrize("answers", [True, 5, 1e308, {"gpus": "x"}, {"gpus": True}])
+def test_export_on_a_plan_json_whose_answers_are_not_a_table(tmp_path, answers):
+    """Found in review 2: `export --slurm` on a plan.json with `"answers": true` was an
+    AttributeError (a kohyawiz bug report)."""
+    out = tmp_path / "p"
+    assert kohyawiz(*PLAN_ARGS, "--out", str(out)).returncode == 0
+    plan = json.loads((out / "plan.json").read_text())
+    plan["answers"] = answers
+    plan["requires"] = answers
+    (out / "plan.json").write_text(json.dumps(plan))
+    for door in (["--slurm", "--sd-scripts", str(Path(__file__).parent / "fake_sd")], ["--skypilot"]):
+        run = kohyawiz("export", str(out), *door)
+        assert "kohyawiz bug" not in run.stderr and "Traceback" not in run.stderr, run.stderr

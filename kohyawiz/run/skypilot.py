@@ -62,7 +62,11 @@ def smallest_accelerator(estimate_gb: float, bf16: bool) -> str:
 
 
 def _accelerator(folder: PlanFolder, options: SkyOptions) -> tuple[str, int]:
-    gpus = int(folder.plan.get("requires", {}).get("gpus_per_machine") or _answer(folder, "gpus", 1))
+    requires = folder.plan.get("requires")
+    planned = requires.get("gpus_per_machine") if isinstance(requires, dict) else None
+    gpus = planned if isinstance(planned, int) and not isinstance(planned, bool) and 0 < planned <= 4096 else (
+        _answer(folder, "gpus", 1)
+    )
     if options.accelerator:
         name, _, count = options.accelerator.partition(":")
         if not _NAME.match(name) or (count and not count.isdigit()):
@@ -78,8 +82,7 @@ def _accelerator(folder: PlanFolder, options: SkyOptions) -> tuple[str, int]:
 
 
 def _answer(folder: PlanFolder, key: str, default: int) -> int:
-    value = (folder.plan.get("answers") or {}).get(key, default)
-    return int(value) if isinstance(value, int) else default
+    return folder.planned_count(key, default)
 
 
 def _yaml_scalar(value: Any) -> str:

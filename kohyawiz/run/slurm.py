@@ -48,7 +48,7 @@ class SlurmOptions:
 
 def _check(folder: PlanFolder, options: SlurmOptions) -> tuple[int, int]:
     machines = folder.machines
-    gpus = int((folder.plan.get("answers") or {}).get("gpus") or 1)
+    gpus = folder.planned_count("gpus", 1)
     if options.nodes is not None and options.nodes != machines:
         raise UserError(f"--nodes {options.nodes}: the plan is counted for {machines} machine(s); "
                         f"re-plan with --nodes {options.nodes} so the steps are right")  # fmt: skip
@@ -68,7 +68,7 @@ def _cpus(folder: PlanFolder) -> int:
     one CPU per task otherwise, and the node's GPUs would wait on one core's data loading)."""
     args = [str(a) for a in folder.plan.get("accelerate_args") or []]
     threads = args[args.index("--num_cpu_threads_per_process") + 1] if "--num_cpu_threads_per_process" in args[:-1] else "1"
-    gpus = int((folder.plan.get("answers") or {}).get("gpus") or 1)
+    gpus = folder.planned_count("gpus", 1)
     return max(1, gpus * (int(threads) if threads.isdigit() else 1))
 
 

@@ -109,6 +109,13 @@ class PlanFolder:
             return int(value) if value.isdigit() else 1
         return 1
 
+    def planned_count(self, key: str, default: int) -> int:
+        """A whole-number answer of plan.json (gpus, nodes), or `default` when plan.json, which may
+        be anyone's, holds no such number there (`"answers": true`, `"gpus": "x"`)."""
+        answers = self.plan.get("answers")
+        value = answers.get(key, default) if isinstance(answers, dict) else default
+        return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 4096 else default
+
     def foreign_values(self) -> list[str]:
         """The folder's own files across the trust boundary (kohyawiz/trust.py), as they will be
         once its paths are pointed at where it is now: what sends the run or a credential
