@@ -62,6 +62,14 @@ class ModelAnswers(_Strict):
     """The model already knows something close to the subject (e.g. an anime girl on an anime model)."""
 
 
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _has_control(text: str) -> bool:
+    """Terminal control characters (C0, DEL, C1) and bidi overrides: nothing a caption should hold."""
+    return any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F or ch in _BIDI_CONTROLS for ch in text)
+
+
 class Concept(_Strict):
     """One thing to learn: a folder of images with its trigger tag(s)."""
 
@@ -83,7 +91,17 @@ class Concept(_Strict):
     def _plain_name(cls, value: str) -> str:
         if not _NAME.match(value):
             raise ValueError("a concept name cannot contain a path separator")
+        if _has_control(value):
+            # sd-scripts writes the name into every caption (class_tokens) and the LoRA's tag metadata
+            raise ValueError("a concept name cannot contain control characters: rename the folder or the concept")
         return value.strip()
+
+    @field_validator("triggers")
+    @classmethod
+    def _plain_triggers(cls, value: list[str]) -> list[str]:
+        if any(_has_control(tag) for tag in value):
+            raise ValueError("a trigger tag cannot contain control characters")
+        return value
 
     @model_validator(mode="after")
     def _default_triggers(self) -> Concept:

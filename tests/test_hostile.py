@@ -812,3 +812,28 @@ def test_export_on_a_plan_json_whose_answers_are_not_a_table(tmp_path, answers):
     for door in (["--slurm", "--sd-scripts", str(Path(__file__).parent / "fake_sd")], ["--skypilot"]):
         run = kohyawiz("export", str(out), *door)
         assert "kohyawiz bug" not in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_control_characters_never_reach_class_tokens(tmp_path, capsys):
+    """A concept name or folder with a terminal escape would be written into dataset.toml's class_tokens, and from
+    there into every caption and the LoRA's metadata: refused in one line, whether typed or read from a folder."""
+    from kohyawiz.cli import main
+
+    base = ["plan", "--subject", "character", "--family", "sd1", "--vram", "12"]
+    assert main([*base, "--concept", "a\x1b[2J=30", "--out", str(tmp_path / "p")]) != 0
+    err = capsys.readouterr().err
+    assert "control characters" in err and "\x1b" not in err and len(err.strip().splitlines()) == 1
+    data = tmp_path / "data"
+    make_folder(data, "10_a\u202egnp", [(512, 512)] * 3, caption="a")
+    assert main([*base, "--dataset", str(data), "--out", str(tmp_path / "q")]) != 0
+    assert "control characters" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists() and not (tmp_path / "q").exists()
+
+
+def test_a_warmup_past_any_run_is_refused_at_once(tmp_path, capsys):
+    """C-RANGE: lr_warmup_steps has an upper bound like every step count."""
+    from kohyawiz.cli import main
+
+    code = main(["plan", "--subject", "character", "--family", "sd1", "--vram", "12", "--concept", "x=20",
+                 "--set", "lr_warmup_steps=1000000000000", "--out", str(tmp_path / "p")])  # fmt: skip
+    assert code != 0 and "lr_warmup_steps" in capsys.readouterr().err

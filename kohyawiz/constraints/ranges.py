@@ -15,7 +15,7 @@ RANGES: dict[str, tuple[float, float | None, str]] = {
     "save_every_n_steps": (1, None, "sd-scripts takes the step number modulo it: 0 stops the run"),
     "network_dim": (1, 100_000, "a network of rank 0 has nothing to train"),
     "max_data_loader_n_workers": (0, 1024, "torch's DataLoader refuses a negative number of workers"),
-    "lr_warmup_steps": (0, None, "a negative warmup breaks the learning-rate schedule"),
+    "lr_warmup_steps": (0, 10_000_000, "a negative warmup breaks the learning-rate schedule"),
     "train_batch_size": (1, 1024, "the batch is the images of one step"),
     "learning_rate": (0, 1000, "a negative learning rate trains backwards"),
     "min_snr_gamma": (0, 1000, "a negative gamma turns the loss weights around"),
