@@ -451,6 +451,20 @@ def _concept_plans(answers: Answers, sizes: dict[str, list[tuple[int, int]]], ou
 SMALLER_FILES = {"t5xxl": "an fp8 T5-XXL (t5xxl_fp8_e4m3fn.safetensors from comfyanonymous/flux_text_encoders)"}
 
 
+def _smaller_file(family: str, arg: str, value: Lookup) -> str:
+    """What to pass instead of a 16-bit encoder file: the 8-bit one lying beside it when there is one."""
+    from kohyawiz.families import family_spec
+    from kohyawiz.families.companions import eight_bit_sibling
+
+    companion = next((c for c in family_spec(family).companions if c.arg == arg), None)
+    current = value(arg)
+    if companion is not None and isinstance(current, str) and current.strip():
+        sibling = eight_bit_sibling(Path(current).expanduser(), companion)
+        if sibling is not None:
+            return f"the 8-bit one is beside it: pass --set {arg}={sibling}"
+    return f"pass {SMALLER_FILES[arg]} with --set {arg}=PATH"
+
+
 def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Finding]:
     out = []
     if vram.steps:
@@ -468,9 +482,10 @@ def _vram_findings(vram: VramEstimate, family: str, value: Lookup) -> list[Findi
         tried = f" even with {' + '.join(vram.steps)}" if vram.steps else ""
         big = _too_big_encoder(vram, value)
         if big is not None:
+            instead = _smaller_file(family, big, value)
             message = (f"the text-encoder caching pass needs about {vram.phases[vram.phase]:.1f} GB of VRAM{tried}, more "
-                       f"than the {vram.budget_gb:g} GB card: {big} is stored in 16 bits; pass {SMALLER_FILES[big]} "
-                       f"with --set {big}=PATH, or plan for {_card(need)}")  # fmt: skip
+                       f"than the {vram.budget_gb:g} GB card: {big} is stored in 16 bits; {instead}, "
+                       f"or plan for {_card(need)}")  # fmt: skip
         elif vram.phase == "text_encoder_caching":
             message = (f"the text-encoder caching pass puts the text encoders on the card: about "
                        f"{vram.estimate_gb:.1f} GB of VRAM{tried}, more than the {vram.budget_gb:g} GB card, and no "

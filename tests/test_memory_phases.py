@@ -236,3 +236,14 @@ def test_K_VRAM_every_phase_the_run_goes_through_is_in_the_estimate(tmp_path, fa
     assert phases["latent_caching"] > parts["runtime"] and phases["training"] >= sum(parts.values()) - 0.01
     assert phases["sampling"] >= parts["unet"] + parts["network"] + parts["optimizer"] + parts["runtime"]
     assert "sampling" not in _plan(tmp_path / "b", family).vram.phases  # no sampling asked, no sampling pass
+
+
+def test_K_VRAM_names_the_fp8_t5_lying_beside_the_16_bit_one(tmp_path):
+    """ComfyUI keeps both T5 files in text_encoders/; the lookup takes the 16-bit one, and when its caching pass
+    does not fit, the refusal names the 8-bit file that is already there instead of sending the person to get one."""
+    model = model_with_companions(tmp_path / "models", "flux")  # holds t5xxl_fp8_e4m3fn.safetensors (F8_E4M3)
+    fp16 = header_file(tmp_path / "models" / "t5xxl_fp16.safetensors", {"w": [4, 4]}, "F16")
+    with pytest.raises(UserError) as caught:
+        plan_for(tmp_path, model={"family": "flux", "path": str(model)}, vram_gb=8, overrides={"t5xxl": str(fp16)})
+    message = str(caught.value)
+    assert f"--set t5xxl={tmp_path / 'models' / 't5xxl_fp8_e4m3fn.safetensors'}" in message and "\n" not in message

@@ -104,3 +104,28 @@ def holds(keys: set[str], companion: Companion) -> bool:
     if not wanted:
         return False
     return any(k == wanted or (wanted.endswith(".") and k.startswith(wanted)) for k in keys)
+
+
+def eight_bit_sibling(path: Path, companion: Companion) -> Path | None:
+    """Another file of the same companion in the same folder whose header stores it in 8 bits (the fp8
+    T5-XXL that ComfyUI keeps beside the 16-bit one), or None."""
+    for candidate in _candidates(path.parent):
+        if candidate.resolve() == path.resolve() or candidate.suffix.lower() != ".safetensors":
+            continue
+        if any(fnmatch.fnmatch(candidate.name.lower(), pattern) for pattern in companion.names) and _stored_in_8_bits(
+            candidate
+        ):
+            return candidate
+    return None
+
+
+def _stored_in_8_bits(path: Path) -> bool:
+    from kohyawiz.errors import UserError
+    from kohyawiz.safetensors_header import read_safetensors_header
+
+    try:
+        header = read_safetensors_header(path)
+    except UserError:
+        return False
+    dtypes = [str(v.get("dtype", "")) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+    return bool(dtypes) and any(d.upper().startswith("F8") for d in dtypes)
