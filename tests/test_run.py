@@ -473,3 +473,18 @@ def test_a_random_model_kohyawiz_cannot_build_is_one_line(tmp_path):
     with pytest.raises(UserError, match=r"no random lumina model: kohyawiz builds anima, flux, sd3"):
         build_random_model(find_sd_scripts(str(FAKE), sys.executable), "lumina", tmp_path / "models")
     assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize(("returncode", "name", "status"), [
+    (0, "tinyconcept_lora", "completed"),  # the stop came after the last step and the final save
+    (130, "tinyconcept_lora", "interrupted"),  # sd-scripts was stopped on its way out
+    (0, "another_name", "interrupted"),  # the run's own final file was never saved
+])  # fmt: skip
+def test_a_stop_pressed_after_the_final_save_keeps_the_run_completed(logs, returncode, name, status):
+    from kohyawiz.run.records.record import RunRecord
+    from kohyawiz.run.train import Watcher, conclude
+
+    watcher = Watcher(RunRecord.create("stop-late", {}, ["train"]))
+    watcher.text((logs / "lora-prodigy-sd1.log").read_text(encoding="utf-8"))
+    outcome = conclude(watcher, returncode, 1.0, True, {"output_name": name})
+    assert outcome.final_step == outcome.total_steps and outcome.status == status

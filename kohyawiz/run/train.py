@@ -710,7 +710,7 @@ def conclude(
     outcome = watcher.outcome
     outcome.parse_errors, outcome.parse_error = watcher.parser.errors, watcher.parser.first_error
     outcome.returncode, outcome.seconds = returncode, round(seconds, 2)
-    if interrupted:
+    if interrupted and not (returncode == 0 and _final_model_saved(watcher, outcome, launched)):
         outcome.status = "interrupted"
     elif returncode != 0 or outcome.fatal:
         outcome.status = "failed"  # "No data found" exits with 0 and still failed
@@ -730,6 +730,14 @@ def conclude(
         outcome.loss_shift = shift.message()
     watcher.record.finish(outcome.as_dict())
     return outcome
+
+
+def _final_model_saved(watcher: Watcher, outcome: Outcome, launched: dict[str, Any]) -> bool:
+    """A stop pressed after the last step and the final save, with sd-scripts exiting cleanly, stopped
+    nothing: the run's own output name (no epoch or step suffix) was saved at the last step."""
+    name = launched.get("output_name")
+    done = outcome.final_step is not None and outcome.total_steps is not None and outcome.final_step >= outcome.total_steps
+    return bool(name) and done and any(Path(path).stem == name for path in watcher.checkpoints)
 
 
 def _keep_peaks(record: RunRecord, plan: dict[str, Any], peaks: Peaks, outcome: Outcome) -> None:
