@@ -663,3 +663,25 @@ def test_the_override_field_and_its_buttons_stay_on_screen_beside_a_full_setting
                 assert region.right <= width, selector
 
     run(drive)
+
+
+def test_the_hardware_step_takes_the_ram_of_the_machine_that_trains(tmp_path):
+    """K-RAM: the wizard's RAM field is the CLI's --ram (checked beside the field; empty reads this machine)."""
+
+    async def drive() -> None:
+        app = make_app(out_dir=str(tmp_path / "p"))
+        app.state = WizardState(subject="character", family="sd1", concept_counts="mychar=30", vram_gb=12)
+        async with app.run_test(size=(80, 24)) as pilot:
+            no_blink(app)
+            app.go_to(STEPS.index("hardware"))
+            await settle(pilot)
+            app.query_one("#ram", Input).value = "lots"
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert STEPS[app.step] == "hardware" and "a number" in text_of(app, "#ram-problem")
+            app.query_one("#ram", Input).value = "32"
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert STEPS[app.step] == "network" and app.state.answers()["ram_gb"] == 32
+
+    run(drive)
