@@ -410,3 +410,16 @@ def test_where_the_doc_is_silent_the_guides_rank_rule_applies_and_alpha_follows(
     assert _triple(plan) == (8, 0.5, 1e-4) and "the guide's T-RANK" in plan.decision("network_dim").reason
     anima = known(tmp_path / "a", "anima")
     assert _triple(anima) == (8, 1.0, 1e-4)  # the doc's own rank is 8 already
+
+
+def test_inspect_gives_a_dit_its_familys_native_resolution_and_no_sd_only_answers(tmp_path, capsys):
+    """F-RES: `kohyawiz inspect` on a DiT says the family's resolution instead of 'not stated', and does not
+    offer v-prediction or zSNR, which flow-matching models do not use."""
+    from kohyawiz.cli import main
+
+    for family, resolution in (("flux", 1024), ("hunyuan-image", 2048)):
+        model = header_file(tmp_path / f"{family}.safetensors", HEADERS[family])
+        assert main(["inspect", str(model)]) == 0
+        out = capsys.readouterr().out
+        assert f"native resolution: {resolution} (the family's" in out and "not used (flow matching)" in out
+        assert "no sign of it" not in out

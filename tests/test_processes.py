@@ -67,6 +67,13 @@ def test_memory_is_per_card(tmp_path):
     assert memory and "does not add up across cards" in memory[0].message
     assert plan.vram is not None and f"{plan.vram.estimate_gb:.1f} GB" in memory[0].message
     assert "K-PROCESSES" in rule_catalog()
+    # the per-card note follows the VRAM part it is about, not the RAM of one machine
+    from kohyawiz.cli.show import vram_line
+    from kohyawiz.rules.processes import per_card
+
+    line = vram_line(plan.vram.as_dict(), per_card(plan.answers.processes))
+    vram_part, _, ram_part = line.partition("; RAM about")
+    assert "on each of 6 cards" in vram_part and ram_part and "cards" not in ram_part
 
 
 def _sd_scripts() -> Path:

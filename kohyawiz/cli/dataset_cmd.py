@@ -10,6 +10,7 @@ from kohyawiz.errors import UserError
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from kohyawiz.families import SPECS
     from kohyawiz.models import inspect_model
 
     info = inspect_model(args.model, online=args.online)
@@ -18,10 +19,16 @@ def run_inspect(args: argparse.Namespace) -> int:
         return 0
     print(f"{info.source}: {info.kind}")
     print(f"  family: {info.family or 'unknown (pass --family)'}")
-    print(
-        f"  v-prediction: {'yes' if info.vpred else 'no sign of it'}; zero terminal SNR: {'yes' if info.zsnr else 'no sign of it'}"
-    )
-    print(f"  native resolution: {info.native_resolution or 'not stated'}")
+    spec = SPECS.get(info.family or "")
+    if spec is not None and spec.dit:
+        # a flow-matching transformer: no v-prediction or zSNR; its resolution is its family's
+        print("  v-prediction, zero terminal SNR: not used (flow matching)")
+        native = info.native_resolution or f"{spec.resolution} (the family's: {spec.doc})"
+    else:
+        print(f"  v-prediction: {'yes' if info.vpred else 'no sign of it'}; "
+              f"zero terminal SNR: {'yes' if info.zsnr else 'no sign of it'}")  # fmt: skip
+        native = info.native_resolution or "not stated"
+    print(f"  native resolution: {native}")
     for note in info.notes:
         print(f"  - {note}")
     return 0

@@ -47,7 +47,7 @@ def print_summary(plan: Plan, written: Mapping[str, Path]) -> None:
     if split:
         print(f"  validation: {split:g} of each concept's images set aside for a validation loss (K-VALIDATE)")
     if plan.vram is not None:
-        print(f"  {vram_line(plan.vram.as_dict())}{per_card(plan.answers.processes)}")
+        print(f"  {vram_line(plan.vram.as_dict(), per_card(plan.answers.processes))}")
     notes = [f.as_dict() for f in plan.findings if f.level != "info"]
     if notes:
         print("Warnings:")
@@ -55,10 +55,10 @@ def print_summary(plan: Plan, written: Mapping[str, Path]) -> None:
     print("Wrote " + ", ".join(sorted(written)) + f"; `kohyawiz explain {plan.out_dir}` tells why.")
 
 
-def vram_line(vram: Mapping[str, Any]) -> str:
+def vram_line(vram: Mapping[str, Any], cards: str = "") -> str:
     """`VRAM about X of Y GB` with the phase that decides and the reserve, what the ladder changed
-    to get there, then `RAM about X of Y GB`."""
-    return memory_line(vram)
+    to get there (and, on several GPUs, that each card needs it), then `RAM about X of Y GB`."""
+    return memory_line(vram, cards)
 
 
 def vram_parts(vram: Mapping[str, Any]) -> str:

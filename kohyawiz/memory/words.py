@@ -13,8 +13,9 @@ def verdict_word(vram: Mapping[str, Any]) -> str:
     return "fits" if vram.get("fits") else "does NOT fit"
 
 
-def memory_line(vram: Mapping[str, Any]) -> str:
-    """`VRAM about X of Y GB: fits (training decides; 0.6 GB reserve kept free) ...; RAM about X of Y GB`."""
+def memory_line(vram: Mapping[str, Any], cards: str = "") -> str:
+    """`VRAM about X of Y GB: fits (training decides; 0.6 GB reserve kept free) ...; RAM about X of Y GB`.
+    `cards` (", on each of N cards ...") follows the VRAM part it is about, before the RAM of one machine."""
     line = f"VRAM about {vram['estimate_gb']:.1f} of {vram['budget_gb']:g} GB: {verdict_word(vram)}"
     notes = []
     if vram.get("phase"):
@@ -29,6 +30,7 @@ def memory_line(vram: Mapping[str, Any]) -> str:
         line += f" (after: {'; '.join(vram['steps'])})"
     if not vram.get("calibrated", True):
         line += " [estimate]"
+    line += cards
     ram = vram.get("ram")
     if isinstance(ram, Mapping):
         line += "; " + ram_line(ram)
