@@ -47,9 +47,7 @@ def test_K_VALIDATE_off_when_refused_or_impossible(tmp_path):
 def test_K_VALIDATE_validates_each_epoch_when_saving_by_steps(tmp_path):
     plan = plan_for(tmp_path, concepts=[{"name": "x", "images": 40, "repeats": 2}], overrides={"max_train_steps": 300})
     assert plan.value("save_every_n_steps") and plan.value("validation_split") == 0.1
-    # each step-saved checkpoint gets its validation loss (the epoch's end is no checkpoint's step)
-    assert plan.value("validate_every_n_epochs") is None
-    assert plan.value("validate_every_n_steps") == plan.value("save_every_n_steps")
+    assert plan.value("validate_every_n_epochs") is None and plan.value("validate_every_n_steps") is None
 
 
 def _record(tmp_path: Path, text: str) -> Path:
@@ -158,20 +156,3 @@ def test_plan_says_it_sets_images_aside_and_counts_in_steps(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "300 steps (max_train_steps) over" in run.stdout
     assert "0.1 of each concept's images set aside for a validation loss (K-VALIDATE)" in run.stdout
-
-
-def test_step_saved_checkpoints_are_picked_by_their_step_validation_loss(tmp_path, monkeypatch):
-    """A run counted in steps validates with every step save (validate_every_n_steps), so the pick
-    uses validation loss there too; the validation at an epoch's end matched no checkpoint."""
-    monkeypatch.setenv("KOHYAWIZ_HOME", str(tmp_path / "home"))
-    text, losses = "\nepoch 1/1\n", {10: 0.3, 20: 0.15, 30: 0.2}
-    for step in range(1, 31):
-        text += f"\rsteps:  50%|#####| {step}/30 [00:01<00:01,  1.00it/s, avr_loss=0.1]"
-        if step in losses:
-            name = f"val-step{step:08d}.safetensors" if step < 30 else "val.safetensors"
-            text += f"\nsaving checkpoint: /out/{name}\n"
-            text += "\rvalidation steps:   0%|          | 0/4 [00:00<?, ?it/s]"
-            text += f"\rvalidation steps: 100%|##########| 4/4 [00:01<00:00,  3.00it/s, val_avg_loss={losses[step]}, timestep=800]\n"
-    history = read_history(_record(tmp_path, text))
-    assert [c.validation_loss for c in history.checkpoints] == list(losses.values())
-    assert history.pick is history.checkpoints[1] and history.pick_loss == "validation"

@@ -338,12 +338,11 @@ def validation_cadence(ctx: Context) -> None:
     every = d.get("save_every_n_epochs")
     if every:
         d.set("validate_every_n_epochs", every, "K-VALIDATE", "a validation loss with every saved checkpoint")
-        return
-    d.omit("validate_every_n_epochs", "K-VALIDATE", "checkpoints are saved by steps: validated at each epoch's end")
-    by_steps = d.get("save_every_n_steps")
-    if by_steps and ctx.interface.arg(ctx.script, "validate_every_n_steps") is not None:
-        # an epoch's end is no checkpoint's step: without this no step-saved checkpoint has a loss to pick by
-        d.set("validate_every_n_steps", by_steps, "K-VALIDATE", "a validation loss with every checkpoint saved by steps")
+    else:
+        # Not validate_every_n_steps: sd-scripts' step validation reports a mean over every pass of the first
+        # epoch (library/train_util.py LossRecorder appends there), which cannot rank checkpoints; its epoch
+        # validation is one pass's own mean.
+        d.omit("validate_every_n_epochs", "K-VALIDATE", "checkpoints are saved by steps: validated at each epoch's end")
 
 
 @rule("T-SAVE")
